@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# Builds every binary the local cluster needs from the Go module proxy into the version-keyed cache.
+# Each component is built only when its binary is missing. First run: ~1.5 GB of modules and 20-30 min on 2 cores.
+#   cluster/build.sh            control plane, kubectl, etcd, kwok, helm
+#   cluster/build.sh node       also kubelet and kube-proxy (the real node)
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+
+export CGO_ENABLED=0 GOFLAGS=-trimpath
+
+# Prints a progress line every 20 s while a long `go build -v` runs (it logs one line per compiled package).
+with_progress() {
+  local what=$1 logf=$2; shift 2
+  local start=$SECONDS
+  "$@" >"$logf" 2>&1 &
+  local pid=$!
+  while kill -0 "$pid" 2>/dev/null; do
+    sleep 20
+    kill -0 "$pid" 2>/dev/null && log "  $what: $(grep -vc '^go: ' "$logf" || true) packages compiled, $((SECONDS - start)) s"
+  done
+  if ! wait "$pid"; then tail -30 "$logf" >&2; die "$what failed (log: $logf)"; fi
+  log "  $what: done in $((SECONDS - start)) s"
+}
+
+kube_ldflags() {
+  local v=${KUBE_VERSION#v} flags="-s -w" pkg
+  local major=${v%%.*} rest=${v#*.}; local minor=${rest%%.*}
+  for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
+    flags+=" -X $pkg.gitVersion=$KUBE_VERSION -X $pkg.gitMajor=$major -X $pkg.gitMinor=$minor"
+    flags+=" -X $pkg.gitTreeState=clean -X $pkg.buildDate=$(date -u +%Y-%m-%dT%H:%M:%SZ)"
+  done
+  echo "$flags"
+}
+
+build_kube() {  # $@: cmd names under k8s.io/kubernetes/cmd
+  local missing=() c
+  for c in "$@"; do [ -x "$KUBE_BIN/$c" ] || missing+=("k8s.io/kubernetes/cmd/$c"); done
+  [ ${#missing[@]} -gt 0 ] || return 0
+  log "building Kubernetes $KUBE_VERSION: ${missing[*]##*/} (cold: 20-30 min on 2 cores)"
+  mkdir -p "$KUBE_BIN.tmp"
+  (cd "$CLUSTER_DIR/gobuild" && with_progress kubernetes "$KEMR_CACHE/build-kube.log" \
+    go build -v -tags selinux,notest -ldflags "$(kube_ldflags)" -o "$KUBE_BIN.tmp/" "${missing[@]}")
+  mkdir -p "$KUBE_BIN" && mv "$KUBE_BIN.tmp"/* "$KUBE_BIN/" && rmdir "$KUBE_BIN.tmp"
+}
+
+build_etcd() {
+  [ -x "$ETCD_BIN/etcd" ] && return 0
+  log "building etcd $ETCD_VERSION"
+  mkdir -p "$ETCD_BIN"
+  (cd "$CLUSTER_DIR/gobuild" && with_progress etcd "$KEMR_CACHE/build-etcd.log" \
+    go build -v -ldflags "-s -w" -o "$ETCD_BIN/etcd.tmp" go.etcd.io/etcd/server/v3)
+  mv "$ETCD_BIN/etcd.tmp" "$ETCD_BIN/etcd"
+}
+
+go_install() {  # $1 dir, $2 binary, $3 module path@version
+  [ -x "$1/$2" ] && return 0
+  log "building $2 from $3"
+  mkdir -p "$1"
+  GOBIN="$1.tmp" with_progress "$2" "$KEMR_CACHE/build-$2.log" go install -v -ldflags "-s -w" "$3"
+  mv "$1.tmp/$2" "$1/$2" && rmdir "$1.tmp"
+}
+
+main() {
+  command -v go >/dev/null || die "Go is required (https://go.dev/dl); the machine's toolchain builds everything"
+  mkdir -p "$KEMR_CACHE"
+  local cmds=(kube-apiserver kube-controller-manager kube-scheduler kubectl)
+  [ "${1:-}" = node ] && cmds+=(kubelet kube-proxy)
+  build_kube "${cmds[@]}"
+  build_etcd
+  go_install "$KWOK_BIN" kwok "sigs.k8s.io/kwok/cmd/kwok@$KWOK_VERSION"
+  go_install "$HELM_BIN" helm "helm.sh/helm/v3/cmd/helm@$HELM_VERSION"
+  log "binaries ready under $KEMR_CACHE/bin"
+}
+
+main "$@"

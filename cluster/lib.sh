@@ -1,0 +1,21 @@
+# Shared settings for the local-cluster scripts; sourced, not run.
+# shellcheck shell=bash
+CLUSTER_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=versions.env
+. "$CLUSTER_DIR/versions.env"
+
+# Built binaries live outside the repo, keyed by version, so a version bump rebuilds only what changed.
+KEMR_CACHE=${KEMR_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/kemr}
+KUBE_BIN=$KEMR_CACHE/bin/kube-$KUBE_VERSION
+ETCD_BIN=$KEMR_CACHE/bin/etcd-$ETCD_VERSION
+KWOK_BIN=$KEMR_CACHE/bin/kwok-$KWOK_VERSION
+HELM_BIN=$KEMR_CACHE/bin/helm-$HELM_VERSION
+
+# Runtime state of the running cluster (data, logs, pids, certificates).
+KEMR_CLUSTER_HOME=${KEMR_CLUSTER_HOME:-$KEMR_CACHE/cluster}
+KUBECONFIG_PATH=${KEMR_KUBECONFIG:-$KEMR_CLUSTER_HOME/kubeconfig}
+APISERVER_PORT=${KEMR_APISERVER_PORT:-6443}
+ETCD_PORT=${KEMR_ETCD_PORT:-2379}
+
+log() { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+die() { log "error: $*"; exit 1; }
