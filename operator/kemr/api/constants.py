@@ -1,0 +1,54 @@
+"""Names shared by the API, the builders and the controllers: group, kinds, labels, field manager."""
+
+from typing import Final
+
+GROUP: Final = "kemr.io"
+VERSION: Final = "v1alpha1"
+API_VERSION: Final = f"{GROUP}/{VERSION}"
+CATEGORY: Final = "kemr"
+
+CLUSTER_KIND: Final = "EMRCluster"
+CLUSTER_PLURAL: Final = "emrclusters"
+CLUSTER_SINGULAR: Final = "emrcluster"
+CLUSTER_SHORT_NAMES: Final = ("emrc",)
+
+STEP_KIND: Final = "EMRStep"
+STEP_PLURAL: Final = "emrsteps"
+STEP_SINGULAR: Final = "emrstep"
+STEP_SHORT_NAMES: Final = ("emrs",)
+
+# Server-side apply field owner of everything the operator writes.
+FIELD_MANAGER: Final = "kemr-operator"
+
+# Labels on every child object.
+LABEL_CLUSTER: Final = "kemr.io/cluster"  # the EMRCluster's name
+LABEL_ROLE: Final = "kemr.io/role"  # one of ROLES
+LABEL_GROUP: Final = "kemr.io/group"  # core/task group name ("master" for the master)
+LABEL_STEP: Final = "kemr.io/step"  # the EMRStep's name (driver pods)
+LABEL_MANAGED_BY: Final = "app.kubernetes.io/managed-by"
+LABEL_NAME: Final = "app.kubernetes.io/name"
+LABEL_INSTANCE: Final = "app.kubernetes.io/instance"
+MANAGED_BY: Final = "kemr"  # value of LABEL_MANAGED_BY
+
+ROLE_MASTER: Final = "master"
+ROLE_CORE: Final = "core"
+ROLE_TASK: Final = "task"
+ROLE_DRIVER: Final = "driver"
+ROLES: Final = (ROLE_MASTER, ROLE_CORE, ROLE_TASK, ROLE_DRIVER)
+
+# Name lengths. Children are named "<cluster>-<group>" (StatefulSets, Deployments, Services) and the
+# StatefulSet controller labels pods with "<statefulset>-<10-char hash>", a label value (<= 63 chars):
+# so cluster (30) + "-" + group (20) = 51 <= 52. Inline steps become EMRSteps named "<cluster>-<step>",
+# and EMRStep names are label values ("kemr.io/step") and prefix driver pods "<step>-attempt-<n>"
+# whose hostname must fit 63 characters: 52 + len("-attempt-10") = 63.
+MAX_CLUSTER_NAME_LENGTH: Final = 30
+MAX_GROUP_NAME_LENGTH: Final = 20
+MAX_STEP_NAME_LENGTH: Final = 52
+MAX_INLINE_STEP_NAME_LENGTH: Final = MAX_STEP_NAME_LENGTH - MAX_CLUSTER_NAME_LENGTH - 1
+
+# DNS-1035 label: what a Service name must be (the cluster's name prefixes its Services).
+DNS_1035_LABEL_PATTERN: Final = r"^[a-z]([-a-z0-9]*[a-z0-9])?$"
+# DNS-1123 label: names of groups, steps, bootstrap actions (they become parts of object/container names).
+DNS_1123_LABEL_PATTERN: Final = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
+
+DEFAULT_RELEASE: Final = "kemr-1.0"

@@ -1,0 +1,328 @@
+"""EMRStep: one unit of work (a Spark application, a Spark SQL query, a command) run on an EMRCluster."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Annotated
+
+from pydantic import Field
+
+from kemr.api.base import KemrModel, cel, cel_rules
+from kemr.api.common import (
+    MAX_ARG_LENGTH,
+    MAX_ARGS,
+    MAX_PROPERTIES,
+    MAX_PROPERTY_VALUE_LENGTH,
+    MAX_URI_LENGTH,
+    Conditions,
+    Resources,
+)
+from kemr.api.constants import DNS_1035_LABEL_PATTERN, DNS_1123_LABEL_PATTERN, MAX_INLINE_STEP_NAME_LENGTH
+
+# Where a step's files may live: S3 (s3:// is read through S3A), the cluster's HDFS, a path in the image.
+APPLICATION_FILE_PATTERN = r"^(s3a?://[^/\s]+/\S+|hdfs://\S+|(file|local):/\S+|/\S+)$"
+MAX_SQL_QUERY_LENGTH = 65536
+
+ApplicationFile = Annotated[str, Field(max_length=MAX_URI_LENGTH, pattern=APPLICATION_FILE_PATTERN)]
+Arg = Annotated[str, Field(max_length=MAX_ARG_LENGTH)]
+
+
+class ActionOnFailure(StrEnum):
+    """What happens to the cluster when the step fails, as in EMR."""
+
+    CONTINUE = "CONTINUE"
+    CANCEL_AND_WAIT = "CANCEL_AND_WAIT"
+    TERMINATE_CLUSTER = "TERMINATE_CLUSTER"
+
+
+class DriverSpec(KemrModel):
+    """The Spark driver pod of the step (client mode, on on-demand capacity)."""
+
+    resources: Resources = Field(default_factory=Resources)
+    """CPU and memory of the driver pod; spark.driver.memory and spark.driver.cores follow from them."""
+
+
+class SparkStep(KemrModel):
+    """A Spark application, as `spark-submit` runs it."""
+
+    model_config = cel_rules(
+        cel(
+            "!has(self.mainClass) || !self.mainApplicationFile.endsWith('.py')",
+            "mainClass is for JAR applications: remove it when mainApplicationFile is a Python file",
+            field_path=".mainClass",
+        ),
+        cel(
+            "!has(self.pyFiles) || size(self.pyFiles) == 0 || self.mainApplicationFile.endsWith('.py')",
+            "pyFiles is for Python applications: mainApplicationFile must end in .py",
+            field_path=".pyFiles",
+        ),
+    )
+
+    main_application_file: ApplicationFile
+    """The application: a .py file or a JAR on s3a:// (or s3://), hdfs://, or an absolute path in the
+    image."""
+    main_class: str | None = Field(
+        default=None, max_length=256, pattern=r"^[A-Za-z_$][\w$]*(\.[A-Za-z_$][\w$]*)*$"
+    )
+    """Main class of a JAR application; read from the JAR's manifest when unset."""
+    args: list[Arg] = Field(default_factory=list, max_length=MAX_ARGS)
+    """Arguments passed to the application."""
+    conf: dict[str, Annotated[str, Field(max_length=MAX_PROPERTY_VALUE_LENGTH)]] = Field(
+        default_factory=dict, max_length=MAX_PROPERTIES
+    )
+    """Spark properties for this application (`--conf`), on top of the cluster's spark-defaults. Keys the
+    operator sets (spark.master, driver host and ports, spark.kubernetes.*...) are rejected."""
+    py_files: list[ApplicationFile] = Field(default_factory=list, max_length=64)
+    """.py, .zip or .egg files added to the Python path (`--py-files`)."""
+    jars: list[ApplicationFile] = Field(default_factory=list, max_length=64)
+    """JARs added to the driver and executor classpaths (`--jars`)."""
+    driver: DriverSpec = Field(default_factory=DriverSpec)
+    """The driver pod."""
+
+
+class SparkSqlStep(KemrModel):
+    """A Spark SQL script, as EMR's Hive steps: exactly one of query or file."""
+
+    model_config = cel_rules(
+        cel(
+            "has(self.query) != has(self.file)",
+            "exactly one of query or file must be set",
+        ),
+    )
+
+    query: str | None = Field(default=None, min_length=1, max_length=MAX_SQL_QUERY_LENGTH)
+    """SQL statements, separated by semicolons."""
+    file: ApplicationFile | None = None
+    """A file of SQL statements on s3a:// (or s3://), hdfs://, or an absolute path in the image."""
+    driver: DriverSpec = Field(default_factory=DriverSpec)
+    """The driver pod."""
+
+
+class CommandStep(KemrModel):
+    """An arbitrary command run in the cluster's image, as EMR's command-runner.jar."""
+
+    args: list[Arg] = Field(min_length=1, max_length=MAX_ARGS)
+    """The command and its arguments (no shell: use ["bash", "-c", "..."] for one)."""
+
+
+class Retry(KemrModel):
+    """How often a failed step is tried again. A driver lost to a node failure (INTERRUPTED) is retried
+    without using up an attempt."""
+
+    max_attempts: int = Field(default=1, ge=1, le=10)
+    """Total attempts, 1 .. 10; 1 means no retry."""
+    backoff_seconds: int = Field(default=30, ge=0, le=3600)
+    """Seconds to wait before the next attempt, 0 .. 3600."""
+
+
+# One rule: exactly one kind of step.
+_ONE_STEP_KIND = cel(
+    "[has(self.spark), has(self.sparkSql), has(self.command)].exists_one(x, x)",
+    "exactly one of spark, sparkSql or command must be set",
+)
+
+
+class StepBody(KemrModel):
+    """What a step runs and what happens when it fails: shared by EMRStep and the cluster's inline steps."""
+
+    model_config = cel_rules(_ONE_STEP_KIND)
+
+    action_on_failure: ActionOnFailure = ActionOnFailure.CONTINUE
+    """After a failure: CONTINUE runs the next step; CANCEL_AND_WAIT cancels the cluster's pending steps and
+    waits; TERMINATE_CLUSTER terminates the cluster. Only CONTINUE when the cluster's stepConcurrency > 1."""
+    spark: SparkStep | None = None
+    """A Spark application (PySpark file or JAR). Exactly one of spark, sparkSql, command."""
+    spark_sql: SparkSqlStep | None = None
+    """A Spark SQL query or file. Exactly one of spark, sparkSql, command."""
+    command: CommandStep | None = None
+    """A command in the cluster image. Exactly one of spark, sparkSql, command."""
+    retry: Retry = Field(default_factory=Retry)
+    """Attempts and backoff."""
+    active_deadline_seconds: int | None = Field(default=None, ge=1)
+    """Fail an attempt that runs longer than this many seconds (reason DEADLINE_EXCEEDED)."""
+
+
+class ClusterRef(KemrModel):
+    """The EMRCluster, in the step's namespace, that runs the step."""
+
+    name: str = Field(max_length=63, pattern=DNS_1035_LABEL_PATTERN)
+    """Name of the EMRCluster."""
+
+
+def _unchanged(field: str) -> str:
+    # Also catches adding or removing an optional field, which a rule on the field itself can't see.
+    present = f"has(self.{field}) == has(oldSelf.{field})"
+    return f"{present} && (!has(self.{field}) || self.{field} == oldSelf.{field})"
+
+
+_STEP_IMMUTABLE_FIELDS = (
+    "clusterRef",
+    "actionOnFailure",
+    "spark",
+    "sparkSql",
+    "command",
+    "retry",
+    "activeDeadlineSeconds",
+)
+_STEP_IMMUTABLE_RULES = [
+    *(
+        cel(
+            _unchanged(field),
+            f"spec.{field} is immutable: only spec.cancel can change;"
+            " create a new EMRStep to run something else",
+            field_path=f".{field}",
+            reason="FieldValueForbidden",
+        )
+        for field in _STEP_IMMUTABLE_FIELDS
+    ),
+    cel(
+        "self.cancel || !oldSelf.cancel",
+        "spec.cancel cannot be set back to false: a cancelled step stays cancelled; create a new EMRStep",
+        field_path=".cancel",
+        reason="FieldValueForbidden",
+    ),
+]
+
+
+class EMRStepSpec(StepBody):
+    """An EMRStep runs once on its cluster, in creation order with the cluster's other steps. Everything but
+    `cancel` is immutable."""
+
+    model_config = cel_rules(_ONE_STEP_KIND, *_STEP_IMMUTABLE_RULES)
+
+    cluster_ref: ClusterRef
+    """The EMRCluster that runs the step (same namespace)."""
+    cancel: bool = False
+    """Set to true to cancel the step: a pending step is dropped, a running driver gets SIGTERM and a grace
+    period. Cannot be set back to false."""
+
+
+class InlineStep(StepBody):
+    """A step declared in the EMRCluster (as RunJobFlow's Steps): the operator creates an EMRStep named
+    `<cluster>-<name>` for it, owned by the cluster. Immutable once submitted."""
+
+    model_config = cel_rules(
+        _ONE_STEP_KIND,
+        cel(
+            "self == oldSelf",
+            "an inline step is immutable once submitted: add a step with a new name instead",
+            reason="FieldValueForbidden",
+        ),
+    )
+
+    name: str = Field(max_length=MAX_INLINE_STEP_NAME_LENGTH, pattern=DNS_1123_LABEL_PATTERN)
+    """Step name, unique in the cluster; the EMRStep is named `<cluster>-<name>`."""
+
+
+class StepState(StrEnum):
+    """Lifecycle of a step, as in EMR."""
+
+    PENDING = "PENDING"
+    CANCEL_PENDING = "CANCEL_PENDING"
+    RUNNING = "RUNNING"
+    COMPLETED = "COMPLETED"
+    CANCELLED = "CANCELLED"
+    FAILED = "FAILED"
+    INTERRUPTED = "INTERRUPTED"
+
+
+STEP_FINAL_STATES = frozenset({StepState.COMPLETED, StepState.CANCELLED, StepState.FAILED})
+
+
+class StepReason(StrEnum):
+    """The reason codes the operator writes in a step's stateChangeReason and failureDetails."""
+
+    USER_REQUEST = "USER_REQUEST"  # spec.cancel
+    CLUSTER_NOT_FOUND = "CLUSTER_NOT_FOUND"
+    CLUSTER_TERMINATING = "CLUSTER_TERMINATING"
+    CLUSTER_TERMINATED = "CLUSTER_TERMINATED"
+    VALIDATION_ERROR = "VALIDATION_ERROR"
+    STEP_FAILURE = "STEP_FAILURE"  # the driver exited non-zero
+    DEADLINE_EXCEEDED = "DEADLINE_EXCEEDED"
+    DRIVER_LOST = "DRIVER_LOST"  # the driver pod vanished or its node failed (INTERRUPTED)
+    CANCELLED_BY_FAILED_STEP = (
+        "CANCELLED_BY_FAILED_STEP"  # another step's CANCEL_AND_WAIT / TERMINATE_CLUSTER
+    )
+    INTERNAL_ERROR = "INTERNAL_ERROR"
+
+
+class StepStateChangeReason(KemrModel):
+    """Why the step is in its state."""
+
+    code: str | None = Field(default=None, max_length=64, pattern=r"^[A-Z][A-Z0-9_]*$")
+    """Reason code: USER_REQUEST, CLUSTER_NOT_FOUND, CLUSTER_TERMINATING, CLUSTER_TERMINATED,
+    VALIDATION_ERROR, STEP_FAILURE, DEADLINE_EXCEEDED, DRIVER_LOST, CANCELLED_BY_FAILED_STEP,
+    INTERNAL_ERROR."""
+    message: str | None = None
+    """Human-readable details."""
+
+
+class AttemptOutcome(StrEnum):
+    """How one attempt ended."""
+
+    COMPLETED = "COMPLETED"
+    FAILED = "FAILED"
+    INTERRUPTED = "INTERRUPTED"
+    CANCELLED = "CANCELLED"
+    DEADLINE_EXCEEDED = "DEADLINE_EXCEEDED"
+
+
+class StepAttempt(KemrModel):
+    """One run of the step's driver. Recorded before its pod is created."""
+
+    number: int = Field(ge=1)
+    """Attempt number, from 1."""
+    driver_pod: str
+    """Name of the attempt's driver pod."""
+    start_time: datetime | None = None
+    """When the driver pod started."""
+    end_time: datetime | None = None
+    """When the driver pod ended."""
+    exit_code: int | None = None
+    """Exit code of the driver."""
+    outcome: AttemptOutcome | None = None
+    """COMPLETED, FAILED, INTERRUPTED, CANCELLED or DEADLINE_EXCEEDED; unset while the attempt runs."""
+
+
+class FailureDetails(KemrModel):
+    """Why the step failed, as EMR's FailureDetails."""
+
+    reason: str | None = None
+    """Reason code (see stateChangeReason.code)."""
+    message: str | None = None
+    """The end of the driver's output."""
+    log_file: str | None = None
+    """Where the driver's log is, under the cluster's logUri."""
+
+
+class StepTimeline(KemrModel):
+    """When the step was created, started and ended."""
+
+    created: datetime | None = None
+    """When the operator first saw the step."""
+    started: datetime | None = None
+    """When the first attempt started."""
+    ended: datetime | None = None
+    """When the step reached COMPLETED, CANCELLED or FAILED."""
+
+
+class EMRStepStatus(KemrModel):
+    """Observed state of an EMRStep, written by the operator."""
+
+    state: StepState | None = None
+    """PENDING, CANCEL_PENDING, RUNNING, COMPLETED, CANCELLED, FAILED or INTERRUPTED."""
+    state_change_reason: StepStateChangeReason | None = None
+    """Why the step is in its state."""
+    attempts: list[StepAttempt] = Field(default_factory=list)
+    """Every attempt so far, oldest first."""
+    attempt_count: int | None = Field(default=None, ge=0)
+    """Number of attempts so far."""
+    failure_details: FailureDetails | None = None
+    """Set when the step failed."""
+    conditions: Conditions = Field(default_factory=list)
+    """Ready, Progressing, Stalled, with the generation they were computed from."""
+    timeline: StepTimeline | None = None
+    """When the step was created, started and ended."""
+    observed_generation: int | None = Field(default=None, ge=0)
+    """The .metadata.generation the status was computed from."""
