@@ -6,9 +6,10 @@ users read with `kubectl explain`, so they are written for users.
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, WithJsonSchema
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, StringConstraints, WithJsonSchema
 from pydantic.alias_generators import to_camel
 
 # The pattern the Kubernetes API uses for resource.Quantity (kubebuilder emits the same).
@@ -97,6 +98,13 @@ def _quantity_to_str(value: object) -> object:
     return value
 
 
+def _positive_quantity(value: str) -> str:
+    number = re.match(r"^[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)", value)
+    if number is None or float(number.group(0)) <= 0:
+        raise ValueError(f"must be a positive quantity, not {value!r}")
+    return value
+
+
 def _positive_quantity_rule() -> dict[str, Any]:
     # `quantity()` needs a string; `string(self)` turns an integer into one. Guarded by isQuantity so
     # a malformed value reports the pattern error, not a CEL evaluation error.
@@ -109,6 +117,8 @@ def _positive_quantity_rule() -> dict[str, Any]:
 Quantity = Annotated[
     str,
     BeforeValidator(_quantity_to_str),
+    StringConstraints(pattern=QUANTITY_PATTERN, max_length=64),
+    AfterValidator(_positive_quantity),
     WithJsonSchema(
         {
             "anyOf": [{"type": "integer"}, {"type": "string"}],

@@ -1,0 +1,65 @@
+"""Checks of an EMRCluster spec the CRD schema can't express."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from kemr.api.cluster import Application, EMRClusterSpec
+from kemr.api.common import Classification, Configuration
+from kemr.validate.config import check_configurations, check_pod_overrides
+from kemr.validate.issues import ValidationIssue, key_path
+from kemr.validate.step import validate_step
+
+DFS_REPLICATION = "dfs.replication"
+
+
+def validate_cluster(spec: EMRClusterSpec) -> list[ValidationIssue]:
+    """Problems of an EMRCluster spec, each naming the field and the fix.
+
+    Pure: no I/O. Covers what the CRD's schema and CEL rules can't: keys the operator owns in
+    `configurations` (cluster-wide and per group) and in inline steps' Spark conf, fields it owns in
+    `podOverrides`, and HDFS replication against the number of core nodes.
+    """
+    issues: list[ValidationIssue] = []
+    issues.extend(check_configurations(spec.configurations, "spec.configurations"))
+    issues.extend(check_pod_overrides(spec.pod_overrides, "spec.podOverrides"))
+    issues.extend(check_pod_overrides(spec.master.pod_overrides, "spec.master.podOverrides"))
+    for core in spec.core_groups:
+        base = f"spec.coreGroups[{core.name}]"
+        issues.extend(check_configurations(core.configurations, f"{base}.configurations"))
+        issues.extend(check_pod_overrides(core.pod_overrides, f"{base}.podOverrides"))
+    for task in spec.task_groups:
+        base = f"spec.taskGroups[{task.name}]"
+        issues.extend(check_configurations(task.configurations, f"{base}.configurations"))
+        issues.extend(check_pod_overrides(task.pod_overrides, f"{base}.podOverrides"))
+    if Application.HDFS in spec.applications:
+        issues.extend(_check_replication(spec))
+    for step in spec.steps:
+        issues.extend(validate_step(step, f"spec.steps[{step.name}]"))
+    return issues
+
+
+def _hdfs_site(configurations: list[Configuration]) -> Configuration | None:
+    return next((c for c in configurations if c.classification is Classification.HDFS_SITE), None)
+
+
+def _check_replication(spec: EMRClusterSpec) -> Iterator[ValidationIssue]:
+    """dfs.replication can't exceed the DataNodes there are: HDFS would never finish writing a block."""
+    datanodes = sum(core.replicas for core in spec.core_groups)
+    places = [("spec.configurations", spec.configurations)]
+    places += [(f"spec.coreGroups[{g.name}].configurations", g.configurations) for g in spec.core_groups]
+    places += [(f"spec.taskGroups[{g.name}].configurations", g.configurations) for g in spec.task_groups]
+    for field, configurations in places:
+        hdfs_site = _hdfs_site(configurations)
+        if hdfs_site is None or DFS_REPLICATION not in hdfs_site.properties:
+            continue
+        path = key_path(f"{field}[hdfs-site].properties", DFS_REPLICATION)
+        value = hdfs_site.properties[DFS_REPLICATION].strip()
+        if not value.isdigit() or int(value) < 1:
+            yield ValidationIssue(path, f"must be a positive integer, not {value!r}")
+        elif int(value) > datanodes:
+            yield ValidationIssue(
+                path,
+                f"{value} replicas can't be placed on {datanodes} core node(s): lower dfs.replication to at"
+                f" most {datanodes} or add core nodes",
+            )
