@@ -60,6 +60,15 @@ go_install() {  # $1 dir, $2 binary, $3 module path@version
   mv "$1.tmp/$2" "$1/$2" && rmdir "$1.tmp"
 }
 
+# Our own small helpers (cluster/gobuild/cmd/*), keyed by a hash of their source and the module's go.sum.
+build_helpers() {
+  [ -x "$TOOLS_BIN/hostpath-provisioner" ] && return 0
+  log "building hostpath-provisioner"
+  mkdir -p "$TOOLS_BIN"
+  (cd "$CLUSTER_DIR/gobuild" && with_progress hostpath-provisioner "$KEMR_CACHE/build-tools.log" \
+    go build -v -ldflags "-s -w" -o "$TOOLS_BIN/" ./cmd/hostpath-provisioner)
+}
+
 main() {
   command -v go >/dev/null || die "Go is required (https://go.dev/dl); the machine's toolchain builds everything"
   mkdir -p "$KEMR_CACHE"
@@ -67,6 +76,7 @@ main() {
   [ "${1:-}" = node ] && cmds+=(kubelet kube-proxy)
   build_kube "${cmds[@]}"
   build_etcd
+  build_helpers
   go_install "$KWOK_BIN" kwok "sigs.k8s.io/kwok/cmd/kwok@$KWOK_VERSION"
   go_install "$HELM_BIN" helm "helm.sh/helm/v3/cmd/helm@$HELM_VERSION"
   log "binaries ready under $KEMR_CACHE/bin"

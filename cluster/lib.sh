@@ -10,12 +10,26 @@ KUBE_BIN=$KEMR_CACHE/bin/kube-$KUBE_VERSION
 ETCD_BIN=$KEMR_CACHE/bin/etcd-$ETCD_VERSION
 KWOK_BIN=$KEMR_CACHE/bin/kwok-$KWOK_VERSION
 HELM_BIN=$KEMR_CACHE/bin/helm-$HELM_VERSION
+TOOLS_BIN=$KEMR_CACHE/bin/tools-$(cat "$CLUSTER_DIR"/gobuild/go.sum "$CLUSTER_DIR"/gobuild/cmd/*/*.go | sha256sum | cut -c1-12)
 
 # Runtime state of the running cluster (data, logs, pids, certificates).
 KEMR_CLUSTER_HOME=${KEMR_CLUSTER_HOME:-$KEMR_CACHE/cluster}
 KUBECONFIG_PATH=${KEMR_KUBECONFIG:-$KEMR_CLUSTER_HOME/kubeconfig}
 APISERVER_PORT=${KEMR_APISERVER_PORT:-6443}
 ETCD_PORT=${KEMR_ETCD_PORT:-2379}
+ETCD_PEER_PORT=${KEMR_ETCD_PEER_PORT:-2380}
 
 log() { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 die() { log "error: $*"; exit 1; }
+
+# PIDs of processes running a cluster binary from the cache (kubectl and helm are clients, never left running by us).
+cluster_pids() {
+  local exe pid
+  for exe in /proc/[0-9]*/exe; do
+    pid=${exe#/proc/}; pid=${pid%/exe}
+    case "$(readlink "$exe" 2>/dev/null)" in
+      "$KEMR_CACHE"/bin/*/kubectl|"$KEMR_CACHE"/bin/*/helm) ;;
+      "$KEMR_CACHE"/bin/*) echo "$pid" ;;
+    esac
+  done
+}

@@ -1,0 +1,51 @@
+# kemr — the two commands a new user needs:  make demo  |  make test
+# Everything is installed from the package registries on first use; binaries and caches live under ~/.cache/kemr.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+UV_VERSION := 0.13.9
+UV := $(shell command -v uv 2>/dev/null || echo $(HOME)/.local/bin/uv)
+PYTEST_ARGS ?=
+
+.PHONY: help
+help:  ## list the targets
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
+
+$(UV):
+	python3 -m pip install --quiet --user "uv==$(UV_VERSION)"
+
+.venv/.synced: pyproject.toml uv.lock | $(UV)
+	$(UV) sync --frozen --quiet
+	@touch $@
+
+.PHONY: venv
+venv: .venv/.synced  ## create the Python environment from the lock file
+
+.PHONY: cluster
+cluster: venv  ## build (first time: ~25 min) and start the local Kubernetes cluster
+	cluster/up.sh
+
+.PHONY: cluster-down
+cluster-down:  ## stop the local cluster and remove its state
+	cluster/down.sh
+
+.PHONY: crds
+crds: venv  ## regenerate crds/ from the pydantic models
+	$(UV) run kemr crds --out crds/
+
+.PHONY: lint
+lint: venv  ## ruff and mypy
+	$(UV) run ruff check operator tests bench
+	$(UV) run ruff format --check operator tests bench
+	$(UV) run mypy
+
+.PHONY: unit
+unit: venv  ## fast tests, no cluster
+	$(UV) run pytest tests/unit $(PYTEST_ARGS)
+
+.PHONY: test
+test: lint  ## everything: lint, unit tests, then tests against the local cluster (started if not running)
+	$(UV) run pytest tests $(PYTEST_ARGS)
+
+.PHONY: demo
+demo: venv  ## bring up the local cluster and run the main job
+	$(UV) run python -m kemr.demo

@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# Prints the environment for using the local cluster:  eval "$(cluster/env.sh)"
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+printf 'export KEMR_BIN=%q\n' "$KEMR_CACHE/bin/current"
+printf 'export KUBECONFIG=%q\n' "$KUBECONFIG_PATH"
+# shellcheck disable=SC2016
+printf 'export PATH="$KEMR_BIN:$PATH"\n'
