@@ -6,16 +6,17 @@ users read with `kubectl explain`, so they are written for users.
 
 from __future__ import annotations
 
-import re
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, StringConstraints, WithJsonSchema
+from pydantic import BaseModel, BeforeValidator, ConfigDict, StringConstraints, WithJsonSchema
 from pydantic.alias_generators import to_camel
 
-# The pattern the Kubernetes API uses for resource.Quantity (kubebuilder emits the same).
-QUANTITY_PATTERN = (
-    r"^(\+|-)?(([0-9]+(\.[0-9]*)?)|(\.[0-9]+))"
-    r"(([KMGTPE]i)|[numkMGTPE]|([eE](\+|-)?(([0-9]+(\.[0-9]*)?)|(\.[0-9]+))))?$"
+# resource.Quantity's pattern (as kubebuilder emits it) narrowed to positive values: no sign, and a non-zero
+# digit in the number. A pattern rather than a CEL rule: CEL's cost estimator sees int-or-string values as
+# unbounded strings, so any rule on them (quantity(), matches()) blows the CRD's cost budget.
+_QUANTITY_SUFFIX = r"(([KMGTPE]i)|[numkMGTPE]|([eE](\+|-)?(([0-9]+(\.[0-9]*)?)|(\.[0-9]+))))?"
+POSITIVE_QUANTITY_PATTERN = (
+    r"^\+?([0-9]*[1-9][0-9]*(\.[0-9]*)?|[0-9]*\.[0-9]*[1-9][0-9]*)" + _QUANTITY_SUFFIX + "$"
 )
 
 
@@ -98,35 +99,18 @@ def _quantity_to_str(value: object) -> object:
     return value
 
 
-def _positive_quantity(value: str) -> str:
-    number = re.match(r"^[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)", value)
-    if number is None or float(number.group(0)) <= 0:
-        raise ValueError(f"must be a positive quantity, not {value!r}")
-    return value
-
-
-def _positive_quantity_rule() -> dict[str, Any]:
-    # `quantity()` needs a string; `string(self)` turns an integer into one. Guarded by isQuantity so
-    # a malformed value reports the pattern error, not a CEL evaluation error.
-    return cel(
-        "!isQuantity(string(self)) || quantity(string(self)).isGreaterThan(quantity('0'))",
-        "must be a positive quantity",
-    )
-
-
 Quantity = Annotated[
     str,
     BeforeValidator(_quantity_to_str),
-    StringConstraints(pattern=QUANTITY_PATTERN, max_length=64),
-    AfterValidator(_positive_quantity),
+    StringConstraints(pattern=POSITIVE_QUANTITY_PATTERN, max_length=64),
     WithJsonSchema(
         {
             "anyOf": [{"type": "integer"}, {"type": "string"}],
             "x-kubernetes-int-or-string": True,
-            "pattern": QUANTITY_PATTERN,
+            "pattern": POSITIVE_QUANTITY_PATTERN,
             "maxLength": 64,
-            "x-kubernetes-validations": [_positive_quantity_rule()],
+            "minimum": 1,
         }
     ),
 ]
-"""A Kubernetes quantity such as `2`, `500m`, `4Gi`; always a string in Python."""
+"""A positive Kubernetes quantity such as `2`, `500m`, `4Gi`; always a string in Python."""

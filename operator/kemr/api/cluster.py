@@ -270,7 +270,6 @@ _SPEC_RULES = [
         " || self.coreGroups.all(c, self.taskGroups.all(t, t.name != c.name))",
         "group names must be unique across coreGroups and taskGroups: rename the task group",
         field_path=".taskGroups",
-        reason="FieldValueDuplicate",
     ),
     cel(
         "!(self.terminate && self.terminationProtected)",

@@ -233,7 +233,6 @@ def _name_rule(kind: str, max_length: int, pattern: str, shape: str, purpose: st
     return cel(
         f"size(self.metadata.name) <= {max_length} && self.metadata.name.matches('{pattern}')",
         f"metadata.name of an {kind} must be at most {max_length} characters of {shape}: {purpose}",
-        field_path=".metadata.name",
     )
 
 
