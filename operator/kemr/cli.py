@@ -32,7 +32,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         run = importlib.import_module("kemr.controllers.run")
     except ModuleNotFoundError as error:
-        if error.name is not None and "kemr.controllers".startswith(error.name.rsplit(".", 1)[0]):
+        if error.name in ("kemr.controllers", "kemr.controllers.run"):
             print(
                 "kemr run: the operator is not part of this build (kemr.controllers.run is missing)",
                 file=sys.stderr,

@@ -36,13 +36,13 @@ ROLE_TASK: Final = "task"
 ROLE_DRIVER: Final = "driver"
 ROLES: Final = (ROLE_MASTER, ROLE_CORE, ROLE_TASK, ROLE_DRIVER)
 
-# Name lengths. Children are named "<cluster>-<group>" (StatefulSets, Deployments, Services) and the
-# StatefulSet controller labels pods with "<statefulset>-<10-char hash>", a label value (<= 63 chars):
-# so cluster (30) + "-" + group (20) = 51 <= 52. Inline steps become EMRSteps named "<cluster>-<step>",
+# Name lengths. Workloads are named "<cluster>-core-<group>" / "<cluster>-task-<group>" (resolve/names) and
+# the StatefulSet controller labels pods with "<statefulset>-<10-char hash>", a label value (<= 63 chars):
+# so cluster (30) + "-core-" (6) + group (16) = 52. Inline steps become EMRSteps named "<cluster>-<step>",
 # and EMRStep names are label values ("kemr.io/step") and prefix driver pods "<step>-attempt-<n>"
 # whose hostname must fit 63 characters: 52 + len("-attempt-10") = 63.
 MAX_CLUSTER_NAME_LENGTH: Final = 30
-MAX_GROUP_NAME_LENGTH: Final = 20
+MAX_GROUP_NAME_LENGTH: Final = 16
 MAX_STEP_NAME_LENGTH: Final = 52
 MAX_INLINE_STEP_NAME_LENGTH: Final = MAX_STEP_NAME_LENGTH - MAX_CLUSTER_NAME_LENGTH - 1
 
