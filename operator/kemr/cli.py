@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import importlib
 import sys
 from pathlib import Path
 
@@ -29,18 +28,9 @@ def main(argv: list[str] | None = None) -> int:
         return 0
 
     # `kemr run [options]`: the operator's own argument parser handles the rest.
-    try:
-        run = importlib.import_module("kemr.controllers.run")
-    except ModuleNotFoundError as error:
-        if error.name in ("kemr.controllers", "kemr.controllers.run"):
-            print(
-                "kemr run: the operator is not part of this build (kemr.controllers.run is missing)",
-                file=sys.stderr,
-            )
-            return 2
-        raise
-    result = run.main(rest)
-    return int(result or 0)
+    from kemr.controllers.run import main as run_operator
+
+    return run_operator(rest)
 
 
 if __name__ == "__main__":

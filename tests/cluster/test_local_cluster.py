@@ -68,7 +68,7 @@ def test_both_node_pools_are_ready_with_cloud_labels_and_spot_taint(kube: Kube) 
 
 def test_crd_cel_rule_rejects_bad_object_with_its_message(kube: Kube, namespace: str) -> None:
     group = f"{namespace}.example.com"
-    crd = {
+    crd: dict[str, Any] = {
         "apiVersion": "apiextensions.k8s.io/v1",
         "kind": "CustomResourceDefinition",
         "metadata": {"name": f"widgets.{group}"},
@@ -199,10 +199,8 @@ def _bare_pod(name: str, annotations: dict[str, str]) -> dict[str, Any]:
 
 
 def _terminated(kube: Kube, namespace: str, name: str) -> dict[str, Any] | None:
-    pod = kube.get("pod", "-n", namespace, name)
-    if pod["status"].get("phase") not in ("Succeeded", "Failed"):
-        return None
-    return pod
+    pod: dict[str, Any] = kube.get("pod", "-n", namespace, name)
+    return pod if pod["status"].get("phase") in ("Succeeded", "Failed") else None
 
 
 def test_annotated_bare_pods_finish_as_told_and_others_keep_running(kube: Kube, namespace: str) -> None:

@@ -1,0 +1,133 @@
+"""Server-side apply of a parent's desired children under one field manager, and pruning of the rest.
+
+Each child carries the hash of the manifest it was applied from; a child whose live hash equals the desired
+one is not sent again, so a reconcile with nothing to change writes nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from kemr.apply.client import APPLY_PATCH, ApiError, KubeClient
+from kemr.apply.kinds import kind_of
+
+FIELD_MANAGER = "kemr-operator"
+APPLIED_HASH = "kemr.io/applied-hash"
+
+ObjectKey = tuple[str, str]  # (kind, name); children live in their parent's namespace
+
+
+@dataclass
+class ApplyResult:
+    applied: list[ObjectKey] = field(default_factory=list)
+    unchanged: list[ObjectKey] = field(default_factory=list)
+    deleted: list[ObjectKey] = field(default_factory=list)
+
+    @property
+    def writes(self) -> int:
+        return len(self.applied) + len(self.deleted)
+
+
+def manifest_hash(manifest: Mapping[str, Any]) -> str:
+    canonical = json.dumps(manifest, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()[:16]
+
+
+def owner_reference(owner: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        "apiVersion": owner["apiVersion"],
+        "kind": owner["kind"],
+        "name": owner["metadata"]["name"],
+        "uid": owner["metadata"]["uid"],
+        "controller": True,
+        "blockOwnerDeletion": True,
+    }
+
+
+def with_owner_and_hash(child: Mapping[str, Any], owner: Mapping[str, Any]) -> dict[str, Any]:
+    """The manifest to send: the child, owned by `owner`, annotated with the hash of exactly what is sent."""
+    meta = dict(child["metadata"])
+    meta["namespace"] = owner["metadata"]["namespace"]
+    meta["ownerReferences"] = [owner_reference(owner)]
+    meta.pop("annotations", None)
+    body = {**child, "metadata": meta}
+    annotations = dict(child["metadata"].get("annotations") or {})
+    annotations[APPLIED_HASH] = manifest_hash({**body, "metadata": {**meta, "annotations": annotations}})
+    meta["annotations"] = annotations
+    return body
+
+
+def key_of(obj: Mapping[str, Any]) -> ObjectKey:
+    return (obj["kind"], obj["metadata"]["name"])
+
+
+async def server_side_apply(kube: KubeClient, manifest: Mapping[str, Any]) -> dict[str, Any]:
+    kind = kind_of(dict(manifest))
+    meta = manifest["metadata"]
+    return await kube.request(
+        "PATCH",
+        kind.path(meta.get("namespace"), meta["name"]),
+        body=manifest,
+        query={"fieldManager": FIELD_MANAGER, "force": "true"},
+        content_type=APPLY_PATCH,
+    )
+
+
+async def delete(kube: KubeClient, obj: Mapping[str, Any], propagation: str = "Background") -> None:
+    kind = kind_of(dict(obj))
+    meta = obj["metadata"]
+    try:
+        await kube.request(
+            "DELETE",
+            kind.path(meta.get("namespace"), meta["name"]),
+            body={"kind": "DeleteOptions", "apiVersion": "v1", "propagationPolicy": propagation},
+        )
+    except ApiError as err:
+        if not err.not_found:
+            raise
+
+
+async def apply_children(
+    kube: KubeClient,
+    owner: Mapping[str, Any],
+    desired: Iterable[Mapping[str, Any]],
+    live: Iterable[Mapping[str, Any]],
+) -> ApplyResult:
+    """Makes the owner's children exactly `desired`. `live` is what exists now with the owner's child labels
+    (from the watch cache): children whose applied hash matches are left alone; those not desired are deleted.
+    """
+    result = ApplyResult()
+    live_by_key = {key_of(obj): obj for obj in live}
+    wanted = [with_owner_and_hash(child, owner) for child in desired]
+    to_apply = []
+    for manifest in wanted:
+        current = live_by_key.get(key_of(manifest))
+        current_hash = ((current or {}).get("metadata", {}).get("annotations") or {}).get(APPLIED_HASH)
+        if current_hash == manifest["metadata"]["annotations"][APPLIED_HASH]:
+            result.unchanged.append(key_of(manifest))
+        else:
+            to_apply.append(manifest)
+    wanted_keys = {key_of(m) for m in wanted}
+    to_delete = [obj for key, obj in live_by_key.items() if key not in wanted_keys]
+    await asyncio.gather(*(server_side_apply(kube, m) for m in to_apply))
+    await asyncio.gather(*(delete(kube, obj) for obj in to_delete))
+    result.applied = [key_of(m) for m in to_apply]
+    result.deleted = [key_of(obj) for obj in to_delete]
+    return result
+
+
+async def patch_status(kube: KubeClient, obj: Mapping[str, Any], status: Mapping[str, Any]) -> dict[str, Any]:
+    """Merge-patches the status subresource (None values remove fields)."""
+    kind = kind_of(dict(obj))
+    meta = obj["metadata"]
+    return await kube.request(
+        "PATCH",
+        kind.path(meta.get("namespace"), meta["name"]) + "/status",
+        body={"status": status},
+        content_type="application/merge-patch+json",
+    )

@@ -1,0 +1,204 @@
+"""Reconcile one EMRCluster: spec → validate → resolve → build → apply → observe → status.
+
+Level-triggered: it reads the object and its children from the watch cache, makes the children what the spec
+says (or removes them when the cluster terminates), and writes status only when it changed.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from pydantic import ValidationError
+
+from kemr.api import EMRClusterSpec, EMRClusterStatus, Endpoints, StepState
+from kemr.api.constants import API_VERSION, CLUSTER_KIND, STEP_KIND
+from kemr.apply.events import post_event
+from kemr.apply.ssa import apply_children, delete, patch_status
+from kemr.builders import build_children
+from kemr.metrics import CLUSTERS
+from kemr.observe import ObservedSteps, observe_cluster
+from kemr.resolve import ResolveError, resolve_cluster
+from kemr.status.cluster import ChildrenMode, decide
+from kemr.validate import ValidationIssue, validate_cluster
+
+if TYPE_CHECKING:
+    from kemr.controllers.run import Context
+
+log = logging.getLogger(__name__)
+
+APPLIED_KINDS = (
+    "ConfigMap",
+    "Service",
+    "ServiceAccount",
+    "StatefulSet",
+    "Deployment",
+    "PodDisruptionBudget",
+    "NetworkPolicy",
+)
+PROGRESS_RECHECK_SECONDS = 30.0  # while starting or terminating, in case a child event is missed
+
+
+def parse_time(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value.replace("Z", "+00:00")) if value else None
+
+
+def owned_by(obj: Mapping[str, Any], uid: str) -> bool:
+    return any(
+        ref.get("uid") == uid and ref.get("controller")
+        for ref in obj["metadata"].get("ownerReferences") or []
+    )
+
+
+def observe_steps(steps: list[dict[str, Any]]) -> ObservedSteps:
+    by_state: dict[StepState, int] = {}
+    last_end: datetime | None = None
+    terminate_failure = None
+    for step in steps:
+        status = step.get("status") or {}
+        state = StepState(status.get("state") or StepState.PENDING)
+        by_state[state] = by_state.get(state, 0) + 1
+        ended = parse_time((status.get("timeline") or {}).get("ended"))
+        last_end = max(filter(None, (last_end, ended)), default=None)
+        if (
+            state == StepState.FAILED
+            and (step.get("spec") or {}).get("actionOnFailure") == "TERMINATE_CLUSTER"
+        ):
+            terminate_failure = step["metadata"]["name"]
+    return ObservedSteps(
+        by_state=by_state, last_end_time=last_end, terminate_cluster_failure=terminate_failure
+    )
+
+
+def parse_spec(body: Mapping[str, Any]) -> tuple[EMRClusterSpec | None, list[ValidationIssue]]:
+    try:
+        spec = EMRClusterSpec.model_validate(body.get("spec") or {})
+    except ValidationError as err:  # the CRD schema should have refused it; say which field anyway
+        first = err.errors()[0]
+        path = "spec." + ".".join(str(p) for p in first["loc"])
+        return None, [ValidationIssue(path, first["msg"])]
+    return spec, list(validate_cluster(spec))
+
+
+async def reconcile_cluster(ctx: Context, namespace: str, name: str) -> float | None:
+    body = ctx.store.get(CLUSTER_KIND, namespace, name)
+    if body is None or body["metadata"].get("deletionTimestamp"):
+        return None  # deleted: owner references let the garbage collector remove the children
+    meta = body["metadata"]
+    uid, generation = meta["uid"], int(meta.get("generation", 1))
+    owner = {"apiVersion": API_VERSION, "kind": CLUSTER_KIND, "metadata": meta}
+    now = datetime.now(UTC).replace(microsecond=0)
+    created = parse_time(meta.get("creationTimestamp")) or now
+
+    spec, issues = parse_spec(body)
+    previous = EMRClusterStatus.model_validate(body.get("status") or {})
+    if spec is None:
+        await _write_stalled(ctx, body, previous, issues, generation, now)
+        return None
+
+    resolved = None
+    if not issues:
+        try:
+            resolved = resolve_cluster(name, namespace, uid, spec, ctx.config)
+        except ResolveError as err:
+            issues = [ValidationIssue(err.field, err.message)]
+    endpoints = (
+        Endpoints(
+            master=resolved.endpoints.master, web_ui=resolved.endpoints.web_ui, hdfs=resolved.endpoints.hdfs
+        )
+        if resolved
+        else previous.endpoints or Endpoints()
+    )
+
+    live = [
+        o for kind in APPLIED_KINDS for o in ctx.store.children(kind, namespace, name) if owned_by(o, uid)
+    ]
+    workloads = [o for o in live if o["kind"] in ("StatefulSet", "Deployment")]
+    pods = ctx.store.children("Pod", namespace, name)
+    daemon_pods = [p for p in pods if (p["metadata"].get("labels") or {}).get("kemr.io/role") != "driver"]
+    claims = ctx.store.children("PersistentVolumeClaim", namespace, name)
+    steps = [
+        s
+        for s in ctx.store.all(STEP_KIND, namespace)
+        if ((s.get("spec") or {}).get("clusterRef") or {}).get("name") == name
+    ]
+    observed = observe_cluster(workloads, daemon_pods, claims, observe_steps(steps))
+
+    decision = decide(spec, generation, previous, observed, issues, endpoints, created, now)
+
+    if decision.mode == ChildrenMode.BUILD and resolved is not None:
+        result = await apply_children(ctx.kube, owner, build_children(resolved), live)
+    elif decision.mode == ChildrenMode.TEARDOWN:
+        result = await apply_children(ctx.kube, owner, [], live)
+        for claim in claims:  # volumes go with the cluster (the CR itself stays as the record)
+            await delete(ctx.kube, claim)
+    else:
+        result = None
+    if result and result.writes:
+        log.info(
+            "%s/%s: applied %d, deleted %d children",
+            namespace,
+            name,
+            len(result.applied),
+            len(result.deleted),
+        )
+
+    new_status = decision.status.to_dict()
+    if new_status != previous.to_dict():
+        await patch_status(ctx.kube, owner, _with_removals(previous.to_dict(), new_status))
+    for event in decision.events:
+        await post_event(ctx.kube, owner, event.type, event.reason, event.message)
+    _count_states(ctx, namespace)
+
+    if decision.requeue_after is not None:
+        return decision.requeue_after
+    in_progress = decision.status.state and decision.status.state.value in (
+        "STARTING",
+        "BOOTSTRAPPING",
+        "TERMINATING",
+    )
+    return PROGRESS_RECHECK_SECONDS if in_progress else None
+
+
+def _with_removals(old: Mapping[str, Any], new: Mapping[str, Any]) -> dict[str, Any]:
+    """A merge patch from old to new: keys that disappeared are sent as null."""
+    return {**{k: None for k in old if k not in new}, **new}
+
+
+async def _write_stalled(
+    ctx: Context,
+    body: Mapping[str, Any],
+    previous: EMRClusterStatus,
+    issues: list[ValidationIssue],
+    generation: int,
+    now: datetime,
+) -> None:
+    from kemr.status.conditions import condition
+
+    message = "; ".join(str(i) for i in issues)
+    stalled = condition(previous.conditions, "Stalled", True, "InvalidSpec", message, generation, now)
+    others = [c for c in previous.conditions if c.type != "Stalled"]
+    status = previous.model_copy(update={"conditions": [*others, stalled], "observed_generation": generation})
+    owner = {"apiVersion": API_VERSION, "kind": CLUSTER_KIND, "metadata": body["metadata"]}
+    if status.to_dict() != previous.to_dict():
+        await patch_status(ctx.kube, owner, status.to_dict())
+        await post_event(ctx.kube, owner, "Warning", "InvalidSpec", message)
+
+
+def _count_states(ctx: Context, namespace: str) -> None:
+    counts: dict[str, int] = {}
+    for cluster in ctx.store.all(CLUSTER_KIND, namespace):
+        state = (cluster.get("status") or {}).get("state") or "STARTING"
+        counts[state] = counts.get(state, 0) + 1
+    for state in (
+        "STARTING",
+        "BOOTSTRAPPING",
+        "RUNNING",
+        "WAITING",
+        "TERMINATING",
+        "TERMINATED",
+        "TERMINATED_WITH_ERRORS",
+    ):
+        CLUSTERS.labels(namespace, state).set(counts.get(state, 0))

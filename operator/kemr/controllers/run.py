@@ -1,0 +1,242 @@
+"""`kemr run`: the operator process. kopf watches the custom resources, logs in, serves the liveness probe and
+handles signals; our informers watch the children by label; workers reconcile keys from one work queue."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import kopf
+from prometheus_client import start_http_server
+
+from kemr.api.constants import (
+    CLUSTER_KIND,
+    CLUSTER_PLURAL,
+    GROUP,
+    LABEL_CLUSTER,
+    LABEL_MANAGED_BY,
+    LABEL_STEP,
+    MANAGED_BY,
+    STEP_KIND,
+    STEP_PLURAL,
+    VERSION,
+)
+from kemr.apply.client import KubeClient
+from kemr.apply.kinds import kind_named
+from kemr.config import OperatorConfig, load_config
+from kemr.controllers.informer import Informer
+from kemr.controllers.queue import WorkQueue
+from kemr.controllers.store import Store
+from kemr.metrics import RECONCILE_SECONDS, RECONCILES
+
+log = logging.getLogger("kemr")
+
+# Children the operator watches (by label app.kubernetes.io/managed-by=kemr) to observe and prune.
+CHILD_KINDS = (
+    "ConfigMap",
+    "Service",
+    "ServiceAccount",
+    "StatefulSet",
+    "Deployment",
+    "PodDisruptionBudget",
+    "NetworkPolicy",
+    "Pod",
+    "PersistentVolumeClaim",
+)
+SAFETY_RESYNC_SECONDS = 300.0  # level-triggered safety net; child events are the main path
+MAX_BACKOFF_SECONDS = 60.0
+
+WorkKey = tuple[str, str, str]  # (kind, namespace, name)
+Reconciler = Callable[["Context", str, str], Awaitable[float | None]]
+
+
+@dataclass
+class Options:
+    namespaces: list[str]
+    kubeconfig: str | None
+    qps: float = 20.0
+    burst: int = 40
+    workers: int = 4
+
+
+@dataclass
+class Context:
+    kube: KubeClient
+    store: Store
+    queue: WorkQueue[WorkKey]
+    config: OperatorConfig
+    options: Options
+    tasks: list[asyncio.Task[None]] = field(default_factory=list)
+    failures: dict[WorkKey, int] = field(default_factory=dict)
+
+
+def reconcilers() -> dict[str, Reconciler]:
+    from kemr.controllers.cluster import reconcile_cluster
+
+    return {CLUSTER_KIND: reconcile_cluster}
+
+
+def wake_owner(queue: WorkQueue[WorkKey], obj: Mapping[str, Any]) -> None:
+    """A child changed: reconcile the EMRCluster (and the EMRStep) it belongs to."""
+    meta = obj["metadata"]
+    labels = meta.get("labels") or {}
+    if cluster := labels.get(LABEL_CLUSTER):
+        queue.add((CLUSTER_KIND, meta["namespace"], cluster))
+    if step := labels.get(LABEL_STEP):
+        queue.add((STEP_KIND, meta["namespace"], step))
+
+
+async def worker(ctx: Context, handlers: Mapping[str, Reconciler]) -> None:
+    while True:
+        key = await ctx.queue.get()
+        kind, namespace, name = key
+        started = time.monotonic()
+        try:
+            requeue = await handlers[kind](ctx, namespace, name)
+            ctx.failures.pop(key, None)
+            RECONCILES.labels(kind, "ok").inc()
+            ctx.queue.add_after(key, requeue if requeue is not None else SAFETY_RESYNC_SECONDS)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            failures = ctx.failures[key] = ctx.failures.get(key, 0) + 1
+            delay = min(MAX_BACKOFF_SECONDS, 0.5 * 2**failures)
+            log.exception(
+                "reconcile of %s %s/%s failed (attempt %d); retrying in %.1fs",
+                kind,
+                namespace,
+                name,
+                failures,
+                delay,
+            )
+            RECONCILES.labels(kind, "error").inc()
+            ctx.queue.add_after(key, delay)
+        finally:
+            RECONCILE_SECONDS.labels(kind).observe(time.monotonic() - started)
+            ctx.queue.done(key)
+
+
+async def start_informers(ctx: Context) -> list[Informer]:
+    selector = f"{LABEL_MANAGED_BY}={MANAGED_BY}"
+    namespaces: list[str | None] = list(ctx.options.namespaces) or [None]
+    informers = [
+        Informer(ctx.kube, kind_named(kind), ctx.store, selector, lambda o: wake_owner(ctx.queue, o), ns)
+        for kind in CHILD_KINDS
+        for ns in namespaces
+    ]
+    ctx.tasks += [asyncio.create_task(i.run(), name=f"informer-{i.kind.plural}") for i in informers]
+    return informers
+
+
+@kopf.on.login()
+def login(**kwargs: Any) -> kopf.ConnectionInfo | None:
+    # Explicit login: kopf's piggy-backing on the kubernetes client broke with client >= 36 (kopf#1307).
+    return kopf.login_with_service_account(**kwargs) or kopf.login_with_kubeconfig(**kwargs)
+
+
+@kopf.on.startup()
+async def startup(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> None:
+    options: Options = memo["options"]
+    settings.posting.enabled = False  # our own Events say what happened; kopf's would repeat its log
+    settings.watching.server_timeout = 270
+    settings.watching.client_timeout = 300
+    settings.persistence.finalizer = f"{GROUP}/finalizer"  # never added: we have no state-changing handlers
+    kube = await KubeClient.connect(options.kubeconfig, options.qps, options.burst)
+    ctx = Context(kube=kube, store=Store(), queue=WorkQueue[WorkKey](), config=load_config(), options=options)
+    memo["ctx"] = ctx
+    informers = await start_informers(ctx)
+    try:  # reconcile only once the children are known, so the first round neither re-applies nor misjudges
+        await asyncio.wait_for(asyncio.gather(*(i.synced.wait() for i in informers)), timeout=60)
+    except TimeoutError:
+        log.warning("not every child informer synced within 60s; starting anyway")
+    handlers = reconcilers()
+    ctx.tasks += [
+        asyncio.create_task(worker(ctx, handlers), name=f"worker-{n}") for n in range(options.workers)
+    ]
+    log.info("kemr operator started: namespaces=%s, %d workers", options.namespaces or "all", options.workers)
+
+
+@kopf.on.cleanup()
+async def cleanup(memo: kopf.Memo, **_: Any) -> None:
+    ctx: Context | None = memo.get("ctx")
+    if ctx is None:
+        return
+    for task in ctx.tasks:
+        task.cancel()
+    await asyncio.gather(*ctx.tasks, return_exceptions=True)
+    await ctx.kube.close()
+
+
+def _on_resource_event(kind: str) -> Callable[..., None]:
+    def handler(event: Mapping[str, Any], body: Mapping[str, Any], memo: kopf.Memo, **_: Any) -> None:
+        ctx: Context | None = memo.get("ctx")
+        if ctx is None:
+            return
+        obj = {"apiVersion": f"{GROUP}/{VERSION}", "kind": kind, **dict(body)}
+        meta = obj["metadata"]
+        if event.get("type") == "DELETED":
+            ctx.store.remove(kind, meta["namespace"], meta["name"])
+        else:
+            ctx.store.upsert(kind, obj)
+        ctx.queue.add((kind, meta["namespace"], meta["name"]))
+        if kind == STEP_KIND and (cluster := (obj.get("spec") or {}).get("clusterRef", {}).get("name")):
+            ctx.queue.add((CLUSTER_KIND, meta["namespace"], cluster))
+
+    return handler
+
+
+kopf.on.event(GROUP, VERSION, CLUSTER_PLURAL)(_on_resource_event(CLUSTER_KIND))
+kopf.on.event(GROUP, VERSION, STEP_PLURAL)(_on_resource_event(STEP_KIND))
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="kemr run", description="Run the kemr operator.")
+    p.add_argument(
+        "--namespace",
+        "-n",
+        action="append",
+        default=[],
+        help="watch only this namespace (repeatable); default: all namespaces",
+    )
+    p.add_argument(
+        "--kubeconfig", default=os.environ.get("KUBECONFIG"), help="default: in-cluster service account"
+    )
+    p.add_argument("--metrics-port", type=int, default=8080, help="Prometheus metrics on :PORT/metrics")
+    p.add_argument("--health-port", type=int, default=8081, help="liveness/readiness on :PORT/healthz")
+    p.add_argument("--qps", type=float, default=20.0, help="client-side API request rate limit")
+    p.add_argument("--burst", type=int, default=40, help="client-side API request burst")
+    p.add_argument("--workers", type=int, default=4, help="reconciles running at once")
+    p.add_argument("--log-format", choices=["json", "plain"], default="plain")
+    p.add_argument("--verbose", "-v", action="store_true")
+    return p.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv or [])
+    kopf.configure(
+        verbose=args.verbose,
+        log_format=kopf.LogFormat.JSON if args.log_format == "json" else kopf.LogFormat.PLAIN,
+        log_prefix=True,
+    )
+    start_http_server(args.metrics_port)
+    options = Options(
+        namespaces=args.namespace,
+        kubeconfig=args.kubeconfig,
+        qps=args.qps,
+        burst=args.burst,
+        workers=args.workers,
+    )
+    kopf.run(
+        standalone=True,  # one active replica (Deployment strategy Recreate); no kopf peering objects needed
+        clusterwide=not args.namespace,
+        namespaces=args.namespace,
+        liveness_endpoint=f"http://0.0.0.0:{args.health_port}/healthz",
+        memo=kopf.Memo(options=options),
+    )
+    return 0

@@ -1,0 +1,93 @@
+"""Observe: what the cluster's children say about it, summarised from the watch cache (pure)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from kemr.api import GroupRole, StepState
+from kemr.api.constants import LABEL_GROUP, LABEL_ROLE
+
+ACTIVE_STEP_STATES = frozenset({StepState.PENDING, StepState.RUNNING, StepState.CANCEL_PENDING})
+
+
+@dataclass(frozen=True)
+class ObservedGroup:
+    name: str
+    role: GroupRole
+    desired: int
+    ready: int
+    rolled_out: bool  # every pod runs the current template
+
+    @property
+    def complete(self) -> bool:
+        return self.ready >= self.desired and self.rolled_out
+
+
+@dataclass(frozen=True)
+class ObservedSteps:
+    by_state: Mapping[StepState, int] = field(default_factory=dict)
+    last_end_time: datetime | None = None
+    terminate_cluster_failure: str | None = None  # name of a failed TERMINATE_CLUSTER step
+
+    def count(self, *states: StepState) -> int:
+        return sum(self.by_state.get(s, 0) for s in states)
+
+    @property
+    def active(self) -> int:
+        return self.count(*ACTIVE_STEP_STATES)
+
+
+@dataclass(frozen=True)
+class ObservedCluster:
+    groups: tuple[ObservedGroup, ...]
+    initializing_pods: int  # master/core pods still running init containers (bootstrap actions)
+    remaining: int  # pods, workloads and volume claims still present (termination is done at 0)
+    steps: ObservedSteps = field(default_factory=ObservedSteps)
+
+    def group(self, name: str) -> ObservedGroup | None:
+        return next((g for g in self.groups if g.name == name), None)
+
+
+def observe_group(workload: Mapping[str, Any]) -> ObservedGroup:
+    """A StatefulSet's or Deployment's readiness; the role and group come from the operator's labels."""
+    labels = workload["metadata"].get("labels") or {}
+    spec, status = workload.get("spec") or {}, workload.get("status") or {}
+    desired = int(spec.get("replicas", 1))
+    generation_seen = status.get("observedGeneration", 0) >= workload["metadata"].get("generation", 0)
+    if workload["kind"] == "StatefulSet":
+        rolled_out = status.get("currentRevision") == status.get("updateRevision") or desired == 0
+    else:
+        rolled_out = status.get("updatedReplicas", 0) >= desired
+    return ObservedGroup(
+        name=labels.get(LABEL_GROUP, workload["metadata"]["name"]),
+        role=GroupRole(labels.get(LABEL_ROLE, "core")),
+        desired=desired,
+        ready=int(status.get("readyReplicas", 0)) if generation_seen else 0,
+        rolled_out=rolled_out and generation_seen,
+    )
+
+
+def _initializing(pod: Mapping[str, Any]) -> bool:
+    statuses = (pod.get("status") or {}).get("initContainerStatuses") or []
+    return any("terminated" not in (s.get("state") or {}) for s in statuses)
+
+
+def observe_cluster(
+    workloads: Iterable[Mapping[str, Any]],
+    pods: Iterable[Mapping[str, Any]],
+    claims: Iterable[Mapping[str, Any]],
+    steps: ObservedSteps | None = None,
+) -> ObservedCluster:
+    workloads, pods, claims = list(workloads), list(pods), list(claims)
+    daemon_pods = [
+        p for p in pods if (p["metadata"].get("labels") or {}).get(LABEL_ROLE) in ("master", "core")
+    ]
+    return ObservedCluster(
+        groups=tuple(sorted((observe_group(w) for w in workloads), key=lambda g: (g.role.value, g.name))),
+        initializing_pods=sum(1 for p in daemon_pods if _initializing(p)),
+        remaining=len(workloads) + len(pods) + len(claims),
+        steps=steps or ObservedSteps(),
+    )

@@ -1,0 +1,1 @@
+"""Status: computed from the spec, what was observed and the previous status (pure functions)."""
