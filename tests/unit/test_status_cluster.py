@@ -1,0 +1,153 @@
+"""The EMRCluster lifecycle decided from spec, previous status and observations (pure)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from kemr.api import ClusterState, EMRClusterSpec, EMRClusterStatus, Endpoints, GroupRole, StepState
+from kemr.observe import ObservedCluster, ObservedGroup, ObservedSteps
+from kemr.status.cluster import ChildrenMode, decide
+from kemr.validate import ValidationIssue
+
+T0 = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
+SPEC = EMRClusterSpec.model_validate(
+    {
+        "coreGroups": [{"name": "core", "replicas": 2, "storage": {"size": "1Gi"}}],
+        "taskGroups": [{"name": "spot", "maxReplicas": 4}],
+    }
+)
+
+
+def observed(
+    master: int = 1, core: int = 2, steps: ObservedSteps | None = None, remaining: int = 5
+) -> ObservedCluster:
+    return ObservedCluster(
+        groups=(
+            ObservedGroup("master", GroupRole.MASTER, 1, master, True),
+            ObservedGroup("core", GroupRole.CORE, 2, core, True),
+            ObservedGroup("spot", GroupRole.TASK, 0, 0, True),
+        ),
+        initializing_pods=0,
+        remaining=remaining,
+        steps=steps or ObservedSteps(),
+    )
+
+
+def run(spec: EMRClusterSpec = SPEC, previous: EMRClusterStatus | None = None, now: datetime = T0, **kw):  # type: ignore[no-untyped-def]
+    return decide(
+        spec,
+        1,
+        previous or EMRClusterStatus(),
+        kw.pop("obs", observed()),
+        kw.pop("issues", []),
+        Endpoints(master="spark://m:7077"),
+        T0,
+        now,
+    )
+
+
+def conditions(status: EMRClusterStatus) -> dict[str, str]:
+    return {c.type: c.status.value for c in status.conditions}
+
+
+def test_starting_until_master_and_core_are_ready() -> None:
+    d = run(obs=observed(core=1))
+    assert d.status.state == ClusterState.STARTING
+    assert d.mode == ChildrenMode.BUILD
+    assert conditions(d.status) == {
+        "Ready": "False",
+        "Progressing": "True",
+        "Degraded": "False",
+        "Stalled": "False",
+    }
+
+
+def test_waiting_once_ready_with_timeline_and_event() -> None:
+    d = run(previous=run(obs=observed(core=1)).status)
+    assert d.status.state == ClusterState.WAITING
+    assert d.status.timeline
+    assert d.status.timeline.ready == T0
+    assert conditions(d.status)["Ready"] == "True"
+    assert [e.reason for e in d.events] == ["Waiting"]
+
+
+def test_running_while_a_step_runs_and_waiting_after() -> None:
+    ready = run().status
+    busy = run(previous=ready, obs=observed(steps=ObservedSteps(by_state={StepState.RUNNING: 1})))
+    assert busy.status.state == ClusterState.RUNNING
+    assert busy.status.idle_since is None
+    idle = run(previous=busy.status, now=T0 + timedelta(minutes=5))
+    assert idle.status.state == ClusterState.WAITING
+
+
+def test_lost_core_pod_degrades_but_keeps_the_state() -> None:
+    d = run(previous=run().status, obs=observed(core=1))
+    assert d.status.state == ClusterState.WAITING
+    assert conditions(d.status)["Degraded"] == "True"
+
+
+def test_invalid_spec_holds_children_and_stalls() -> None:
+    d = run(issues=[ValidationIssue("spec.configurations[spark-defaults]", "spark.master is owned")])
+    assert d.mode == ChildrenMode.HOLD
+    stalled = next(c for c in d.status.conditions if c.type == "Stalled")
+    assert stalled.status.value == "True"
+    assert "spark.master" in stalled.message
+    assert any(e.reason == "InvalidSpec" and e.type == "Warning" for e in d.events)
+
+
+def test_idle_timeout_terminates_then_terminated_when_children_are_gone() -> None:
+    spec = SPEC.model_copy(
+        update={"auto_termination": SPEC.auto_termination.model_copy(update={"idle_timeout_seconds": 60})}
+    )
+    ready = run(spec).status
+    assert run(spec, ready, T0 + timedelta(seconds=30)).requeue_after == 30.5
+    ending = run(spec, ready, T0 + timedelta(seconds=61))
+    assert ending.status.state == ClusterState.TERMINATING
+    assert ending.mode == ChildrenMode.TEARDOWN
+    assert ending.status.state_change_reason
+    assert ending.status.state_change_reason.code == "IDLE_TIMEOUT"
+    done = run(spec, ending.status, T0 + timedelta(seconds=70), obs=observed(remaining=0))
+    assert done.status.state == ClusterState.TERMINATED
+    assert done.status.timeline
+    assert done.status.timeline.ended == T0 + timedelta(seconds=70)
+    assert run(spec, done.status, T0 + timedelta(seconds=99)).status.state == ClusterState.TERMINATED
+
+
+def test_protected_cluster_never_terminates_automatically() -> None:
+    spec = SPEC.model_copy(
+        update={
+            "termination_protected": True,
+            "auto_termination": SPEC.auto_termination.model_copy(update={"idle_timeout_seconds": 60}),
+        }
+    )
+    later = run(spec, run(spec).status, T0 + timedelta(hours=2))
+    assert later.status.state == ClusterState.WAITING
+    assert later.requeue_after is None
+
+
+def test_transient_cluster_terminates_after_its_steps() -> None:
+    spec = SPEC.model_copy(
+        update={
+            "auto_termination": SPEC.auto_termination.model_copy(update={"keep_alive_when_no_steps": False})
+        }
+    )
+    busy = run(
+        spec,
+        run(spec, obs=observed(steps=ObservedSteps(by_state={StepState.RUNNING: 1}))).status,
+        obs=observed(steps=ObservedSteps(by_state={StepState.RUNNING: 1})),
+    )
+    assert busy.status.state == ClusterState.RUNNING
+    done = run(spec, busy.status, obs=observed(steps=ObservedSteps(by_state={StepState.COMPLETED: 1})))
+    assert done.status.state == ClusterState.TERMINATING
+    assert done.status.state_change_reason
+    assert done.status.state_change_reason.code == "ALL_STEPS_COMPLETED"
+
+
+def test_failed_terminate_cluster_step_ends_with_errors() -> None:
+    steps = ObservedSteps(by_state={StepState.FAILED: 1}, terminate_cluster_failure="etl")
+    ending = run(previous=run().status, obs=observed(steps=steps))
+    assert ending.status.state_change_reason
+    assert ending.status.state_change_reason.code == "STEP_FAILURE"
+    done = run(previous=ending.status, obs=observed(steps=steps, remaining=0))
+    assert done.status.state == ClusterState.TERMINATED_WITH_ERRORS
+    assert conditions(done.status)["Stalled"] == "True"
