@@ -226,6 +226,18 @@ def test_annotated_bare_pods_finish_as_told_and_others_keep_running(kube: Kube, 
     assert kube.get("pod", "-n", namespace, "runs")["status"]["phase"] == "Running"
 
 
+def test_attempt_labelled_pod_takes_its_attempt_exit_code(kube: Kube, namespace: str) -> None:
+    annotations = {"sim.kemr.io/exit-code": "0", "sim.kemr.io/exit-code-attempt-1": "7"}
+    first, second = _bare_pod("attempt-1", annotations), _bare_pod("attempt-2", annotations)
+    first["metadata"]["labels"] = {"kemr.io/attempt": "1"}
+    second["metadata"]["labels"] = {"kemr.io/attempt": "2"}
+    kube.apply(first, second, namespace=namespace)
+    failed = wait_until(lambda: _terminated(kube, namespace, "attempt-1"), 30, "attempt 1 to finish")
+    assert failed["status"]["containerStatuses"][0]["state"]["terminated"]["exitCode"] == 7
+    succeeded = wait_until(lambda: _terminated(kube, namespace, "attempt-2"), 30, "attempt 2 to finish")
+    assert succeeded["status"]["phase"] == "Succeeded"
+
+
 def _seconds(timestamp: str) -> float:
     from datetime import datetime
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import Annotated
 
 from pydantic import Field
 
-from kemr.api.base import PRESERVE_UNKNOWN_FIELDS, KemrModel, cel, cel_rules, immutable, list_map, validations
+from kemr.api.base import KemrModel, cel, cel_rules, immutable, list_map, validations
 from kemr.api.common import (
     MAX_ARG_LENGTH,
     MAX_ARGS,
@@ -16,6 +16,7 @@ from kemr.api.common import (
     Conditions,
     Configurations,
     LabelSelector,
+    PodOverrides,
     Resources,
     Storage,
 )
@@ -30,8 +31,6 @@ MAX_CORE_GROUPS = 10
 MAX_TASK_GROUPS = 50
 MAX_INLINE_STEPS = 64
 S3_URI_PATTERN = r"^s3a?://[^/\s]+(/\S*)?$"
-
-PodOverrides = Annotated[dict[str, Any] | None, Field(json_schema_extra=PRESERVE_UNKNOWN_FIELDS)]
 
 GroupName = Annotated[str, Field(max_length=MAX_GROUP_NAME_LENGTH, pattern=DNS_1123_LABEL_PATTERN)]
 

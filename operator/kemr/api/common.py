@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import Field
 
-from kemr.api.base import KemrModel, Quantity, list_map
+from kemr.api.base import PRESERVE_UNKNOWN_FIELDS, KemrModel, Quantity, list_map
 
 # Bounds on strings and lists: CEL cost estimation needs them wherever a rule compares or iterates, and
 # they keep one object far below etcd's size limit.
@@ -17,6 +17,9 @@ MAX_PROPERTIES = 256
 MAX_ARG_LENGTH = 4096
 MAX_ARGS = 256
 MAX_URI_LENGTH = 2048
+
+# A partial pod template (metadata + spec) deep-merged into generated pods; fields the operator owns win.
+PodOverrides = Annotated[dict[str, Any] | None, Field(json_schema_extra=PRESERVE_UNKNOWN_FIELDS)]
 
 LabelMap = Annotated[dict[str, Annotated[str, Field(max_length=63)]], Field(max_length=64)]
 

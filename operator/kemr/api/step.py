@@ -16,6 +16,7 @@ from kemr.api.common import (
     MAX_PROPERTY_VALUE_LENGTH,
     MAX_URI_LENGTH,
     Conditions,
+    PodOverrides,
     Resources,
 )
 from kemr.api.constants import DNS_1035_LABEL_PATTERN, DNS_1123_LABEL_PATTERN, MAX_INLINE_STEP_NAME_LENGTH
@@ -141,6 +142,9 @@ class StepBody(KemrModel):
     """Attempts and backoff."""
     active_deadline_seconds: int | None = Field(default=None, ge=1)
     """Fail an attempt that runs longer than this many seconds (reason DEADLINE_EXCEEDED)."""
+    pod_overrides: PodOverrides = None
+    """Merged into the step's driver pod after the cluster's podOverrides (labels, annotations, affinity,
+    tolerations, env...); fields the operator owns (containers' command, the service account...) win."""
 
 
 class ClusterRef(KemrModel):
