@@ -57,6 +57,7 @@ def resolve_cluster(
     common_owned = _common_owned(endpoints, s3, hdfs)
     release_layer = layers.release_defaults(release)
     cluster_layer = layers.spec_layer(spec.configurations)
+    layers.check_renderable(cluster_layer, "spec.configurations")
     base = layers.merge_layers(release_layer, cluster_layer)
     cluster_overrides = (spec.pod_overrides,) if spec.pod_overrides else ()
     _check_unique_groups(spec)
@@ -407,6 +408,7 @@ def _core_group(
     cluster_overrides: tuple[Mapping[str, Any], ...],
 ) -> ResolvedGroup:
     field = f"spec.coreGroups[{group.name}]"
+    layers.check_renderable(layers.spec_layer(group.configurations), f"{field}.configurations")
     return _group(
         cluster=cluster,
         role=c.ROLE_CORE,
@@ -434,6 +436,7 @@ def _task_group(
     spot_fallback_groups: Collection[str],
 ) -> ResolvedGroup:
     field = f"spec.taskGroups[{group.name}]"
+    layers.check_renderable(layers.spec_layer(group.configurations), f"{field}.configurations")
     replicas = group.replicas if group.replicas is not None else group.min_replicas
     if task_replicas and group.name in task_replicas:
         replicas = max(group.min_replicas, min(group.max_replicas, task_replicas[group.name]))

@@ -8,12 +8,14 @@ forces them anyway (the operator's value where it sets one, removed where it doe
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Final
 
 from kemr.api import Classification, Configuration
 from kemr.config import Release
 from kemr.resolve import layout
+from kemr.resolve.errors import ResolveError
 from kemr.validate.owned import CONFIGURATION_OWNED, find_owned
 
 Properties = dict[str, str]
@@ -181,3 +183,28 @@ def force_owned(merged: LayersView, owned_values: LayersView) -> Layers:
 def user_keys(configurations: Iterable[Configuration]) -> set[tuple[Classification, str]]:
     """Every (classification, key) a list of configurations sets."""
     return {(conf.classification, key) for conf in configurations for key in conf.properties}
+
+
+# --- what the files can hold -----------------------------------------------------------------------------
+
+# Characters XML 1.0 can't carry, even escaped.
+_XML_INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_XML_FILES = (Classification.CORE_SITE, Classification.HDFS_SITE)
+
+
+def check_renderable(layer: LayersView, field: str) -> None:
+    """What no escaping can fix: control characters in an XML file, spark-env names that aren't names."""
+    for classification in _XML_FILES:
+        for key, value in layer.get(classification, {}).items():
+            if _XML_INVALID.search(key) or _XML_INVALID.search(value):
+                raise ResolveError(
+                    f"{field}[{classification.value}].properties[{key}]",
+                    "holds a control character an XML file can't contain",
+                )
+    for key in layer.get(Classification.SPARK_ENV, {}):
+        if not _ENV_NAME.match(key):
+            raise ResolveError(
+                f"{field}[{Classification.SPARK_ENV.value}].properties[{key}]",
+                "is not an environment variable name (letters, digits and _, not starting with a digit)",
+            )

@@ -1,0 +1,346 @@
+"""The pod templates of the master, core and task groups, and the pieces a driver pod shares with them.
+
+Every pod: runs as uid 185 with a read-only root filesystem, passes the Pod Security Standard "restricted";
+mounts its group's configuration (SPARK_CONF_DIR, HADOOP_CONF_DIR), the cluster's scripts, an emptyDir for
+what bootstrap actions install (/opt/kemr/local) and one for /tmp; runs the bootstrap actions as init
+containers; carries the hash of the configuration it mounts, so a configuration change rolls it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any, Final
+
+from kemr.builders.overrides import apply_pod_overrides
+from kemr.resolve import ContainerSize, ResolvedCluster, ResolvedGroup, layout
+from kemr.resolve.names import CONFIG_HASH_ANNOTATION
+from kemr.resolve.quantity import format_cpu, format_memory
+
+# Container names (podOverrides address them by name).
+SPARK_MASTER: Final = "spark-master"
+NAMENODE: Final = "namenode"
+SPARK_WORKER: Final = "spark-worker"
+DATANODE: Final = "datanode"
+BOOTSTRAP_PREFIX: Final = "bootstrap-"
+
+# Volume names.
+CONFIG_VOLUME: Final = "config"
+SCRIPTS_VOLUME: Final = "scripts"
+DATA_VOLUME: Final = "data"
+LOCAL_VOLUME: Final = "local"
+TMP_VOLUME: Final = "tmp"
+OPERATOR_VOLUME_NAMES: Final = (CONFIG_VOLUME, SCRIPTS_VOLUME, DATA_VOLUME, LOCAL_VOLUME, TMP_VOLUME)
+
+SCRIPTS_MODE: Final = 0o555
+HASH_LENGTH: Final = 16
+
+
+# --- shared pieces (also for the drivers' pods) ----------------------------------------------------------
+
+
+def config_hash(*config_map_data: Mapping[str, str]) -> str:
+    """Hash of the ConfigMap contents a pod mounts: its template's annotation, so a change rolls the pods."""
+    text = json.dumps([dict(d) for d in config_map_data], sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()[:HASH_LENGTH]
+
+
+def pod_security_context() -> dict[str, Any]:
+    return {
+        "runAsNonRoot": True,
+        "runAsUser": layout.UID,
+        "runAsGroup": layout.GID,
+        "fsGroup": layout.GID,
+        "fsGroupChangePolicy": "OnRootMismatch",
+        "seccompProfile": {"type": "RuntimeDefault"},
+    }
+
+
+def container_security_context() -> dict[str, Any]:
+    return {
+        "allowPrivilegeEscalation": False,
+        "capabilities": {"drop": ["ALL"]},
+        "readOnlyRootFilesystem": True,
+        "runAsNonRoot": True,
+    }
+
+
+def container_resources(size: ContainerSize) -> dict[str, Any]:
+    """Memory request = limit; CPU a request only (a CPU limit would throttle executors for nothing)."""
+    memory = format_memory(size.memory_mib)
+    return {"requests": {"cpu": format_cpu(size.cpu_millis), "memory": memory}, "limits": {"memory": memory}}
+
+
+def common_env(resolved: ResolvedCluster, role: str, group: str) -> list[dict[str, Any]]:
+    """Environment of every container of the cluster's pods (init containers and drivers included)."""
+    env: list[dict[str, Any]] = [
+        {"name": "KEMR_CLUSTER", "value": resolved.name},
+        {"name": "KEMR_ROLE", "value": role},
+        {"name": "KEMR_GROUP", "value": group},
+        {"name": "KEMR_NAMESPACE", "valueFrom": {"fieldRef": {"fieldPath": "metadata.namespace"}}},
+        {"name": "KEMR_POD_NAME", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}},
+        {"name": "KEMR_POD_IP", "valueFrom": {"fieldRef": {"fieldPath": "status.podIP"}}},
+        {"name": "KEMR_SPARK_MASTER_URL", "value": resolved.endpoints.master},
+    ]
+    if resolved.endpoints.hdfs:
+        env.append({"name": "KEMR_HDFS_URL", "value": resolved.endpoints.hdfs})
+    env += [
+        {"name": "KEMR_LOCAL", "value": layout.LOCAL_DIR},
+        {"name": "HOME", "value": layout.LOCAL_HOME},
+        {"name": "SPARK_CONF_DIR", "value": layout.SPARK_CONF_DIR},
+        {"name": "HADOOP_CONF_DIR", "value": layout.HADOOP_CONF_DIR},
+        {"name": "HADOOP_LOG_DIR", "value": layout.HADOOP_LOG_DIR},
+        {"name": "SPARK_LOG_DIR", "value": layout.SPARK_LOG_DIR},
+    ]
+    env += [dict(var) for var in resolved.s3.env]
+    return env
+
+
+def config_volume(config_map_name: str) -> dict[str, Any]:
+    """A group's (or the drivers') ConfigMap, each file where Spark and Hadoop look for it."""
+    items = [{"key": key, "path": path} for key, path in layout.CONFIG_FILES.items()]
+    return {"name": CONFIG_VOLUME, "configMap": {"name": config_map_name, "items": items}}
+
+
+def shared_volumes(resolved: ResolvedCluster, config_map_name: str) -> list[dict[str, Any]]:
+    """config, scripts, local and tmp: what every pod of the cluster mounts (the data volume aside)."""
+    return [
+        config_volume(config_map_name),
+        {
+            "name": SCRIPTS_VOLUME,
+            "configMap": {"name": resolved.scripts_config_map_name, "defaultMode": SCRIPTS_MODE},
+        },
+        {"name": LOCAL_VOLUME, "emptyDir": {}},
+        {"name": TMP_VOLUME, "emptyDir": {}},
+    ]
+
+
+def shared_mounts() -> list[dict[str, Any]]:
+    return [
+        {"name": CONFIG_VOLUME, "mountPath": layout.CONF_DIR, "readOnly": True},
+        {"name": SCRIPTS_VOLUME, "mountPath": layout.SCRIPTS_DIR, "readOnly": True},
+        {"name": LOCAL_VOLUME, "mountPath": layout.LOCAL_DIR},
+        {"name": TMP_VOLUME, "mountPath": layout.TMP_DIR},
+    ]
+
+
+def script(name: str) -> list[str]:
+    return ["bash", f"{layout.SCRIPTS_DIR}/{name}"]
+
+
+def bootstrap_init_containers(
+    resolved: ResolvedCluster, role: str, group: str, size: ContainerSize
+) -> list[dict[str, Any]]:
+    """One init container per bootstrap action, in order, before the daemons (or the driver) start.
+
+    They get the whole pod's resources (init containers run alone, so this costs the pod nothing)."""
+    return [
+        {
+            "name": f"{BOOTSTRAP_PREFIX}{action.name}",
+            "image": resolved.spark_image,
+            "imagePullPolicy": resolved.image_pull_policy,
+            "command": script("bootstrap.sh"),
+            "args": [action.name, action.script, *action.args],
+            "env": [
+                *common_env(resolved, role, group),
+                {"name": "KEMR_BOOTSTRAP_ACTION", "value": action.name},
+            ],
+            "resources": container_resources(size),
+            "securityContext": container_security_context(),
+            "volumeMounts": shared_mounts(),
+        }
+        for action in resolved.bootstrap_actions
+    ]
+
+
+# --- daemon containers -----------------------------------------------------------------------------------
+
+
+def _probe_exec(check: str) -> dict[str, Any]:
+    return {
+        "exec": {"command": ["python3", f"{layout.SCRIPTS_DIR}/probe.py", check]},
+        "periodSeconds": 5,
+        "timeoutSeconds": 5,
+        "failureThreshold": 3,
+    }
+
+
+def _tcp(port: int, period: int, failures: int) -> dict[str, Any]:
+    return {
+        "tcpSocket": {"port": port},
+        "periodSeconds": period,
+        "timeoutSeconds": 5,
+        "failureThreshold": failures,
+    }
+
+
+def _daemon(
+    resolved: ResolvedCluster,
+    group: ResolvedGroup,
+    *,
+    name: str,
+    image: str,
+    entrypoint: str,
+    ports: Sequence[tuple[str, int]],
+    env: Sequence[Mapping[str, Any]],
+    size: ContainerSize,
+    liveness_port: int,
+) -> dict[str, Any]:
+    return {
+        "name": name,
+        "image": image,
+        "imagePullPolicy": resolved.image_pull_policy,
+        "command": script(entrypoint),
+        "ports": [{"name": port_name, "containerPort": port} for port_name, port in ports],
+        "env": [*common_env(resolved, group.role, group.name), *env],
+        "resources": container_resources(size),
+        # Startup: up to 10 minutes (a NameNode replaying a long edit log); then liveness is a plain TCP
+        # check, readiness the daemon's own word that it is ready.
+        "startupProbe": _tcp(liveness_port, 5, 120),
+        "livenessProbe": _tcp(liveness_port, 20, 3),
+        "readinessProbe": _probe_exec(name),
+        "securityContext": container_security_context(),
+        "volumeMounts": [*shared_mounts(), {"name": DATA_VOLUME, "mountPath": layout.DATA_DIR}],
+    }
+
+
+def _spark_master(resolved: ResolvedCluster, group: ResolvedGroup) -> dict[str, Any]:
+    return _daemon(
+        resolved,
+        group,
+        name=SPARK_MASTER,
+        image=resolved.spark_image,
+        entrypoint="spark-master.sh",
+        ports=[("spark", layout.SPARK_MASTER_PORT), ("spark-ui", layout.SPARK_MASTER_UI_PORT)],
+        env=[{"name": "SPARK_DAEMON_MEMORY", "value": f"{group.spark_daemon_heap_mib}m"}],
+        size=group.spark,
+        liveness_port=layout.SPARK_MASTER_PORT,
+    )
+
+
+def _namenode(resolved: ResolvedCluster, group: ResolvedGroup, size: ContainerSize) -> dict[str, Any]:
+    return _daemon(
+        resolved,
+        group,
+        name=NAMENODE,
+        image=resolved.hdfs_image,
+        entrypoint="namenode.sh",
+        ports=[("nn-rpc", layout.NAMENODE_RPC_PORT), ("nn-http", layout.NAMENODE_HTTP_PORT)],
+        env=[
+            {"name": "HADOOP_HEAPSIZE_MAX", "value": f"{group.hdfs_heap_mib}m"},
+            {"name": "KEMR_HDFS_CLUSTER_ID", "value": resolved.hdfs_cluster_id},
+        ],
+        size=size,
+        liveness_port=layout.NAMENODE_RPC_PORT,
+    )
+
+
+def _spark_worker(resolved: ResolvedCluster, group: ResolvedGroup) -> dict[str, Any]:
+    return _daemon(
+        resolved,
+        group,
+        name=SPARK_WORKER,
+        image=resolved.spark_image,
+        entrypoint="spark-worker.sh",
+        ports=[("worker", layout.SPARK_WORKER_PORT), ("worker-ui", layout.SPARK_WORKER_UI_PORT)],
+        env=[
+            {"name": "SPARK_DAEMON_MEMORY", "value": f"{group.spark_daemon_heap_mib}m"},
+            {"name": "SPARK_WORKER_CORES", "value": str(group.worker_cores)},
+            {"name": "SPARK_WORKER_MEMORY", "value": f"{group.worker_memory_mib}m"},
+            {"name": "SPARK_WORKER_DIR", "value": layout.SPARK_WORKER_DIR},
+            {"name": "SPARK_LOCAL_DIRS", "value": layout.SPARK_LOCAL_DIRS},
+        ],
+        size=group.spark,
+        liveness_port=layout.SPARK_WORKER_UI_PORT,
+    )
+
+
+def _datanode(resolved: ResolvedCluster, group: ResolvedGroup, size: ContainerSize) -> dict[str, Any]:
+    return _daemon(
+        resolved,
+        group,
+        name=DATANODE,
+        image=resolved.hdfs_image,
+        entrypoint="datanode.sh",
+        ports=[
+            ("dn-data", layout.DATANODE_DATA_PORT),
+            ("dn-http", layout.DATANODE_HTTP_PORT),
+            ("dn-ipc", layout.DATANODE_IPC_PORT),
+        ],
+        env=[{"name": "HADOOP_HEAPSIZE_MAX", "value": f"{group.hdfs_heap_mib}m"}],
+        size=size,
+        liveness_port=layout.DATANODE_DATA_PORT,
+    )
+
+
+def daemon_containers(resolved: ResolvedCluster, group: ResolvedGroup) -> list[dict[str, Any]]:
+    """master: spark-master (+ namenode); core: spark-worker (+ datanode); task: spark-worker."""
+    if group.is_master:
+        containers = [_spark_master(resolved, group)]
+        if group.hdfs is not None:
+            containers.append(_namenode(resolved, group, group.hdfs))
+        return containers
+    containers = [_spark_worker(resolved, group)]
+    if group.hdfs is not None:
+        containers.append(_datanode(resolved, group, group.hdfs))
+    return containers
+
+
+# --- the pod template ------------------------------------------------------------------------------------
+
+
+def _spread(group: ResolvedGroup) -> list[dict[str, Any]]:
+    """Spread a group's pods over nodes (HDFS replicas on one node protect nothing); best effort."""
+    return [
+        {
+            "maxSkew": 1,
+            "topologyKey": "kubernetes.io/hostname",
+            "whenUnsatisfiable": "ScheduleAnyway",
+            "labelSelector": {"matchLabels": dict(group.selector_labels)},
+        }
+    ]
+
+
+def generated_pod_template(resolved: ResolvedCluster, group: ResolvedGroup, hash_: str) -> dict[str, Any]:
+    """The pod template before podOverrides."""
+    placement = group.placement
+    spec: dict[str, Any] = {
+        "serviceAccountName": resolved.service_account_name,
+        "automountServiceAccountToken": False,
+        # Service links would put e.g. SPARK_MASTER_PORT=tcp://... in the environment of a cluster named
+        # "spark", which Spark's scripts read as the port.
+        "enableServiceLinks": False,
+        "securityContext": pod_security_context(),
+    }
+    if placement.node_selector:
+        spec["nodeSelector"] = dict(placement.node_selector)
+    if placement.tolerations:
+        spec["tolerations"] = [dict(t) for t in placement.tolerations]
+    if placement.node_affinity:
+        spec["affinity"] = {"nodeAffinity": dict(placement.node_affinity)}
+    if not group.is_master:
+        spec["topologySpreadConstraints"] = _spread(group)
+    if resolved.image_pull_secrets:
+        spec["imagePullSecrets"] = [{"name": secret} for secret in resolved.image_pull_secrets]
+    init = bootstrap_init_containers(resolved, group.role, group.name, group.pod)
+    if init:
+        spec["initContainers"] = init
+    spec["containers"] = daemon_containers(resolved, group)
+    volumes = shared_volumes(resolved, group.config_map_name)
+    if group.storage is None:  # task pods: scratch space for shuffle and the worker's directory
+        volumes.append({"name": DATA_VOLUME, "emptyDir": {}})
+    spec["volumes"] = volumes
+    return {
+        "metadata": {"labels": dict(group.labels), "annotations": {CONFIG_HASH_ANNOTATION: hash_}},
+        "spec": spec,
+    }
+
+
+def build_pod_template(resolved: ResolvedCluster, group: ResolvedGroup, hash_: str) -> dict[str, Any]:
+    """The group's pod template: generated, then the cluster's and the group's podOverrides, owned fields
+    forced back."""
+    return apply_pod_overrides(generated_pod_template(resolved, group, hash_), group.pod_overrides)
+
+
+OPERATOR_CONTAINER_NAMES: Final = (SPARK_MASTER, NAMENODE, SPARK_WORKER, DATANODE)
