@@ -40,9 +40,8 @@ def resolve_example(path: Path, config: OperatorConfig | None = None, **kwargs: 
     doc = load_example(path)
     meta = doc["metadata"]
     spec = EMRClusterSpec.model_validate(doc["spec"])
-    return resolve_cluster(
-        meta["name"], meta.get("namespace", DEFAULT_NAMESPACE), UID, spec, config or OperatorConfig(), **kwargs
-    )
+    namespace = meta.get("namespace", DEFAULT_NAMESPACE)
+    return resolve_cluster(meta["name"], namespace, UID, spec, config or OperatorConfig(), **kwargs)
 
 
 class _GoldenDumper(yaml.SafeDumper):
@@ -62,7 +61,8 @@ def dump(objects: list[dict[str, Any]]) -> str:
 
 
 def render_example(name: str) -> str:
-    header = f"# Golden: build_children() of {EXAMPLES[name].relative_to(REPO)}. UPDATE_GOLDEN=1 regenerates.\n"
+    source = EXAMPLES[name].relative_to(REPO)
+    header = f"# Golden: build_children() of {source}. UPDATE_GOLDEN=1 regenerates.\n"
     return header + dump(build_children(resolve_example(EXAMPLES[name])))
 
 
