@@ -285,6 +285,8 @@ class StepAttempt(KemrModel):
     """When the driver pod ended."""
     exit_code: int | None = None
     """Exit code of the driver."""
+    pod_uid: str | None = Field(default=None, max_length=64)
+    """UID of the driver pod once it was created (a recorded attempt without one has no pod yet)."""
     outcome: AttemptOutcome | None = None
     """COMPLETED, FAILED, INTERRUPTED, CANCELLED or DEADLINE_EXCEEDED; unset while the attempt runs."""
 

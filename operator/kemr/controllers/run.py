@@ -224,6 +224,8 @@ def main(argv: list[str] | None = None) -> int:
         log_format=kopf.LogFormat.JSON if args.log_format == "json" else kopf.LogFormat.PLAIN,
         log_prefix=True,
     )
+    if args.kubeconfig:  # kopf's own login reads $KUBECONFIG
+        os.environ["KUBECONFIG"] = args.kubeconfig
     start_http_server(args.metrics_port)
     options = Options(
         namespaces=args.namespace,

@@ -1,0 +1,420 @@
+"""The EMRStep lifecycle, as EMR's: PENDING → RUNNING → COMPLETED | FAILED | CANCELLED, with CANCEL_PENDING
+and INTERRUPTED, retries with backoff, deadlines and the cluster's step queue. Pure: the controller passes
+what it observed and carries out the one action decided here."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from enum import Enum
+from typing import Any
+
+from kemr.api import (
+    STEP_FINAL_STATES,
+    ActionOnFailure,
+    AttemptOutcome,
+    ClusterState,
+    EMRStepSpec,
+    EMRStepStatus,
+    FailureDetails,
+    StepAttempt,
+    StepReason,
+    StepState,
+    StepStateChangeReason,
+    StepTimeline,
+)
+from kemr.status.cluster import Event
+from kemr.status.conditions import condition
+from kemr.validate import ValidationIssue
+
+MAX_INTERRUPTIONS = 3  # driver pods lost to node failures, retried without using up an attempt
+INTERRUPTION_BACKOFF_SECONDS = 5
+CANCEL_GRACE_SECONDS = 30
+ACTIVE_STEP_STATES = frozenset({StepState.RUNNING, StepState.CANCEL_PENDING, StepState.INTERRUPTED})
+TERMINATING_CLUSTER = frozenset(
+    {ClusterState.TERMINATING, ClusterState.TERMINATED, ClusterState.TERMINATED_WITH_ERRORS}
+)
+
+
+class Action(Enum):
+    NONE = "none"
+    CREATE_POD = "create-pod"  # the driver pod of the last attempt (recorded in status first)
+    DELETE_POD = "delete-pod"  # the driver pod of the last attempt, with a grace period
+
+
+@dataclass(frozen=True)
+class ClusterView:
+    exists: bool
+    state: ClusterState | None = None
+    step_concurrency: int = 1
+    log_uri: str | None = None  # the cluster's own prefix under logUri, ending in "/"
+
+    @property
+    def ready(self) -> bool:
+        return self.state in (ClusterState.WAITING, ClusterState.RUNNING)
+
+
+@dataclass(frozen=True)
+class DriverView:
+    """The last attempt's driver pod, as observed."""
+
+    uid: str
+    phase: str
+    exit_code: int | None = None
+    message: str | None = None
+    lost: bool = False  # its node went away (pod GC / DisruptionTarget), not the job's fault
+    deleting: bool = False
+
+
+@dataclass(frozen=True)
+class StepDecision:
+    status: EMRStepStatus
+    action: Action = Action.NONE
+    grace_seconds: int = CANCEL_GRACE_SECONDS
+    events: tuple[Event, ...] = ()
+    requeue_after: float | None = None
+
+
+def driver_view(pod: Mapping[str, Any] | None, container: str = "driver") -> DriverView | None:
+    if pod is None:
+        return None
+    status = pod.get("status") or {}
+    statuses = status.get("containerStatuses") or []
+    main = next((c for c in statuses if c.get("name") == container), statuses[0] if statuses else {})
+    terminated = (main.get("state") or {}).get("terminated") or {}
+    conditions = {c.get("type"): c for c in status.get("conditions") or []}
+    disruption = conditions.get("DisruptionTarget", {})
+    lost = disruption.get("status") == "True" and disruption.get("reason") in (
+        "DeletionByPodGC",
+        "TerminationByKubelet",
+    )
+    return DriverView(
+        uid=pod["metadata"]["uid"],
+        phase=status.get("phase") or "Pending",
+        exit_code=terminated.get("exitCode"),
+        message=terminated.get("message"),
+        lost=lost or status.get("reason") == "NodeLost",
+        deleting=bool(pod["metadata"].get("deletionTimestamp")),
+    )
+
+
+def driver_pod_name(step: str, attempt: int) -> str:
+    return f"{step}-attempt-{attempt}"
+
+
+def log_file(cluster: ClusterView, step: str, attempt: int) -> str | None:
+    return f"{cluster.log_uri}steps/{step}/attempt-{attempt}/driver.log" if cluster.log_uri else None
+
+
+@dataclass
+class _Draft:
+    """The status being decided, mutated only inside decide_step."""
+
+    state: StepState
+    reason: StepStateChangeReason | None
+    attempts: list[StepAttempt]
+    timeline: StepTimeline
+    failure: FailureDetails | None
+    events: list[Event] = field(default_factory=list)
+
+    def move(self, state: StepState, code: StepReason | None, message: str, now: datetime) -> None:
+        if state != self.state:
+            kind = "Warning" if state in (StepState.FAILED, StepState.INTERRUPTED) else "Normal"
+            self.events.append(
+                Event(
+                    kind,
+                    state.value.title().replace("_", ""),
+                    f"{self.state.value} → {state.value}: {message}",
+                )
+            )
+        self.state = state
+        self.reason = StepStateChangeReason(code=code.value if code else None, message=message)
+        if state in STEP_FINAL_STATES and not self.timeline.ended:
+            self.timeline = self.timeline.model_copy(update={"ended": now})
+
+    def close_attempt(self, outcome: AttemptOutcome, now: datetime, exit_code: int | None = None) -> None:
+        last = self.attempts[-1]
+        self.attempts[-1] = last.model_copy(
+            update={"outcome": outcome, "end_time": now, "exit_code": exit_code}
+        )
+
+    def new_attempt(self, step: str, now: datetime) -> None:
+        number = len(self.attempts) + 1
+        self.attempts.append(
+            StepAttempt(number=number, driver_pod=driver_pod_name(step, number), start_time=now)
+        )
+        if not self.timeline.started:
+            self.timeline = self.timeline.model_copy(update={"started": now})
+
+
+def _count(attempts: Sequence[StepAttempt], outcome: AttemptOutcome) -> int:
+    return sum(1 for a in attempts if a.outcome == outcome)
+
+
+def decide_step(
+    name: str,
+    spec: EMRStepSpec,
+    generation: int,
+    previous: EMRStepStatus,
+    created: datetime,
+    cluster: ClusterView,
+    may_start: bool,
+    cancelled_by: str | None,
+    pod: DriverView | None,
+    issues: Sequence[ValidationIssue],
+    now: datetime,
+) -> StepDecision:
+    d = _Draft(
+        state=previous.state or StepState.PENDING,
+        reason=previous.state_change_reason,
+        attempts=list(previous.attempts),
+        timeline=previous.timeline or StepTimeline(created=created),
+        failure=previous.failure_details,
+    )
+    action, requeue = Action.NONE, None
+    current = d.attempts[-1] if d.attempts and d.attempts[-1].outcome is None else None
+    running = current is not None and pod is not None and pod.phase in ("Pending", "Running")
+
+    if d.state in STEP_FINAL_STATES:
+        pass
+    elif issues:
+        d.move(StepState.FAILED, StepReason.VALIDATION_ERROR, "; ".join(str(i) for i in issues), now)
+        d.failure = FailureDetails(
+            reason=StepReason.VALIDATION_ERROR.value, message=d.reason.message if d.reason else None
+        )
+        if running:
+            action = Action.DELETE_POD
+    elif not cluster.exists or cluster.state in TERMINATING_CLUSTER:
+        code, message = _cluster_gone(cluster, spec)
+        if running:
+            action = Action.DELETE_POD
+            d.close_attempt(AttemptOutcome.CANCELLED, now)
+        target = StepState.CANCELLED if d.timeline.started or cluster.exists else StepState.FAILED
+        if target == StepState.FAILED:
+            d.failure = FailureDetails(reason=code.value, message=message)
+        d.move(target, code, message, now)
+    elif spec.cancel:
+        if running:
+            if d.state != StepState.CANCEL_PENDING:
+                d.move(
+                    StepState.CANCEL_PENDING, StepReason.USER_REQUEST, "Cancelling: driver sent SIGTERM", now
+                )
+            action = Action.DELETE_POD
+        else:
+            if current is not None:
+                d.close_attempt(AttemptOutcome.CANCELLED, now, pod.exit_code if pod else None)
+            d.move(StepState.CANCELLED, StepReason.USER_REQUEST, "Cancelled at user request", now)
+    elif d.state == StepState.PENDING and cancelled_by:
+        d.move(
+            StepState.CANCELLED,
+            StepReason.CANCELLED_BY_FAILED_STEP,
+            f"Step {cancelled_by} failed and its actionOnFailure is CANCEL_AND_WAIT",
+            now,
+        )
+    elif current is not None:
+        action, requeue = _follow_attempt(d, name, spec, current, pod, cluster, now)
+    elif d.state in (StepState.RUNNING, StepState.INTERRUPTED):  # between attempts: backoff
+        last = d.attempts[-1]
+        interrupted = last.outcome == AttemptOutcome.INTERRUPTED
+        wait = INTERRUPTION_BACKOFF_SECONDS if interrupted else spec.retry.backoff_seconds
+        due = (last.end_time or now) + timedelta(seconds=wait)
+        if now >= due:
+            d.new_attempt(name, now)
+            d.move(StepState.RUNNING, None, f"Attempt {len(d.attempts)} started", now)
+            action = Action.CREATE_POD
+        else:
+            requeue = (due - now).total_seconds()
+    elif d.state == StepState.PENDING:
+        if not cluster.ready:
+            d.reason = StepStateChangeReason(message=f"Waiting for the cluster to be ready ({cluster.state})")
+        elif not may_start:
+            d.reason = StepStateChangeReason(message="Waiting for earlier steps (stepConcurrency)")
+        else:
+            d.new_attempt(name, now)
+            d.move(StepState.RUNNING, None, "Attempt 1 started", now)
+            action = Action.CREATE_POD
+
+    status = EMRStepStatus(
+        state=d.state,
+        state_change_reason=d.reason,
+        attempts=d.attempts,
+        attempt_count=len(d.attempts),
+        failure_details=d.failure,
+        conditions=_conditions(previous, d.state, d.reason, generation, now),
+        timeline=d.timeline,
+        observed_generation=generation,
+    )
+    deadline = _deadline_in(spec, d, now) if d.state == StepState.RUNNING else None
+    requeue = min(filter(None, (requeue, deadline)), default=None)
+    return StepDecision(status=status, action=action, events=tuple(d.events), requeue_after=requeue)
+
+
+def _cluster_gone(cluster: ClusterView, spec: EMRStepSpec) -> tuple[StepReason, str]:
+    name = spec.cluster_ref.name
+    if not cluster.exists:
+        return StepReason.CLUSTER_NOT_FOUND, f"EMRCluster {name} does not exist in this namespace"
+    if cluster.state == ClusterState.TERMINATING:
+        return StepReason.CLUSTER_TERMINATING, f"EMRCluster {name} is terminating"
+    return StepReason.CLUSTER_TERMINATED, f"EMRCluster {name} is terminated ({cluster.state})"
+
+
+def _follow_attempt(
+    d: _Draft,
+    name: str,
+    spec: EMRStepSpec,
+    current: StepAttempt,
+    pod: DriverView | None,
+    cluster: ClusterView,
+    now: datetime,
+) -> tuple[Action, float | None]:
+    """The last attempt is under way: create its pod, record its pod, or judge its end."""
+    if pod is None:
+        if current.pod_uid is None:
+            return Action.CREATE_POD, None  # recorded but never created (or creation not seen yet)
+        return _interrupted(d, name, "the driver pod disappeared", now)
+    if current.pod_uid is None:
+        d.attempts[-1] = current.model_copy(update={"pod_uid": pod.uid})
+    if pod.lost:
+        return _interrupted(d, name, "the driver's node was lost", now)
+    if pod.phase == "Succeeded":
+        d.close_attempt(AttemptOutcome.COMPLETED, now, pod.exit_code or 0)
+        d.move(StepState.COMPLETED, None, "Driver exited 0", now)
+        return Action.NONE, None
+    if pod.phase == "Failed":
+        d.close_attempt(AttemptOutcome.FAILED, now, pod.exit_code)
+        failed = _count(d.attempts, AttemptOutcome.FAILED)
+        if failed < spec.retry.max_attempts:
+            d.move(
+                StepState.RUNNING,
+                StepReason.STEP_FAILURE,
+                f"Attempt {current.number} failed (exit code {pod.exit_code}); retrying in "
+                f"{spec.retry.backoff_seconds}s",
+                now,
+            )
+            return Action.NONE, float(spec.retry.backoff_seconds)
+        message = pod.message or f"Driver exited with code {pod.exit_code}"
+        d.failure = FailureDetails(
+            reason=StepReason.STEP_FAILURE.value,
+            message=message,
+            log_file=log_file(cluster, name, current.number),
+        )
+        d.move(
+            StepState.FAILED,
+            StepReason.STEP_FAILURE,
+            f"Driver exited with code {pod.exit_code} after {failed} attempt(s)",
+            now,
+        )
+        return Action.NONE, None
+    deadline = spec.active_deadline_seconds
+    started = current.start_time or now
+    if deadline and (now - started).total_seconds() >= deadline:
+        d.close_attempt(AttemptOutcome.DEADLINE_EXCEEDED, now)
+        message = f"Attempt {current.number} ran longer than activeDeadlineSeconds ({deadline}s)"
+        d.failure = FailureDetails(
+            reason=StepReason.DEADLINE_EXCEEDED.value,
+            message=message,
+            log_file=log_file(cluster, name, current.number),
+        )
+        d.move(StepState.FAILED, StepReason.DEADLINE_EXCEEDED, message, now)
+        return Action.DELETE_POD, None
+    return Action.NONE, None
+
+
+def _interrupted(d: _Draft, name: str, why: str, now: datetime) -> tuple[Action, float | None]:
+    d.close_attempt(AttemptOutcome.INTERRUPTED, now)
+    if _count(d.attempts, AttemptOutcome.INTERRUPTED) > MAX_INTERRUPTIONS:
+        d.failure = FailureDetails(
+            reason=StepReason.DRIVER_LOST.value, message=f"Driver lost too often: {why}"
+        )
+        d.move(
+            StepState.FAILED, StepReason.DRIVER_LOST, f"Driver lost more than {MAX_INTERRUPTIONS} times", now
+        )
+        return Action.NONE, None
+    d.move(StepState.INTERRUPTED, StepReason.DRIVER_LOST, f"Attempt interrupted: {why}; retrying", now)
+    return Action.NONE, float(INTERRUPTION_BACKOFF_SECONDS)
+
+
+def _deadline_in(spec: EMRStepSpec, d: _Draft, now: datetime) -> float | None:
+    if not spec.active_deadline_seconds or not d.attempts or d.attempts[-1].outcome is not None:
+        return None
+    started = d.attempts[-1].start_time or now
+    return max(0.0, spec.active_deadline_seconds - (now - started).total_seconds()) + 0.5
+
+
+def _conditions(
+    previous: EMRStepStatus,
+    state: StepState,
+    reason: StepStateChangeReason | None,
+    generation: int,
+    now: datetime,
+) -> list[Any]:
+    message = (reason.message or "") if reason else ""
+    old = previous.conditions
+    return [
+        condition(
+            old,
+            "Ready",
+            state == StepState.COMPLETED,
+            state.value.title().replace("_", ""),
+            message,
+            generation,
+            now,
+        ),
+        condition(
+            old,
+            "Progressing",
+            state not in STEP_FINAL_STATES,
+            "Running" if state not in STEP_FINAL_STATES else "Finished",
+            message,
+            generation,
+            now,
+        ),
+        condition(
+            old,
+            "Stalled",
+            state == StepState.FAILED,
+            "Failed" if state == StepState.FAILED else "AsExpected",
+            message if state == StepState.FAILED else "",
+            generation,
+            now,
+        ),
+    ]
+
+
+# --- the cluster's step queue -------------------------------------------------------------------------------
+
+
+def step_order_key(step: Mapping[str, Any]) -> tuple[str, int, str]:
+    """Creation order; inline steps carry their position, and same-second ties fall back to the name."""
+    meta = step["metadata"]
+    index = int((meta.get("annotations") or {}).get("kemr.io/step-index", "0"))
+    return (meta.get("creationTimestamp", ""), index, meta["name"])
+
+
+def startable(steps: Sequence[Mapping[str, Any]], concurrency: int) -> set[str]:
+    """Names of the PENDING steps that may start now: the oldest ones, up to stepConcurrency running."""
+
+    def state(s: Mapping[str, Any]) -> str:
+        return (s.get("status") or {}).get("state") or StepState.PENDING.value
+
+    active = sum(1 for s in steps if state(s) in {st.value for st in ACTIVE_STEP_STATES})
+    pending = sorted(
+        (s for s in steps if state(s) == StepState.PENDING.value and not (s.get("spec") or {}).get("cancel")),
+        key=step_order_key,
+    )
+    return {s["metadata"]["name"] for s in pending[: max(0, concurrency - active)]}
+
+
+def cancelled_by(step: Mapping[str, Any], steps: Sequence[Mapping[str, Any]]) -> str | None:
+    """The failed CANCEL_AND_WAIT step that cancels `step`: one that failed while `step` was pending."""
+    created = step["metadata"].get("creationTimestamp", "")
+    for other in steps:
+        status = other.get("status") or {}
+        if (
+            status.get("state") == StepState.FAILED.value
+            and (other.get("spec") or {}).get("actionOnFailure") == ActionOnFailure.CANCEL_AND_WAIT.value
+            and created <= ((status.get("timeline") or {}).get("ended") or "")
+        ):
+            return str(other["metadata"]["name"])
+    return None
