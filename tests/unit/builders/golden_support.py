@@ -68,3 +68,31 @@ def render_example(name: str) -> str:
 
 def update_requested() -> bool:
     return os.environ.get("UPDATE_GOLDEN") == "1"
+
+
+def small_spec(**fields: Any) -> EMRClusterSpec:
+    """A one-core-group, one-task-group spec, with `fields` (camelCase, as in a manifest) on top."""
+    base: dict[str, Any] = {
+        "coreGroups": [{"name": "core", "replicas": 2}],
+        "taskGroups": [{"name": "spot", "minReplicas": 1, "maxReplicas": 4}],
+    }
+    return EMRClusterSpec.model_validate({**base, **fields})
+
+
+def resolve_spec(
+    spec: EMRClusterSpec, config: OperatorConfig | None = None, **kwargs: Any
+) -> ResolvedCluster:
+    return resolve_cluster("sales", DEFAULT_NAMESPACE, UID, spec, config or OperatorConfig(), **kwargs)
+
+
+def children_by_key(resolved: ResolvedCluster) -> dict[tuple[str, str], dict[str, Any]]:
+    return {(o["kind"], o["metadata"]["name"]): o for o in build_children(resolved)}
+
+
+def pod_spec(child: dict[str, Any]) -> dict[str, Any]:
+    spec: dict[str, Any] = child["spec"]["template"]["spec"]
+    return spec
+
+
+def container(child: dict[str, Any], name: str) -> dict[str, Any]:
+    return next(c for c in pod_spec(child)["containers"] if c["name"] == name)
