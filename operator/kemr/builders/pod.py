@@ -97,6 +97,14 @@ def common_env(resolved: ResolvedCluster, role: str, group: str) -> list[dict[st
     return env
 
 
+def client_env(resolved: ResolvedCluster) -> list[dict[str, Any]]:
+    """Extra environment of a driver container (after `common_env`): where submit.sh creates the event log
+    directory before spark-submit (Spark refuses a missing one)."""
+    if not resolved.event_log_dir:
+        return []
+    return [{"name": "KEMR_EVENT_LOG_DIR", "value": resolved.event_log_dir}]
+
+
 def config_volume(config_map_name: str) -> dict[str, Any]:
     """A group's (or the drivers') ConfigMap, each file where Spark and Hadoop look for it."""
     items = [{"key": key, "path": path} for key, path in layout.CONFIG_FILES.items()]
