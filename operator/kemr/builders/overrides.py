@@ -58,8 +58,9 @@ _KEPT_METADATA: Final = ("labels", "annotations")
 
 
 def merge(base: Mapping[str, Any], patch: Mapping[str, Any]) -> dict[str, Any]:
-    """`patch` merged into a copy of `base` (see the module's rules)."""
-    out = copy.deepcopy(dict(base))
+    """`patch` merged into `base` (see the module's rules), as a new object: neither input is changed; parts
+    of `base` the patch doesn't touch are shared, not copied."""
+    out = dict(base)
     for key, value in patch.items():
         if value is None:
             out.pop(key, None)
@@ -118,7 +119,7 @@ def force_owned(merged: Mapping[str, Any], generated: Mapping[str, Any]) -> dict
 
 def _copy_field(target: dict[str, Any], source: Mapping[str, Any], field: str) -> None:
     if field in source:
-        target[field] = copy.deepcopy(source[field])
+        target[field] = source[field]
     else:
         target.pop(field, None)
 
@@ -136,7 +137,7 @@ def _force_named(merged: Sequence[Any], generated: Sequence[Mapping[str, Any]], 
     """The generated items (as generated), then the user's items that don't collide with them."""
     taken = {item[key] for item in generated}
     extra = [item for item in merged if not (isinstance(item, Mapping) and item.get(key) in taken)]
-    return [copy.deepcopy(dict(item)) for item in generated] + extra
+    return [dict(item) for item in generated] + extra
 
 
 def _force_containers(

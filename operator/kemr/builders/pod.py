@@ -8,6 +8,7 @@ containers; carries the hash of the configuration it mounts, so a configuration 
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 from collections.abc import Mapping, Sequence
@@ -93,7 +94,7 @@ def common_env(resolved: ResolvedCluster, role: str, group: str) -> list[dict[st
         {"name": "HADOOP_LOG_DIR", "value": layout.HADOOP_LOG_DIR},
         {"name": "SPARK_LOG_DIR", "value": layout.SPARK_LOG_DIR},
     ]
-    env += [dict(var) for var in resolved.s3.env]
+    env += [copy.deepcopy(dict(var)) for var in resolved.s3.env]
     return env
 
 
@@ -326,7 +327,7 @@ def generated_pod_template(resolved: ResolvedCluster, group: ResolvedGroup, hash
     if placement.tolerations:
         spec["tolerations"] = [dict(t) for t in placement.tolerations]
     if placement.node_affinity:
-        spec["affinity"] = {"nodeAffinity": dict(placement.node_affinity)}
+        spec["affinity"] = {"nodeAffinity": copy.deepcopy(dict(placement.node_affinity))}
     if not group.is_master:
         spec["topologySpreadConstraints"] = _spread(group)
     if resolved.image_pull_secrets:

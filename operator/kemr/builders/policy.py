@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 from kemr.api import constants as c
@@ -35,13 +36,19 @@ def build_network_policy(resolved: ResolvedCluster) -> dict[str, Any] | None:
     task, and its step drivers, all labelled kemr.io/cluster=<name>) and the declared clients."""
     if resolved.network_policy_name is None:
         return None
-    own_pods = {"matchLabels": {c.LABEL_CLUSTER: resolved.name}}
-    peers = [{"podSelector": own_pods}, *(dict(peer) for peer in resolved.network_policy_peers)]
+
+    def own_pods() -> dict[str, Any]:
+        return {"matchLabels": {c.LABEL_CLUSTER: resolved.name}}
+
+    peers = [
+        {"podSelector": own_pods()},
+        *(copy.deepcopy(dict(peer)) for peer in resolved.network_policy_peers),
+    ]
     return {
         "apiVersion": "networking.k8s.io/v1",
         "kind": "NetworkPolicy",
         "metadata": object_meta(resolved, resolved.network_policy_name),
-        "spec": {"podSelector": own_pods, "policyTypes": ["Ingress"], "ingress": [{"from": peers}]},
+        "spec": {"podSelector": own_pods(), "policyTypes": ["Ingress"], "ingress": [{"from": peers}]},
     }
 
 

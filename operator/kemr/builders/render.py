@@ -119,7 +119,17 @@ def render_config_files(configuration: LayersView) -> dict[str, str]:
     }
 
 
+@cache
+def _scripts() -> tuple[tuple[str, str], ...]:
+    return tuple(_render_scripts().items())
+
+
 def render_scripts() -> dict[str, str]:
+    """The entrypoints, bootstrap runner and readiness probe: ConfigMap key → text (rendered once)."""
+    return dict(_scripts())
+
+
+def _render_scripts() -> dict[str, str]:
     """The entrypoints, bootstrap runner and readiness probe: ConfigMap key → text. The same for every
     cluster (they change only with the operator's version)."""
     dirs = {"scripts_dir": layout.SCRIPTS_DIR}

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 import yaml
-from golden_support import EXAMPLES, GOLDEN, render_example, update_requested
+from golden_support import EXAMPLES, GOLDEN, render_example, resolve_example, update_requested
+
+from kemr.builders import build_children
 
 
 @pytest.mark.parametrize("name", sorted(EXAMPLES))
@@ -26,3 +30,25 @@ def test_golden_file_is_valid_yaml_of_kubernetes_objects(name: str) -> None:
     for doc in docs:
         assert {"apiVersion", "kind", "metadata"} <= set(doc)
         assert doc["metadata"]["ownerReferences"][0]["kind"] == "EMRCluster"
+
+
+def _containers(value: Any, seen: dict[int, str], path: str) -> None:
+    if isinstance(value, dict | list):
+        assert id(value) not in seen, f"{path} is the same object as {seen[id(value)]}"
+        seen[id(value)] = path
+        items = value.items() if isinstance(value, dict) else enumerate(value)
+        for key, item in items:
+            _containers(item, seen, f"{path}.{key}")
+
+
+@pytest.mark.parametrize("name", sorted(EXAMPLES))
+def test_children_share_no_objects(name: str) -> None:
+    """Callers may change what they get (the apply layer adds owner references and annotations): no two places
+    in the output, and nothing of the resolved cluster, may be the same object."""
+    resolved = resolve_example(EXAMPLES[name])
+    seen: dict[int, str] = {}
+    first, second = build_children(resolved), build_children(resolved)  # both alive: ids stay unique
+    for child in first:
+        _containers(child, seen, f"{child['kind']}/{child['metadata']['name']}")
+    for child in second:  # a second build shares nothing with the first
+        _containers(child, seen, f"again {child['kind']}/{child['metadata']['name']}")

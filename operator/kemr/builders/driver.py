@@ -1,0 +1,164 @@
+"""The Spark driver pod of one step attempt: client mode against the cluster's master, on on-demand capacity,
+with the cluster's client configuration, S3 settings and bootstrap actions. Pure."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from kemr.api import EMRStepSpec, Resources
+from kemr.api import constants as c
+from kemr.builders.overrides import apply_pod_overrides
+from kemr.builders.pod import (
+    bootstrap_init_containers,
+    common_env,
+    container_security_context,
+    pod_security_context,
+    script,
+    shared_mounts,
+    shared_volumes,
+)
+from kemr.resolve import ResolvedCluster
+from kemr.resolve.quantity import cpu_millis, memory_mib
+
+DRIVER_CONTAINER = "driver"
+LABEL_ATTEMPT = "kemr.io/attempt"
+DRIVER_UI_PORT = 4040
+
+
+def spark_submit_args(resolved: ResolvedCluster, step: str, spec: EMRStepSpec) -> list[str]:
+    """Arguments of spark-submit / spark-sql (client mode; the driver is this pod)."""
+    common = [
+        "--master",
+        resolved.endpoints.master,
+        "--deploy-mode",
+        "client",
+        "--name",
+        step,
+        "--conf",
+        "spark.driver.host=$(KEMR_POD_IP)",
+        "--conf",
+        "spark.driver.bindAddress=0.0.0.0",
+    ]
+    if spec.spark:
+        s = spec.spark
+        args = list(common)
+        args += ["--class", s.main_class] if s.main_class else []
+        args += ["--py-files", ",".join(s.py_files)] if s.py_files else []
+        args += ["--jars", ",".join(s.jars)] if s.jars else []
+        args += _driver_conf(s.driver.resources)
+        for key, value in sorted(s.conf.items()):
+            args += ["--conf", f"{key}={value}"]
+        return [*args, s.main_application_file, *s.args]
+    if spec.spark_sql:
+        q = spec.spark_sql
+        source = ["-e", q.query] if q.query else ["-f", str(q.file)]
+        return [*common, *_driver_conf(q.driver.resources), *source]
+    raise ValueError("not a Spark step")
+
+
+def _driver_conf(resources: Resources) -> list[str]:
+    heap_mib = max(512, int(memory_mib(resources.memory) * 0.8))  # leave room for the JVM's overhead
+    cores = max(1, cpu_millis(resources.cpu) // 1000)
+    return ["--conf", f"spark.driver.memory={heap_mib}m", "--conf", f"spark.driver.cores={cores}"]
+
+
+def driver_command(resolved: ResolvedCluster, step: str, spec: EMRStepSpec) -> list[str]:
+    if spec.command:
+        return list(spec.command.args)
+    if spec.spark_sql:
+        return [
+            "bash",
+            "-c",
+            'exec "${SPARK_HOME}/bin/spark-sql" "$@"',
+            "spark-sql",
+            *spark_submit_args(resolved, step, spec),
+        ]
+    return [*script("submit.sh"), *spark_submit_args(resolved, step, spec)]
+
+
+def _resources(spec: EMRStepSpec) -> Resources:
+    body = spec.spark or spec.spark_sql
+    return body.driver.resources if body else Resources()
+
+
+def build_driver_pod(
+    resolved: ResolvedCluster,
+    step: Mapping[str, Any],
+    spec: EMRStepSpec,
+    attempt: int,
+    pod_name: str,
+    cluster_pod_overrides: Mapping[str, Any] | None,
+) -> dict[str, Any]:
+    """The driver pod of attempt `attempt` of `step` (the EMRStep object, its owner)."""
+    name = step["metadata"]["name"]
+    resources = _resources(spec)
+    labels = {**resolved.labels, c.LABEL_ROLE: c.ROLE_DRIVER, c.LABEL_STEP: name, LABEL_ATTEMPT: str(attempt)}
+    size = resolved.master.pod  # bootstrap actions run with the driver's own resources below
+    init = bootstrap_init_containers(resolved, c.ROLE_DRIVER, name, size)
+    for container in init:
+        container["resources"] = _container_resources(resources)
+    generated: dict[str, Any] = {
+        "metadata": {"labels": labels},
+        "spec": {
+            "restartPolicy": "Never",
+            "serviceAccountName": resolved.service_account_name,
+            "enableServiceLinks": False,
+            "securityContext": pod_security_context(),
+            "initContainers": init,
+            "containers": [
+                {
+                    "name": DRIVER_CONTAINER,
+                    "image": resolved.spark_image,
+                    "imagePullPolicy": resolved.image_pull_policy,
+                    "command": driver_command(resolved, name, spec),
+                    "env": [
+                        *common_env(resolved, c.ROLE_DRIVER, name),
+                        {"name": "KEMR_STEP", "value": name},
+                        {"name": "KEMR_ATTEMPT", "value": str(attempt)},
+                    ],
+                    "ports": [{"name": "spark-ui", "containerPort": DRIVER_UI_PORT}],
+                    "resources": _container_resources(resources),
+                    "securityContext": container_security_context(),
+                    "terminationMessagePolicy": "FallbackToLogsOnError",
+                    "volumeMounts": shared_mounts(),
+                }
+            ],
+            "volumes": shared_volumes(resolved, resolved.client_config_map_name),
+        },
+    }
+    placement = resolved.master.placement  # drivers run on on-demand capacity, as the master does
+    if placement.node_selector:
+        generated["spec"]["nodeSelector"] = dict(placement.node_selector)
+    if placement.tolerations:
+        generated["spec"]["tolerations"] = [dict(t) for t in placement.tolerations]
+    if placement.node_affinity:
+        generated["spec"]["affinity"] = {"nodeAffinity": dict(placement.node_affinity)}
+    if resolved.image_pull_secrets:
+        generated["spec"]["imagePullSecrets"] = [{"name": s} for s in resolved.image_pull_secrets]
+    if not generated["spec"]["initContainers"]:
+        del generated["spec"]["initContainers"]
+    overrides: Sequence[Mapping[str, Any]] = [o for o in (cluster_pod_overrides, spec.pod_overrides) if o]
+    pod = apply_pod_overrides(generated, overrides)
+    owner = {
+        "apiVersion": c.API_VERSION,
+        "kind": c.STEP_KIND,
+        "name": name,
+        "uid": step["metadata"]["uid"],
+        "controller": True,
+        "blockOwnerDeletion": True,
+    }
+    pod["metadata"] = {
+        **pod["metadata"],
+        "name": pod_name,
+        "namespace": resolved.namespace,
+        "ownerReferences": [owner],
+    }
+    return {"apiVersion": "v1", "kind": "Pod", **pod}
+
+
+def _container_resources(resources: Resources) -> dict[str, Any]:
+    return {
+        "requests": {"cpu": resources.cpu, "memory": resources.memory},
+        "limits": {"memory": resources.memory},
+    }
