@@ -34,8 +34,8 @@ crds: venv  ## regenerate crds/ from the pydantic models
 
 .PHONY: lint
 lint: venv  ## ruff and mypy
-	$(UV) run ruff check operator tests bench
-	$(UV) run ruff format --check operator tests bench
+	$(UV) run ruff check .
+	$(UV) run ruff format --check .
 	$(UV) run mypy
 
 .PHONY: unit

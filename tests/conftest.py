@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from support.kube import Kube
+from support.operator import OperatorProcess
 
 REPO = Path(__file__).resolve().parent.parent
 CLUSTER_DIR = REPO / "cluster"
@@ -48,3 +49,22 @@ def namespace(kube: Kube, request: pytest.FixtureRequest) -> Iterator[str]:
     kube.run("create", "namespace", name)
     yield name
     kube.run("delete", "namespace", name, "--wait=false", check=False)
+
+
+@pytest.fixture(scope="session")
+def crds(kube: Kube) -> Kube:
+    """The cluster with kemr's CRDs and admission policy installed, as a user installs them."""
+    kube.run("apply", "--server-side", "--force-conflicts", "-f", str(REPO / "crds"))
+    kube.run("wait", "--for=condition=Established", "crd/emrclusters.kemr.io", "crd/emrsteps.kemr.io")
+    return kube
+
+
+@pytest.fixture(scope="session")
+def operator(crds: Kube, tmp_path_factory: pytest.TempPathFactory) -> Iterator[OperatorProcess]:
+    """The operator running as a process (`kemr run`) against the local cluster."""
+    log = tmp_path_factory.mktemp("operator") / "operator.log"
+    proc = OperatorProcess(crds.kubeconfig, log)
+    proc.start()
+    yield proc
+    proc.stop()
+    print(f"operator log: {log}")

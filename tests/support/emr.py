@@ -44,3 +44,41 @@ def wait_for_state(kube: Kube, namespace: str, name: str, state: str, timeout: f
 
 def children(kube: Kube, namespace: str, name: str, kinds: str) -> list[dict[str, Any]]:
     return kube.items(kinds, "-n", namespace, "-l", f"kemr.io/cluster={name}")
+
+
+def step_manifest(
+    name: str,
+    cluster_name: str,
+    *,
+    exit_code: str = "0",
+    duration: str = "2s",
+    extra_annotations: dict[str, str] | None = None,
+    **spec: Any,
+) -> dict[str, Any]:
+    """An EMRStep whose simulated driver (kwok) exits with `exit_code` after `duration`."""
+    annotations = {
+        "sim.kemr.io/exit-code": exit_code,
+        "sim.kemr.io/duration": duration,
+        "sim.kemr.io/message": f"Traceback: step {name} exited {exit_code}",
+        **(extra_annotations or {}),
+    }
+    body: dict[str, Any] = {
+        "clusterRef": {"name": cluster_name},
+        "spark": {"mainApplicationFile": "s3a://bucket/jobs/job.py", "args": ["--day", "2026-11-22"]},
+        "podOverrides": {"metadata": {"annotations": annotations}},
+        **spec,
+    }
+    return {"apiVersion": "kemr.io/v1alpha1", "kind": "EMRStep", "metadata": {"name": name}, "spec": body}
+
+
+def step(kube: Kube, namespace: str, name: str) -> dict[str, Any]:
+    obj: dict[str, Any] = kube.get("emrstep", "-n", namespace, name)
+    return obj
+
+
+def wait_for_step(kube: Kube, namespace: str, name: str, *states: str, timeout: float = 60) -> dict[str, Any]:
+    def reached() -> dict[str, Any] | None:
+        obj = step(kube, namespace, name)
+        return obj if (obj.get("status") or {}).get("state") in states else None
+
+    return wait_until(reached, timeout, f"EMRStep {namespace}/{name} to be {'/'.join(states)}")

@@ -13,10 +13,10 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from kemr.api.constants import FIELD_MANAGER
 from kemr.apply.client import APPLY_PATCH, ApiError, KubeClient
 from kemr.apply.kinds import kind_of
 
-FIELD_MANAGER = "kemr-operator"
 APPLIED_HASH = "kemr.io/applied-hash"
 
 ObjectKey = tuple[str, str]  # (kind, name); children live in their parent's namespace
@@ -121,13 +121,19 @@ async def apply_children(
     return result
 
 
-async def patch_status(kube: KubeClient, obj: Mapping[str, Any], status: Mapping[str, Any]) -> dict[str, Any]:
-    """Merge-patches the status subresource (None values remove fields)."""
+async def patch_status(
+    kube: KubeClient, obj: Mapping[str, Any], status: Mapping[str, Any], resource_version: str | None = None
+) -> dict[str, Any]:
+    """Merge-patches the status subresource (None values remove fields). With `resource_version`, the write
+    fails with 409 Conflict if the object changed since it was read (optimistic concurrency)."""
     kind = kind_of(dict(obj))
     meta = obj["metadata"]
+    body: dict[str, Any] = {"status": status}
+    if resource_version:
+        body["metadata"] = {"resourceVersion": resource_version}
     return await kube.request(
         "PATCH",
         kind.path(meta.get("namespace"), meta["name"]) + "/status",
-        body={"status": status},
+        body=body,
         content_type="application/merge-patch+json",
     )

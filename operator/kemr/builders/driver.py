@@ -11,6 +11,7 @@ from kemr.api import constants as c
 from kemr.builders.overrides import apply_pod_overrides
 from kemr.builders.pod import (
     bootstrap_init_containers,
+    client_env,
     common_env,
     container_security_context,
     pod_security_context,

@@ -14,14 +14,22 @@ from typing import TYPE_CHECKING, Any
 from pydantic import ValidationError
 
 from kemr.api import EMRClusterSpec, EMRClusterStatus, Endpoints, StepState
-from kemr.api.constants import API_VERSION, CLUSTER_KIND, STEP_KIND
+from kemr.api.constants import (
+    API_VERSION,
+    CLUSTER_KIND,
+    LABEL_CLUSTER,
+    LABEL_MANAGED_BY,
+    MANAGED_BY,
+    STEP_KIND,
+)
 from kemr.apply.events import post_event
-from kemr.apply.ssa import apply_children, delete, patch_status
+from kemr.apply.ssa import apply_children, delete, owner_reference, patch_status, server_side_apply
 from kemr.builders import build_children
 from kemr.metrics import CLUSTERS
 from kemr.observe import ObservedSteps, observe_cluster
 from kemr.resolve import ResolveError, resolve_cluster
 from kemr.status.cluster import ChildrenMode, decide
+from kemr.status.step import STEP_INDEX_ANNOTATION
 from kemr.validate import ValidationIssue, validate_cluster
 
 if TYPE_CHECKING:
@@ -130,6 +138,7 @@ async def reconcile_cluster(ctx: Context, namespace: str, name: str) -> float | 
 
     if decision.mode == ChildrenMode.BUILD and resolved is not None:
         result = await apply_children(ctx.kube, owner, build_children(resolved), live)
+        await ensure_inline_steps(ctx, owner, spec)
     elif decision.mode == ChildrenMode.TEARDOWN:
         result = await apply_children(ctx.kube, owner, [], live)
         for claim in claims:  # volumes go with the cluster (the CR itself stays as the record)
@@ -160,6 +169,33 @@ async def reconcile_cluster(ctx: Context, namespace: str, name: str) -> float | 
         "TERMINATING",
     )
     return PROGRESS_RECHECK_SECONDS if in_progress else None
+
+
+async def ensure_inline_steps(ctx: Context, owner: Mapping[str, Any], spec: EMRClusterSpec) -> None:
+    """`spec.steps` become EMRSteps named <cluster>-<step>, owned by the cluster, created once each, in order
+    (the step-index annotation keeps their order when they share a creation second). Never pruned: a step's
+    record outlives the cluster's termination."""
+    namespace, cluster = owner["metadata"]["namespace"], owner["metadata"]["name"]
+    for index, step in enumerate(spec.steps):
+        name = f"{cluster}-{step.name}"
+        if ctx.store.get(STEP_KIND, namespace, name):
+            continue
+        body = step.to_dict()
+        body.pop("name")
+        manifest = {
+            "apiVersion": API_VERSION,
+            "kind": STEP_KIND,
+            "metadata": {
+                "name": name,
+                "namespace": namespace,
+                "labels": {LABEL_CLUSTER: cluster, LABEL_MANAGED_BY: MANAGED_BY},
+                "annotations": {STEP_INDEX_ANNOTATION: str(index)},
+                "ownerReferences": [owner_reference(owner)],
+            },
+            "spec": {"clusterRef": {"name": cluster}, **body},
+        }
+        created = await server_side_apply(ctx.kube, manifest)
+        ctx.store.upsert(STEP_KIND, {"apiVersion": API_VERSION, "kind": STEP_KIND, **created})
 
 
 def _with_removals(old: Mapping[str, Any], new: Mapping[str, Any]) -> dict[str, Any]:

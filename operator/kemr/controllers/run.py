@@ -8,6 +8,7 @@ import asyncio
 import logging
 import os
 import time
+from collections import defaultdict
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -15,6 +16,7 @@ from typing import Any
 import kopf
 from prometheus_client import start_http_server
 
+from kemr.api import STEP_FINAL_STATES
 from kemr.api.constants import (
     CLUSTER_KIND,
     CLUSTER_PLURAL,
@@ -52,6 +54,7 @@ CHILD_KINDS = (
 SAFETY_RESYNC_SECONDS = 300.0  # level-triggered safety net; child events are the main path
 MAX_BACKOFF_SECONDS = 60.0
 
+FINAL_STEP_STATES = frozenset(s.value for s in STEP_FINAL_STATES)
 WorkKey = tuple[str, str, str]  # (kind, namespace, name)
 Reconciler = Callable[["Context", str, str], Awaitable[float | None]]
 
@@ -74,12 +77,16 @@ class Context:
     options: Options
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
     failures: dict[WorkKey, int] = field(default_factory=dict)
+    locks: defaultdict[tuple[str, str], asyncio.Lock] = field(
+        default_factory=lambda: defaultdict(asyncio.Lock)
+    )
 
 
 def reconcilers() -> dict[str, Reconciler]:
     from kemr.controllers.cluster import reconcile_cluster
+    from kemr.controllers.step import reconcile_step
 
-    return {CLUSTER_KIND: reconcile_cluster}
+    return {CLUSTER_KIND: reconcile_cluster, STEP_KIND: reconcile_step}
 
 
 def wake_owner(queue: WorkQueue[WorkKey], obj: Mapping[str, Any]) -> None:
@@ -90,6 +97,18 @@ def wake_owner(queue: WorkQueue[WorkKey], obj: Mapping[str, Any]) -> None:
         queue.add((CLUSTER_KIND, meta["namespace"], cluster))
     if step := labels.get(LABEL_STEP):
         queue.add((STEP_KIND, meta["namespace"], step))
+
+
+def wake_cluster_and_steps(ctx: Context, namespace: str, cluster: str) -> None:
+    """A cluster or one of its steps changed: the cluster's state and every unfinished step's place in the
+    queue may have changed with it."""
+    ctx.queue.add((CLUSTER_KIND, namespace, cluster))
+    for step in ctx.store.all(STEP_KIND, namespace):
+        status, spec = step.get("status") or {}, step.get("spec") or {}
+        if (spec.get("clusterRef") or {}).get("name") == cluster and status.get(
+            "state"
+        ) not in FINAL_STEP_STATES:
+            ctx.queue.add((STEP_KIND, namespace, step["metadata"]["name"]))
 
 
 async def worker(ctx: Context, handlers: Mapping[str, Reconciler]) -> None:
@@ -185,8 +204,13 @@ def _on_resource_event(kind: str) -> Callable[..., None]:
         else:
             ctx.store.upsert(kind, obj)
         ctx.queue.add((kind, meta["namespace"], meta["name"]))
-        if kind == STEP_KIND and (cluster := (obj.get("spec") or {}).get("clusterRef", {}).get("name")):
-            ctx.queue.add((CLUSTER_KIND, meta["namespace"], cluster))
+        cluster = (
+            meta["name"]
+            if kind == CLUSTER_KIND
+            else ((obj.get("spec") or {}).get("clusterRef") or {}).get("name")
+        )
+        if cluster:
+            wake_cluster_and_steps(ctx, meta["namespace"], cluster)
 
     return handler
 

@@ -28,6 +28,7 @@ from kemr.status.cluster import Event
 from kemr.status.conditions import condition
 from kemr.validate import ValidationIssue
 
+STEP_INDEX_ANNOTATION = "kemr.io/step-index"  # an inline step's position in the cluster's spec.steps
 MAX_INTERRUPTIONS = 3  # driver pods lost to node failures, retried without using up an attempt
 INTERRUPTION_BACKOFF_SECONDS = 5
 CANCEL_GRACE_SECONDS = 30
@@ -49,6 +50,7 @@ class ClusterView:
     state: ClusterState | None = None
     step_concurrency: int = 1
     log_uri: str | None = None  # the cluster's own prefix under logUri, ending in "/"
+    ended: datetime | None = None  # when the cluster terminated
 
     @property
     def ready(self) -> bool:
@@ -190,7 +192,9 @@ def decide_step(
         if running:
             action = Action.DELETE_POD
             d.close_attempt(AttemptOutcome.CANCELLED, now)
-        target = StepState.CANCELLED if d.timeline.started or cluster.exists else StepState.FAILED
+        # Steps caught by the termination are cancelled, as in EMR; a step sent to a gone cluster fails.
+        caught = cluster.exists and (cluster.ended is None or created <= cluster.ended)
+        target = StepState.CANCELLED if d.timeline.started or caught else StepState.FAILED
         if target == StepState.FAILED:
             d.failure = FailureDetails(reason=code.value, message=message)
         d.move(target, code, message, now)
@@ -388,7 +392,7 @@ def _conditions(
 def step_order_key(step: Mapping[str, Any]) -> tuple[str, int, str]:
     """Creation order; inline steps carry their position, and same-second ties fall back to the name."""
     meta = step["metadata"]
-    index = int((meta.get("annotations") or {}).get("kemr.io/step-index", "0"))
+    index = int((meta.get("annotations") or {}).get(STEP_INDEX_ANNOTATION, "0"))
     return (meta.get("creationTimestamp", ""), index, meta["name"])
 
 

@@ -1,0 +1,204 @@
+"""Reconcile one EMRStep: decide (pure, kemr.status.step), record the decision in status, then act on it.
+
+The attempt is written to status *before* its driver pod is created, under optimistic concurrency, and the
+pod's name is deterministic per attempt: an operator restarted at any point creates at most one driver per
+attempt, and a finished driver pod is kept so its result is never lost.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from pydantic import ValidationError
+
+from kemr.api import ClusterState, EMRClusterSpec, EMRStepSpec, EMRStepStatus, StepState
+from kemr.api.constants import API_VERSION, CLUSTER_KIND, STEP_KIND
+from kemr.apply.client import ApiError
+from kemr.apply.events import post_event
+from kemr.apply.kinds import kind_named
+from kemr.apply.ssa import patch_status
+from kemr.builders.driver import build_driver_pod
+from kemr.controllers.cluster import parse_time
+from kemr.faults import crash_point
+from kemr.metrics import STEP_DURATION_SECONDS, STEP_SUBMIT_LATENCY_SECONDS, STEPS
+from kemr.resolve import ResolvedCluster, ResolveError, resolve_cluster
+from kemr.status.step import (
+    Action,
+    ClusterView,
+    StepDecision,
+    cancelled_by,
+    decide_step,
+    driver_view,
+    startable,
+)
+from kemr.validate import ValidationIssue, validate_step
+
+if TYPE_CHECKING:
+    from kemr.controllers.run import Context
+
+log = logging.getLogger(__name__)
+
+
+def cluster_steps(ctx: Context, namespace: str, cluster: str) -> list[dict[str, Any]]:
+    return [
+        s
+        for s in ctx.store.all(STEP_KIND, namespace)
+        if ((s.get("spec") or {}).get("clusterRef") or {}).get("name") == cluster
+    ]
+
+
+def view_cluster(
+    ctx: Context, namespace: str, name: str
+) -> tuple[ClusterView, EMRClusterSpec | None, ResolvedCluster | None]:
+    body = ctx.store.get(CLUSTER_KIND, namespace, name)
+    if body is None:
+        return ClusterView(exists=False), None, None
+    state = (body.get("status") or {}).get("state")
+    try:
+        spec = EMRClusterSpec.model_validate(body.get("spec") or {})
+        resolved = resolve_cluster(name, namespace, body["metadata"]["uid"], spec, ctx.config)
+    except (ValidationError, ResolveError):
+        return ClusterView(exists=True, state=ClusterState(state) if state else None), None, None
+    view = ClusterView(
+        exists=True,
+        ended=parse_time(((body.get("status") or {}).get("timeline") or {}).get("ended")),
+        state=ClusterState(state) if state else None,
+        step_concurrency=spec.step_concurrency,
+        log_uri=resolved.log_uri,
+    )
+    return view, spec, resolved
+
+
+def step_issues(spec: EMRStepSpec, cluster: EMRClusterSpec | None) -> list[ValidationIssue]:
+    issues = list(validate_step(spec))
+    if cluster and cluster.step_concurrency > 1 and spec.action_on_failure.value != "CONTINUE":
+        issues.append(
+            ValidationIssue(
+                "spec.actionOnFailure",
+                f"must be CONTINUE: cluster {spec.cluster_ref.name} runs {cluster.step_concurrency} steps at "
+                "once (stepConcurrency > 1), where CANCEL_AND_WAIT and TERMINATE_CLUSTER are not allowed",
+            )
+        )
+    return issues
+
+
+async def reconcile_step(ctx: Context, namespace: str, name: str) -> float | None:
+    body = ctx.store.get(STEP_KIND, namespace, name)
+    if body is None or body["metadata"].get("deletionTimestamp"):
+        return None
+    try:
+        spec = EMRStepSpec.model_validate(body.get("spec") or {})
+    except ValidationError as err:  # the CRD schema should have refused it
+        log.warning("EMRStep %s/%s does not parse: %s", namespace, name, err)
+        return None
+    # One decision at a time per cluster: the step queue (stepConcurrency, order) is decided from the store,
+    # which every status write below updates at once (read-your-writes within this process).
+    async with ctx.locks[(namespace, spec.cluster_ref.name)]:
+        body = ctx.store.get(STEP_KIND, namespace, name) or body
+        return await _reconcile_locked(ctx, body, spec)
+
+
+async def _reconcile_locked(ctx: Context, body: Mapping[str, Any], spec: EMRStepSpec) -> float | None:
+    meta = body["metadata"]
+    namespace, name = meta["namespace"], meta["name"]
+    now = datetime.now(UTC).replace(microsecond=0)
+    previous = EMRStepStatus.model_validate(body.get("status") or {})
+    cluster, cluster_spec, resolved = view_cluster(ctx, namespace, spec.cluster_ref.name)
+    steps = cluster_steps(ctx, namespace, spec.cluster_ref.name)
+    last = previous.attempts[-1] if previous.attempts else None
+    pod = ctx.store.get("Pod", namespace, last.driver_pod) if last else None
+
+    decision = decide_step(
+        name,
+        spec,
+        int(meta.get("generation", 1)),
+        previous,
+        parse_time(meta.get("creationTimestamp")) or now,
+        cluster,
+        may_start=name in startable(steps, cluster.step_concurrency),
+        cancelled_by=cancelled_by(body, steps),
+        pod=driver_view(pod),
+        issues=step_issues(spec, cluster_spec),
+        now=now,
+    )
+    owner = {"apiVersion": API_VERSION, "kind": STEP_KIND, "metadata": meta}
+    new_status = decision.status.to_dict()
+    if new_status != previous.to_dict():
+        patch = {**{k: None for k in previous.to_dict() if k not in new_status}, **new_status}
+        if pod is not None and (pod.get("status") or {}).get("phase") in ("Succeeded", "Failed"):
+            crash_point("step-before-result-recorded")
+        updated = await patch_status(ctx.kube, owner, patch, resource_version=meta["resourceVersion"])
+        ctx.store.upsert(STEP_KIND, {"apiVersion": API_VERSION, "kind": STEP_KIND, **updated})
+    await _act(ctx, body, spec, decision, resolved, cluster_spec)
+    for event in decision.events:
+        await post_event(ctx.kube, owner, event.type, event.reason, event.message)
+    _observe_metrics(ctx, namespace, previous, decision)
+    return decision.requeue_after
+
+
+async def _act(
+    ctx: Context,
+    body: Mapping[str, Any],
+    spec: EMRStepSpec,
+    decision: StepDecision,
+    resolved: ResolvedCluster | None,
+    cluster_spec: EMRClusterSpec | None,
+) -> None:
+    attempt = decision.status.attempts[-1] if decision.status.attempts else None
+    if attempt is None or decision.action == Action.NONE:
+        return
+    namespace = body["metadata"]["namespace"]
+    pods = kind_named("Pod")
+    if decision.action == Action.DELETE_POD:
+        try:
+            await ctx.kube.request(
+                "DELETE",
+                pods.path(namespace, attempt.driver_pod),
+                body={
+                    "apiVersion": "v1",
+                    "kind": "DeleteOptions",
+                    "gracePeriodSeconds": decision.grace_seconds,
+                },
+            )
+        except ApiError as err:
+            if not err.not_found:
+                raise
+        return
+    if resolved is None or cluster_spec is None:
+        return
+    crash_point("step-attempt-recorded")
+    manifest = build_driver_pod(
+        resolved, body, spec, attempt.number, attempt.driver_pod, cluster_spec.pod_overrides
+    )
+    started = time.monotonic()
+    try:
+        created = await ctx.kube.request("POST", pods.collection(namespace), body=manifest)
+        ctx.store.upsert("Pod", {"apiVersion": "v1", "kind": "Pod", **created})
+        STEP_SUBMIT_LATENCY_SECONDS.observe(time.monotonic() - started)
+    except ApiError as err:
+        if not err.conflict:  # already exists: created before a restart; never a second driver
+            raise
+
+
+def _observe_metrics(ctx: Context, namespace: str, previous: EMRStepStatus, decision: StepDecision) -> None:
+    status = decision.status
+    if status.state != previous.state and status.state in (
+        StepState.COMPLETED,
+        StepState.FAILED,
+        StepState.CANCELLED,
+    ):
+        timeline = status.timeline
+        if timeline and timeline.started and timeline.ended:
+            STEP_DURATION_SECONDS.labels(status.state.value).observe(
+                (timeline.ended - timeline.started).total_seconds()
+            )
+    counts: dict[str, int] = {}
+    for step in ctx.store.all(STEP_KIND, namespace):
+        state = (step.get("status") or {}).get("state") or StepState.PENDING.value
+        counts[state] = counts.get(state, 0) + 1
+    for state in StepState:
+        STEPS.labels(namespace, state.value).set(counts.get(state.value, 0))
