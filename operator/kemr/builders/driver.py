@@ -115,6 +115,7 @@ def build_driver_pod(
                     "command": driver_command(resolved, name, spec),
                     "env": [
                         *common_env(resolved, c.ROLE_DRIVER, name),
+                        *client_env(resolved),
                         {"name": "KEMR_STEP", "value": name},
                         {"name": "KEMR_ATTEMPT", "value": str(attempt)},
                     ],
