@@ -48,4 +48,4 @@ test: lint  ## everything: lint, unit tests, then tests against the local cluste
 
 .PHONY: demo
 demo: venv  ## bring up the local cluster and run the main job
-	$(UV) run python -m kemr.demo
+	scripts/demo.sh
