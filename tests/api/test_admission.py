@@ -183,10 +183,14 @@ def test_invalid_steps_are_rejected(api: Kube, ns: str, spec: dict[str, Any], me
 
 
 def _update(api: Kube, ns: str, obj: dict[str, Any], change: dict[str, Any]) -> tuple[int, str]:
-    # kubectl replace sends the whole object: a transition rule sees exactly the change.
-    current = api.get(obj["kind"].lower(), obj["metadata"]["name"], "-n", ns)
-    current["spec"] = _deep_merge(current["spec"], change)
-    proc = api.run("replace", "-n", ns, "-f", "-", stdin=yaml.safe_dump(current), check=False)
+    # kubectl replace sends the whole object: a transition rule sees exactly the change. An operator running
+    # at the same time may write the status in between (409 Conflict): read again and retry, as clients do.
+    for _ in range(5):
+        current = api.get(obj["kind"].lower(), obj["metadata"]["name"], "-n", ns)
+        current["spec"] = _deep_merge(current["spec"], change)
+        proc = api.run("replace", "-n", ns, "-f", "-", stdin=yaml.safe_dump(current), check=False)
+        if "the object has been modified" not in proc.stderr:
+            break
     return proc.returncode, proc.stderr
 
 
