@@ -193,7 +193,7 @@ def decide_step(
             action = Action.DELETE_POD
             d.close_attempt(AttemptOutcome.CANCELLED, now)
         # Steps caught by the termination are cancelled, as in EMR; a step sent to a gone cluster fails.
-        caught = cluster.exists and (cluster.ended is None or created <= cluster.ended)
+        caught = cluster.exists and (cluster.ended is None or created < cluster.ended)
         target = StepState.CANCELLED if d.timeline.started or caught else StepState.FAILED
         if target == StepState.FAILED:
             d.failure = FailureDetails(reason=code.value, message=message)

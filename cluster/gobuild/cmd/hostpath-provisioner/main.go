@@ -1,5 +1,6 @@
 // Command hostpath-provisioner is the local cluster's dynamic volume provisioner: for every pending PVC whose
-// StorageClass names provisioner kemr.io/hostpath it creates a hostPath PersistentVolume pre-bound to the claim,
+// StorageClass names provisioner kemr.io/hostpath it creates a hostPath PersistentVolume pre-bound to the claim
+// (once the scheduler has chosen a node, for WaitForFirstConsumer classes, and pinned to that node),
 // and it deletes Released volumes whose reclaim policy is Delete (removing their directory under --root).
 // On kwok nodes nothing is mounted, so the directory only matters for a real node on this host.
 package main
@@ -46,6 +47,13 @@ func (p *provisioner) syncClaim(ctx context.Context, pvc *corev1.PersistentVolum
 	if err != nil || class.Provisioner != provisionerName {
 		return
 	}
+	// WaitForFirstConsumer, as real provisioners: wait until the scheduler has picked the pod's node, then pin
+	// the volume there. Provisioning earlier races the scheduler's own binding and costs pods retry backoffs.
+	node := pvc.Annotations["volume.kubernetes.io/selected-node"]
+	waitForConsumer := class.VolumeBindingMode != nil && *class.VolumeBindingMode == storagev1.VolumeBindingWaitForFirstConsumer
+	if waitForConsumer && node == "" {
+		return
+	}
 	reclaim := corev1.PersistentVolumeReclaimDelete
 	if class.ReclaimPolicy != nil {
 		reclaim = *class.ReclaimPolicy
@@ -74,6 +82,13 @@ func (p *provisioner) syncClaim(ctx context.Context, pvc *corev1.PersistentVolum
 				},
 			},
 		},
+	}
+	if node != "" {
+		pv.Spec.NodeAffinity = &corev1.VolumeNodeAffinity{Required: &corev1.NodeSelector{
+			NodeSelectorTerms: []corev1.NodeSelectorTerm{{MatchExpressions: []corev1.NodeSelectorRequirement{{
+				Key: "kubernetes.io/hostname", Operator: corev1.NodeSelectorOpIn, Values: []string{node},
+			}}}},
+		}}
 	}
 	_, err = p.client.CoreV1().PersistentVolumes().Create(ctx, pv, metav1.CreateOptions{})
 	switch {
