@@ -1,0 +1,147 @@
+"""The EMRStep lifecycle and the step queue, decided from observations (pure)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from kemr.api import ClusterState, EMRStepSpec, EMRStepStatus, StepState
+from kemr.status.step import (
+    Action,
+    ClusterView,
+    DriverView,
+    StepDecision,
+    cancelled_by,
+    decide_step,
+    startable,
+)
+
+T0 = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
+READY = ClusterView(exists=True, state=ClusterState.WAITING, log_uri="s3a://logs/etl/")
+
+
+def spec(**extra: Any) -> EMRStepSpec:
+    return EMRStepSpec.model_validate(
+        {"clusterRef": {"name": "etl"}, "spark": {"mainApplicationFile": "/a.py"}, **extra}
+    )
+
+
+def run(
+    s: EMRStepSpec | None = None,
+    previous: EMRStepStatus | None = None,
+    *,
+    cluster: ClusterView = READY,
+    may_start: bool = True,
+    pod: DriverView | None = None,
+    now: datetime = T0,
+    cancelled: str | None = None,
+) -> StepDecision:
+    return decide_step(
+        "load", s or spec(), 1, previous or EMRStepStatus(), T0, cluster, may_start, cancelled, pod, [], now
+    )
+
+
+def test_pending_until_the_cluster_is_ready_and_the_queue_allows() -> None:
+    starting = ClusterView(exists=True, state=ClusterState.STARTING)
+    assert run(cluster=starting).status.state == StepState.PENDING
+    assert run(may_start=False).status.state == StepState.PENDING
+
+
+def test_an_attempt_is_recorded_and_its_pod_created() -> None:
+    d = run()
+    assert d.status.state == StepState.RUNNING
+    assert d.action == Action.CREATE_POD
+    assert [(a.number, a.driver_pod, a.pod_uid) for a in d.status.attempts] == [(1, "load-attempt-1", None)]
+
+
+def test_recorded_attempt_without_pod_creates_it_again_but_a_lost_pod_interrupts() -> None:
+    recorded = run().status
+    assert run(previous=recorded).action == Action.CREATE_POD  # crash between the status write and the pod
+    seen = run(previous=recorded, pod=DriverView(uid="u1", phase="Running")).status
+    assert seen.attempts[0].pod_uid == "u1"
+    lost = run(previous=seen, pod=None)
+    assert lost.status.state == StepState.INTERRUPTED
+    assert lost.status.attempts[0].outcome == "INTERRUPTED"
+    retried = run(previous=lost.status, now=T0 + timedelta(seconds=10))
+    assert retried.action == Action.CREATE_POD
+    assert len(retried.status.attempts) == 2
+
+
+def test_failure_retries_after_backoff_then_fails_with_details() -> None:
+    s = spec(retry={"maxAttempts": 2, "backoffSeconds": 30})
+    first = run(s, run(s).status, pod=DriverView(uid="u1", phase="Failed", exit_code=1, message="boom"))
+    assert first.status.state == StepState.RUNNING
+    assert first.requeue_after == 30
+    assert run(s, first.status, now=T0 + timedelta(seconds=10)).action == Action.NONE
+    second = run(s, first.status, now=T0 + timedelta(seconds=31))
+    assert second.action == Action.CREATE_POD
+    assert second.status.attempts[-1].driver_pod == "load-attempt-2"
+    failed = run(s, second.status, pod=DriverView(uid="u2", phase="Failed", exit_code=3, message="Traceback"))
+    assert failed.status.state == StepState.FAILED
+    details = failed.status.failure_details
+    assert details
+    assert details.message == "Traceback"
+    assert details.log_file == "s3a://logs/etl/steps/load/attempt-2/driver.log"
+
+
+def test_deadline_fails_and_deletes_the_driver() -> None:
+    s = spec(activeDeadlineSeconds=60)
+    running = run(s, run(s).status, pod=DriverView(uid="u1", phase="Running"))
+    assert running.requeue_after == 60.5
+    late = run(s, running.status, pod=DriverView(uid="u1", phase="Running"), now=T0 + timedelta(seconds=61))
+    assert late.status.state == StepState.FAILED
+    assert late.action == Action.DELETE_POD
+    assert late.status.state_change_reason
+    assert late.status.state_change_reason.code == "DEADLINE_EXCEEDED"
+
+
+def test_cancel_sends_sigterm_then_cancels() -> None:
+    s = spec(cancel=True)
+    recorded = run().status
+    pending = run(s, recorded, pod=DriverView(uid="u1", phase="Running"))
+    assert pending.status.state == StepState.CANCEL_PENDING
+    assert pending.action == Action.DELETE_POD
+    done = run(s, pending.status, pod=DriverView(uid="u1", phase="Failed", exit_code=143))
+    assert done.status.state == StepState.CANCELLED
+
+
+def test_cluster_gone_or_terminated() -> None:
+    assert run(cluster=ClusterView(exists=False)).status.state == StepState.FAILED
+    ended = ClusterView(exists=True, state=ClusterState.TERMINATED, ended=T0 - timedelta(seconds=5))
+    late = run(cluster=ended)
+    assert late.status.state == StepState.FAILED
+    assert late.status.state_change_reason
+    assert late.status.state_change_reason.code == "CLUSTER_TERMINATED"
+    caught = ClusterView(exists=True, state=ClusterState.TERMINATING)
+    assert run(cluster=caught).status.state == StepState.CANCELLED
+
+
+def test_cancelled_by_a_failed_cancel_and_wait_step() -> None:
+    d = run(cancelled="extract")
+    assert d.status.state == StepState.CANCELLED
+    assert d.action == Action.NONE
+
+
+def _step(name: str, created: str, state: str | None = None, **spec_: Any) -> dict[str, Any]:
+    status = {"state": state, "timeline": {"ended": spec_.pop("ended", None)}} if state else {}
+    return {"metadata": {"name": name, "creationTimestamp": created}, "spec": spec_, "status": status}
+
+
+def test_queue_starts_the_oldest_pending_steps_up_to_the_concurrency() -> None:
+    steps = [
+        _step("c", "2026-11-22T12:00:03Z"),
+        _step("a", "2026-11-22T12:00:01Z", "RUNNING"),
+        _step("b", "2026-11-22T12:00:02Z"),
+        _step("d", "2026-11-22T12:00:03Z"),
+    ]
+    assert startable(steps, 1) == set()
+    assert startable(steps, 2) == {"b"}
+    assert startable(steps, 4) == {"b", "c", "d"}
+
+
+def test_cancel_and_wait_cancels_only_steps_pending_at_the_failure() -> None:
+    failed = _step(
+        "x", "2026-11-22T12:00:00Z", "FAILED", actionOnFailure="CANCEL_AND_WAIT", ended="2026-11-22T12:05:00Z"
+    )
+    assert cancelled_by(_step("early", "2026-11-22T12:01:00Z"), [failed]) == "x"
+    assert cancelled_by(_step("later", "2026-11-22T12:06:00Z"), [failed]) is None
