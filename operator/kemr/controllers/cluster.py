@@ -37,6 +37,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+# Child kinds the cluster reconcile applies, and prunes when no longer wanted.
 APPLIED_KINDS = (
     "ConfigMap",
     "Service",

@@ -32,6 +32,7 @@ from kemr.api.constants import (
 from kemr.apply.client import KubeClient
 from kemr.apply.kinds import kind_named
 from kemr.config import OperatorConfig, load_config
+from kemr.controllers.cluster import APPLIED_KINDS
 from kemr.controllers.informer import Informer
 from kemr.controllers.queue import WorkQueue
 from kemr.controllers.store import Store
@@ -39,18 +40,9 @@ from kemr.metrics import RECONCILE_SECONDS, RECONCILES
 
 log = logging.getLogger("kemr")
 
-# Children the operator watches (by label app.kubernetes.io/managed-by=kemr) to observe and prune.
-CHILD_KINDS = (
-    "ConfigMap",
-    "Service",
-    "ServiceAccount",
-    "StatefulSet",
-    "Deployment",
-    "PodDisruptionBudget",
-    "NetworkPolicy",
-    "Pod",
-    "PersistentVolumeClaim",
-)
+# Children the operator watches (by label app.kubernetes.io/managed-by=kemr): those it applies and prunes, and
+# the pods and volume claims it observes.
+CHILD_KINDS = (*APPLIED_KINDS, "Pod", "PersistentVolumeClaim")
 SAFETY_RESYNC_SECONDS = 300.0  # level-triggered safety net; child events are the main path
 MAX_BACKOFF_SECONDS = 60.0
 
