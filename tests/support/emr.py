@@ -39,7 +39,18 @@ def wait_for_state(kube: Kube, namespace: str, name: str, state: str, timeout: f
         obj = cluster(kube, namespace, name)
         return obj if (obj.get("status") or {}).get("state") == state else None
 
-    return wait_until(reached, timeout, f"EMRCluster {namespace}/{name} to be {state}")
+    try:
+        return wait_until(reached, timeout, f"EMRCluster {namespace}/{name} to be {state}")
+    except AssertionError as err:
+        raise AssertionError(f"{err}\n{diagnose(kube, namespace)}") from None
+
+
+def diagnose(kube: Kube, namespace: str) -> str:
+    """What a user would look at when a cluster doesn't get where it should: objects, their states, events."""
+    kinds = "emrclusters,emrsteps,pods,pvc"
+    objects = kube.run("get", kinds, "-n", namespace, "-o", "wide", check=False).stdout
+    events = kube.run("get", "events", "-n", namespace, "--sort-by=.lastTimestamp", check=False).stdout
+    return f"--- objects\n{objects}--- events (last 15)\n" + "\n".join(events.splitlines()[-15:])
 
 
 def children(kube: Kube, namespace: str, name: str, kinds: str) -> list[dict[str, Any]]:
