@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from support.kube import Kube
-from support.operator import OperatorProcess
+from support.operator import OperatorProcess, kill_leftovers
 
 REPO = Path(__file__).resolve().parent.parent
 CLUSTER_DIR = REPO / "cluster"
@@ -65,6 +65,9 @@ def operator(crds: Kube, tmp_path_factory: pytest.TempPathFactory) -> Iterator[O
     log = tmp_path_factory.mktemp("operator") / "operator.log"
     proc = OperatorProcess(crds.kubeconfig, log)
     proc.start()
-    yield proc
-    proc.stop()
-    print(f"operator log: {log}")
+    try:
+        yield proc
+    finally:
+        proc.stop()
+        kill_leftovers()
+        print(f"operator log: {log}")

@@ -11,6 +11,17 @@ import time
 import urllib.request
 from pathlib import Path
 
+# Every operator process a test started: the session kills those still running at its end, so no operator
+# outlives the tests (two operators at once would fight over the same objects).
+STARTED: list[subprocess.Popen[bytes]] = []
+
+
+def kill_leftovers() -> None:
+    for proc in STARTED:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(10)
+
 
 def free_port() -> int:
     with socket.socket() as s:
@@ -43,8 +54,9 @@ class OperatorProcess:
             f"--health-port={self.health_port}",
             *self.extra_args,
         ]
-        log = self.log_path.open("ab")
-        self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=self.env)
+        with self.log_path.open("ab") as log:
+            self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=self.env)
+        STARTED.append(self.proc)
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -52,6 +64,7 @@ class OperatorProcess:
             if self.healthy():
                 return
             time.sleep(0.2)
+        self.kill()
         raise RuntimeError(f"operator not healthy after 30s; log: {self.log_path}")
 
     def healthy(self) -> bool:

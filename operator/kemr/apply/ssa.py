@@ -113,7 +113,11 @@ async def apply_children(
         else:
             to_apply.append(manifest)
     wanted_keys = {key_of(m) for m in wanted}
-    to_delete = [obj for key, obj in live_by_key.items() if key not in wanted_keys]
+    to_delete = [
+        obj
+        for key, obj in live_by_key.items()
+        if key not in wanted_keys and not obj["metadata"].get("deletionTimestamp")  # being deleted already
+    ]
     await asyncio.gather(*(server_side_apply(kube, m) for m in to_apply))
     await asyncio.gather(*(delete(kube, obj) for obj in to_delete))
     result.applied = [key_of(m) for m in to_apply]

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
-from kemr.api import EMRClusterSpec, EMRClusterStatus, Endpoints, StepState
+from kemr.api import ClusterState, EMRClusterSpec, EMRClusterStatus, Endpoints, StepState
 from kemr.api.constants import (
     API_VERSION,
     CLUSTER_KIND,
@@ -47,6 +47,7 @@ APPLIED_KINDS = (
     "PodDisruptionBudget",
     "NetworkPolicy",
 )
+TRANSITIONAL_STATES = frozenset({ClusterState.STARTING, ClusterState.BOOTSTRAPPING, ClusterState.TERMINATING})
 PROGRESS_RECHECK_SECONDS = 30.0  # while starting or terminating, in case a child event is missed
 
 
@@ -128,12 +129,9 @@ async def reconcile_cluster(ctx: Context, namespace: str, name: str) -> float | 
     pods = ctx.store.children("Pod", namespace, name)
     daemon_pods = [p for p in pods if (p["metadata"].get("labels") or {}).get("kemr.io/role") != "driver"]
     claims = ctx.store.children("PersistentVolumeClaim", namespace, name)
-    steps = [
-        s
-        for s in ctx.store.all(STEP_KIND, namespace)
-        if ((s.get("spec") or {}).get("clusterRef") or {}).get("name") == name
-    ]
-    observed = observe_cluster(workloads, daemon_pods, claims, observe_steps(steps))
+    observed = observe_cluster(
+        workloads, daemon_pods, claims, observe_steps(ctx.store.steps_of(namespace, name))
+    )
 
     decision = decide(spec, generation, previous, observed, issues, endpoints, created, now)
 
@@ -143,7 +141,8 @@ async def reconcile_cluster(ctx: Context, namespace: str, name: str) -> float | 
     elif decision.mode == ChildrenMode.TEARDOWN:
         result = await apply_children(ctx.kube, owner, [], live)
         for claim in claims:  # volumes go with the cluster (the CR itself stays as the record)
-            await delete(ctx.kube, claim)
+            if not claim["metadata"].get("deletionTimestamp"):
+                await delete(ctx.kube, claim)
     else:
         result = None
     if result and result.writes:
@@ -157,19 +156,15 @@ async def reconcile_cluster(ctx: Context, namespace: str, name: str) -> float | 
 
     new_status = decision.status.to_dict()
     if new_status != previous.to_dict():
-        await patch_status(ctx.kube, owner, _with_removals(previous.to_dict(), new_status))
+        updated = await patch_status(ctx.kube, owner, _with_removals(previous.to_dict(), new_status))
+        ctx.store.upsert(CLUSTER_KIND, {"apiVersion": API_VERSION, "kind": CLUSTER_KIND, **updated})
     for event in decision.events:
         await post_event(ctx.kube, owner, event.type, event.reason, event.message)
     _count_states(ctx, namespace)
 
     if decision.requeue_after is not None:
         return decision.requeue_after
-    in_progress = decision.status.state and decision.status.state.value in (
-        "STARTING",
-        "BOOTSTRAPPING",
-        "TERMINATING",
-    )
-    return PROGRESS_RECHECK_SECONDS if in_progress else None
+    return PROGRESS_RECHECK_SECONDS if decision.status.state in TRANSITIONAL_STATES else None
 
 
 async def ensure_inline_steps(ctx: Context, owner: Mapping[str, Any], spec: EMRClusterSpec) -> None:

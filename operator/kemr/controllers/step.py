@@ -43,14 +43,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-def cluster_steps(ctx: Context, namespace: str, cluster: str) -> list[dict[str, Any]]:
-    return [
-        s
-        for s in ctx.store.all(STEP_KIND, namespace)
-        if ((s.get("spec") or {}).get("clusterRef") or {}).get("name") == cluster
-    ]
-
-
 def view_cluster(
     ctx: Context, namespace: str, name: str
 ) -> tuple[ClusterView, EMRClusterSpec | None, ResolvedCluster | None]:
@@ -108,7 +100,7 @@ async def _reconcile_locked(ctx: Context, body: Mapping[str, Any], spec: EMRStep
     now = datetime.now(UTC).replace(microsecond=0)
     previous = EMRStepStatus.model_validate(body.get("status") or {})
     cluster, cluster_spec, resolved = view_cluster(ctx, namespace, spec.cluster_ref.name)
-    steps = cluster_steps(ctx, namespace, spec.cluster_ref.name)
+    steps = ctx.store.steps_of(namespace, spec.cluster_ref.name)
     last = previous.attempts[-1] if previous.attempts else None
     pod = ctx.store.get("Pod", namespace, last.driver_pod) if last else None
 

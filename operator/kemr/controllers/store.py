@@ -9,7 +9,7 @@ from collections import defaultdict
 from collections.abc import Mapping
 from typing import Any
 
-from kemr.api.constants import LABEL_CLUSTER
+from kemr.api.constants import LABEL_CLUSTER, STEP_KIND
 
 Key = tuple[str, str]  # (namespace, name)
 
@@ -30,6 +30,14 @@ class Store:
 
     def all(self, kind: str, namespace: str | None = None) -> list[dict[str, Any]]:
         return [obj for (ns, _), obj in self._objects[kind].items() if namespace is None or ns == namespace]
+
+    def steps_of(self, namespace: str, cluster: str) -> list[dict[str, Any]]:
+        """The EMRSteps whose clusterRef names `cluster`."""
+        return [
+            step
+            for step in self.all(STEP_KIND, namespace)
+            if ((step.get("spec") or {}).get("clusterRef") or {}).get("name") == cluster
+        ]
 
     def children(self, kind: str, namespace: str, cluster: str) -> list[dict[str, Any]]:
         """Objects of `kind` in `namespace` labelled as belonging to the EMRCluster `cluster`."""
