@@ -39,6 +39,7 @@ KINDS: dict[tuple[str, str], Kind] = {
         Kind("networking.k8s.io/v1", "NetworkPolicy", "networkpolicies"),
         Kind("rbac.authorization.k8s.io/v1", "Role", "roles"),
         Kind("rbac.authorization.k8s.io/v1", "RoleBinding", "rolebindings"),
+        Kind("coordination.k8s.io/v1", "Lease", "leases"),
         Kind("kemr.io/v1alpha1", "EMRCluster", "emrclusters"),
         Kind("kemr.io/v1alpha1", "EMRStep", "emrsteps"),
     )

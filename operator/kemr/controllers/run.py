@@ -7,6 +7,7 @@ import argparse
 import asyncio
 import logging
 import os
+import signal
 import time
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Mapping
@@ -34,6 +35,7 @@ from kemr.apply.kinds import kind_named
 from kemr.config import OperatorConfig, load_config
 from kemr.controllers.cluster import APPLIED_KINDS
 from kemr.controllers.informer import Informer
+from kemr.controllers.leader import LeaderElector
 from kemr.controllers.queue import WorkQueue
 from kemr.controllers.store import Store
 from kemr.metrics import RECONCILE_SECONDS, RECONCILES
@@ -58,6 +60,8 @@ class Options:
     qps: float = 20.0
     burst: int = 40
     workers: int = 4
+    leader_election: bool = True
+    leader_election_namespace: str = "default"
 
 
 @dataclass
@@ -68,6 +72,7 @@ class Context:
     config: OperatorConfig
     options: Options
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
+    elector: LeaderElector | None = None
     failures: dict[WorkKey, int] = field(default_factory=dict)
     locks: defaultdict[tuple[str, str], asyncio.Lock] = field(
         default_factory=lambda: defaultdict(asyncio.Lock)
@@ -166,11 +171,24 @@ async def startup(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) ->
         await asyncio.wait_for(asyncio.gather(*(i.synced.wait() for i in informers)), timeout=60)
     except TimeoutError:
         log.warning("not every child informer synced within 60s; starting anyway")
+    if options.leader_election:
+        ctx.elector = LeaderElector(kube, options.leader_election_namespace)
+    # Workers start once this process leads; until then it is a warm standby (caches filled, probes green).
+    ctx.tasks.append(asyncio.create_task(lead(ctx), name="leader"))
+
+
+async def lead(ctx: Context) -> None:
+    if ctx.elector:
+        await ctx.elector.acquire()
     handlers = reconcilers()
-    ctx.tasks += [
-        asyncio.create_task(worker(ctx, handlers), name=f"worker-{n}") for n in range(options.workers)
-    ]
-    log.info("kemr operator started: namespaces=%s, %d workers", options.namespaces or "all", options.workers)
+    workers = ctx.options.workers
+    ctx.tasks += [asyncio.create_task(worker(ctx, handlers), name=f"worker-{n}") for n in range(workers)]
+    log.info("kemr operator reconciling: namespaces=%s, %d workers", ctx.options.namespaces or "all", workers)
+    if ctx.elector:
+        await ctx.elector.keep()
+        log.error("leadership lost: stopping so that only one operator writes")
+        ctx.elector = None  # not ours to release any more
+        os.kill(os.getpid(), signal.SIGTERM)
 
 
 @kopf.on.cleanup()
@@ -181,6 +199,8 @@ async def cleanup(memo: kopf.Memo, **_: Any) -> None:
     for task in ctx.tasks:
         task.cancel()
     await asyncio.gather(*ctx.tasks, return_exceptions=True)
+    if ctx.elector:
+        await ctx.elector.release()
     await ctx.kube.close()
 
 
@@ -228,6 +248,17 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--qps", type=float, default=20.0, help="client-side API request rate limit")
     p.add_argument("--burst", type=int, default=40, help="client-side API request burst")
     p.add_argument("--workers", type=int, default=4, help="reconciles running at once")
+    p.add_argument(
+        "--leader-elect",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="elect one active operator on a Lease (default: on)",
+    )
+    p.add_argument(
+        "--leader-election-namespace",
+        default=os.environ.get("POD_NAMESPACE", "default"),
+        help="namespace of the Lease kemr-operator (default: $POD_NAMESPACE or default)",
+    )
     p.add_argument("--log-format", choices=["json", "plain"], default="plain")
     p.add_argument("--verbose", "-v", action="store_true")
     return p.parse_args(argv)
@@ -249,6 +280,8 @@ def main(argv: list[str] | None = None) -> int:
         qps=args.qps,
         burst=args.burst,
         workers=args.workers,
+        leader_election=args.leader_elect,
+        leader_election_namespace=args.leader_election_namespace,
     )
     kopf.run(
         standalone=True,  # one active replica (Deployment strategy Recreate); no kopf peering objects needed
