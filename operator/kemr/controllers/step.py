@@ -91,10 +91,16 @@ async def reconcile_step(ctx: Context, namespace: str, name: str) -> float | Non
     # which every status write below updates at once (read-your-writes within this process).
     async with ctx.locks[(namespace, spec.cluster_ref.name)]:
         body = ctx.store.get(STEP_KIND, namespace, name) or body
-        return await _reconcile_locked(ctx, body, spec)
+        previous = EMRStepStatus.model_validate(body.get("status") or {})
+        decision = await _reconcile_locked(ctx, body, spec)
+    owner = {"apiVersion": API_VERSION, "kind": STEP_KIND, "metadata": body["metadata"]}
+    for event in decision.events:  # outside the lock: the queue of the cluster's other steps moves on
+        await post_event(ctx.kube, owner, event.type, event.reason, event.message)
+    _observe_metrics(ctx, namespace, previous, decision)
+    return decision.requeue_after
 
 
-async def _reconcile_locked(ctx: Context, body: Mapping[str, Any], spec: EMRStepSpec) -> float | None:
+async def _reconcile_locked(ctx: Context, body: Mapping[str, Any], spec: EMRStepSpec) -> StepDecision:
     meta = body["metadata"]
     namespace, name = meta["namespace"], meta["name"]
     now = datetime.now(UTC).replace(microsecond=0)
@@ -126,10 +132,7 @@ async def _reconcile_locked(ctx: Context, body: Mapping[str, Any], spec: EMRStep
         updated = await patch_status(ctx.kube, owner, patch, resource_version=meta["resourceVersion"])
         ctx.store.upsert(STEP_KIND, {"apiVersion": API_VERSION, "kind": STEP_KIND, **updated})
     await _act(ctx, body, spec, decision, resolved, cluster_spec)
-    for event in decision.events:
-        await post_event(ctx.kube, owner, event.type, event.reason, event.message)
-    _observe_metrics(ctx, namespace, previous, decision)
-    return decision.requeue_after
+    return decision
 
 
 async def _act(

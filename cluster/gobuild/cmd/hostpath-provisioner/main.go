@@ -129,6 +129,8 @@ func main() {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
+	// client-go's default of 5 requests/s would make volume binding the bottleneck of a cluster's start.
+	cfg.QPS, cfg.Burst = 100, 200
 	client := kubernetes.NewForConfigOrDie(cfg)
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()

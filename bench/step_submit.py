@@ -1,0 +1,143 @@
+"""Benchmark: how fast one operator turns applied EMRSteps into driver pods, and how many steps a minute
+it runs.
+
+eval "$(cluster/env.sh)"
+uv run python bench/step_submit.py [--steps=200] [--concurrency=256] [--timeout=600]
+
+One EMRCluster (stepConcurrency = --concurrency) receives --steps EMRSteps at once; kwok runs each driver
+for 1 s. Prints apply → driver pod created (p50/p99/max, first seen on a pod watch) and steps completed per
+minute.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import secrets
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from kubernetes import client, config, watch
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "tests"))
+from support.emr import cluster_manifest, step_manifest  # noqa: E402
+from support.operator import OperatorProcess  # noqa: E402
+
+GROUP, VERSION = "kemr.io", "v1alpha1"
+
+
+def as_dict(value: object) -> dict[str, Any]:
+    """The client types custom objects as `object`; they are JSON objects."""
+    if not isinstance(value, dict):
+        raise TypeError(f"expected a JSON object, got {type(value).__name__}")
+    return value
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+class PodRecorder(threading.Thread):
+    """First time each driver pod is seen on a watch."""
+
+    def __init__(self, core: client.CoreV1Api, namespace: str) -> None:
+        super().__init__(daemon=True)
+        self.core, self.namespace = core, namespace
+        self.seen: dict[str, float] = {}
+        self.stop = threading.Event()
+
+    def run(self) -> None:
+        while not self.stop.is_set():
+            stream = watch.Watch().stream(
+                self.core.list_namespaced_pod,
+                self.namespace,
+                label_selector="kemr.io/role=driver",
+                timeout_seconds=5,
+            )
+            for event in stream:
+                self.seen.setdefault(event["object"].metadata.labels["kemr.io/step"], time.monotonic())
+
+
+def wait(what: str, probe: Any, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while not probe():
+        if time.monotonic() > deadline:
+            raise SystemExit(f"timed out waiting for {what}")
+        time.sleep(0.25)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--steps", type=int, default=200)
+    parser.add_argument("--concurrency", type=int, default=256)
+    parser.add_argument("--timeout", type=float, default=600)
+    args = parser.parse_args()
+
+    kubeconfig = Path(os.environ.get("KUBECONFIG") or config.KUBE_CONFIG_DEFAULT_LOCATION).expanduser()
+    config.load_kube_config(str(kubeconfig))
+    core, custom = client.CoreV1Api(), client.CustomObjectsApi()
+    namespace = f"bench-steps-{secrets.token_hex(3)}"
+    core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=namespace)))
+    operator = OperatorProcess(kubeconfig, Path(tempfile.mkdtemp()) / "operator.log")
+    operator.start()
+    recorder = PodRecorder(core, namespace)
+    try:
+        custom.create_namespaced_custom_object(
+            GROUP,
+            VERSION,
+            namespace,
+            "emrclusters",
+            cluster_manifest("bench", stepConcurrency=args.concurrency),
+        )
+
+        def cluster_ready() -> bool:
+            obj = as_dict(
+                custom.get_namespaced_custom_object(GROUP, VERSION, namespace, "emrclusters", "bench")
+            )
+            return bool((obj.get("status") or {}).get("state") == "WAITING")
+
+        wait("the cluster to be WAITING", cluster_ready, args.timeout)
+        recorder.start()
+        applied: dict[str, float] = {}
+        started = time.monotonic()
+        for i in range(args.steps):
+            name = f"s{i:04d}"
+            custom.create_namespaced_custom_object(
+                GROUP, VERSION, namespace, "emrsteps", step_manifest(name, "bench", duration="1s")
+            )
+            applied[name] = time.monotonic()
+        apply_seconds = time.monotonic() - started
+
+        def all_completed() -> bool:
+            items = as_dict(custom.list_namespaced_custom_object(GROUP, VERSION, namespace, "emrsteps"))[
+                "items"
+            ]
+            done = [s for s in items if (s.get("status") or {}).get("state") == "COMPLETED"]
+            return bool(len(done) == args.steps)
+
+        wait(f"{args.steps} steps COMPLETED", all_completed, args.timeout)
+        elapsed = time.monotonic() - started
+        latencies = [recorder.seen[n] - t for n, t in applied.items() if n in recorder.seen]
+        print(f"steps: {args.steps}, stepConcurrency: {args.concurrency}, created in {apply_seconds:.1f} s")
+        print(
+            f"apply → driver pod created: p50 {percentile(latencies, 0.5) * 1000:.0f} ms, "
+            f"p99 {percentile(latencies, 0.99) * 1000:.0f} ms, max {max(latencies) * 1000:.0f} ms "
+            f"({len(latencies)} pods seen)"
+        )
+        print(f"all completed after {elapsed:.1f} s: {args.steps / elapsed * 60:.0f} steps/minute sustained")
+    finally:
+        recorder.stop.set()
+        operator.stop()
+        core.delete_namespace(namespace)
+
+
+if __name__ == "__main__":
+    main()
