@@ -107,13 +107,22 @@ def test_cancel_sends_sigterm_then_cancels() -> None:
 
 def test_cluster_gone_or_terminated() -> None:
     assert run(cluster=ClusterView(exists=False)).status.state == StepState.FAILED
-    ended = ClusterView(exists=True, state=ClusterState.TERMINATED, ended=T0 - timedelta(seconds=5))
+    ended = ClusterView(
+        exists=True, state=ClusterState.TERMINATED, terminating_since=T0 - timedelta(seconds=5)
+    )
     late = run(cluster=ended)
     assert late.status.state == StepState.FAILED
     assert late.status.state_change_reason
     assert late.status.state_change_reason.code == "CLUSTER_TERMINATED"
-    caught = ClusterView(exists=True, state=ClusterState.TERMINATING)
+    caught = ClusterView(
+        exists=True, state=ClusterState.TERMINATING, terminating_since=T0 + timedelta(seconds=1)
+    )
     assert run(cluster=caught).status.state == StepState.CANCELLED
+    terminating = ClusterView(exists=True, state=ClusterState.TERMINATING, terminating_since=T0)
+    failed = run(cluster=terminating)
+    assert failed.status.state == StepState.FAILED
+    assert failed.status.state_change_reason
+    assert failed.status.state_change_reason.code == "CLUSTER_TERMINATING"
 
 
 def test_cancelled_by_a_failed_cancel_and_wait_step() -> None:

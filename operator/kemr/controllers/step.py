@@ -27,6 +27,7 @@ from kemr.faults import crash_point
 from kemr.metrics import STEP_DURATION_SECONDS, STEP_SUBMIT_LATENCY_SECONDS, STEPS
 from kemr.resolve import ResolvedCluster, ResolveError, resolve_cluster
 from kemr.status.step import (
+    TERMINATING_CLUSTER,
     Action,
     ClusterView,
     StepDecision,
@@ -57,12 +58,21 @@ def view_cluster(
         return ClusterView(exists=True, state=ClusterState(state) if state else None), None, None
     view = ClusterView(
         exists=True,
-        ended=parse_time(((body.get("status") or {}).get("timeline") or {}).get("ended")),
+        terminating_since=terminating_since(body),
         state=ClusterState(state) if state else None,
         step_concurrency=spec.step_concurrency,
         log_uri=resolved.log_uri,
     )
     return view, spec, resolved
+
+
+def terminating_since(cluster: Mapping[str, Any]) -> datetime | None:
+    """When a terminating or terminated cluster began terminating: its Ready condition turned False then."""
+    status = cluster.get("status") or {}
+    if status.get("state") not in {s.value for s in TERMINATING_CLUSTER}:
+        return None
+    ready: dict[str, Any] = next((c for c in status.get("conditions") or [] if c.get("type") == "Ready"), {})
+    return parse_time(ready.get("lastTransitionTime"))
 
 
 def step_issues(spec: EMRStepSpec, cluster: EMRClusterSpec | None) -> list[ValidationIssue]:

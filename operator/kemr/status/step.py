@@ -50,7 +50,7 @@ class ClusterView:
     state: ClusterState | None = None
     step_concurrency: int = 1
     log_uri: str | None = None  # the cluster's own prefix under logUri, ending in "/"
-    ended: datetime | None = None  # when the cluster terminated
+    terminating_since: datetime | None = None  # when the cluster stopped being ready to terminate
 
     @property
     def ready(self) -> bool:
@@ -192,8 +192,10 @@ def decide_step(
         if running:
             action = Action.DELETE_POD
             d.close_attempt(AttemptOutcome.CANCELLED, now)
-        # Steps caught by the termination are cancelled, as in EMR; a step sent to a gone cluster fails.
-        caught = cluster.exists and (cluster.ended is None or created < cluster.ended)
+        # Steps caught by the termination are cancelled, as in EMR; a step sent to a cluster already
+        # terminating or gone fails.
+        since = cluster.terminating_since
+        caught = cluster.exists and since is not None and created < since
         target = StepState.CANCELLED if d.timeline.started or caught else StepState.FAILED
         if target == StepState.FAILED:
             d.failure = FailureDetails(reason=code.value, message=message)
