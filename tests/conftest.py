@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import secrets
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -57,6 +57,26 @@ def crds(kube: Kube) -> Kube:
     kube.run("apply", "--server-side", "--force-conflicts", "-f", str(REPO / "crds"))
     kube.run("wait", "--for=condition=Established", "crd/emrclusters.kemr.io", "crd/emrsteps.kemr.io")
     return kube
+
+
+@pytest.fixture
+def spawn_operator(operator: OperatorProcess, tmp_path: Path) -> Iterator[Callable[..., OperatorProcess]]:
+    """Extra operator processes for one test (the shared one is stopped meanwhile); all stopped after it."""
+    operator.stop()
+    spawned: list[OperatorProcess] = []
+
+    def spawn(name: str, env: dict[str, str] | None = None) -> OperatorProcess:
+        proc = OperatorProcess(operator.kubeconfig, tmp_path / f"{name}.log", env=env)
+        spawned.append(proc)
+        return proc
+
+    yield spawn
+    for proc in spawned:  # gracefully, so the Lease is released for the next operator at once
+        try:
+            proc.stop()
+        except Exception:
+            proc.kill()
+    operator.start()
 
 
 @pytest.fixture(scope="session")

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
+from collections.abc import Callable
 
 import pytest
 
@@ -14,18 +13,10 @@ from support.operator import OperatorProcess
 pytestmark = pytest.mark.timeout(240)
 
 
-@pytest.fixture
-def paused(operator: OperatorProcess) -> Iterator[OperatorProcess]:
-    operator.stop()
-    yield operator
-    operator.start()
-
-
 def test_only_the_leader_reconciles_and_a_standby_takes_over(
-    paused: OperatorProcess, kube: Kube, namespace: str, tmp_path: Path
+    spawn_operator: Callable[..., OperatorProcess], kube: Kube, namespace: str
 ) -> None:
-    first = OperatorProcess(paused.kubeconfig, tmp_path / "first.log")
-    second = OperatorProcess(paused.kubeconfig, tmp_path / "second.log")
+    first, second = spawn_operator("first"), spawn_operator("second")
     first.start()
     wait_until(lambda: "reconciling" in first.log_path.read_text(), 30, "the first operator to lead")
     second.start()
@@ -34,7 +25,8 @@ def test_only_the_leader_reconciles_and_a_standby_takes_over(
     )
     kube.apply(cluster_manifest("one"), namespace=namespace)
     wait_for_state(kube, namespace, "one", "WAITING")
-    assert "one" not in second.log_path.read_text(), "a standby must not reconcile"
+    assert f"{namespace}/one: applied" in first.log_path.read_text()
+    assert f"{namespace}/one: applied" not in second.log_path.read_text(), "a standby must not reconcile"
     assert 'kemr_reconciles_total{kind="EMRCluster",result="ok"}' in first.metrics()
 
     first.stop()  # a graceful stop releases the Lease: the standby leads within a renew period

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -244,27 +244,17 @@ def test_concurrent_cluster_refuses_blocking_failure_actions(
     assert "spec.actionOnFailure" in failed["status"]["stateChangeReason"]["message"]
 
 
-@pytest.fixture
-def paused_operator(operator: OperatorProcess) -> Iterator[OperatorProcess]:
-    """The shared operator stopped for the test (which runs its own), and started again after."""
-    operator.stop()
-    yield operator
-    operator.start()
-
-
 @pytest.mark.parametrize("point", ["step-attempt-recorded", "step-before-result-recorded"])
 def test_operator_killed_at_a_crash_point_runs_each_attempt_once(
-    paused_operator: OperatorProcess, kube: Kube, namespace: str, point: str, tmp_path: Any
+    spawn_operator: Callable[..., OperatorProcess], kube: Kube, namespace: str, point: str
 ) -> None:
-    healthy = OperatorProcess(paused_operator.kubeconfig, tmp_path / "healthy.log")
+    healthy = spawn_operator("healthy")
     healthy.start()
     kube.apply(cluster_manifest("etl"), namespace=namespace)
     wait_for_state(kube, namespace, "etl", "WAITING")
     healthy.stop()
 
-    crashing = OperatorProcess(
-        paused_operator.kubeconfig, tmp_path / "crashing.log", env={"KEMR_CRASH_AT": point}
-    )
+    crashing = spawn_operator("crashing", env={"KEMR_CRASH_AT": point})
     crashing.start()
     kube.apply(step_manifest("once", "etl", duration="1s"), namespace=namespace)
     wait_until(
@@ -275,10 +265,7 @@ def test_operator_killed_at_a_crash_point_runs_each_attempt_once(
     if point == "step-attempt-recorded":
         assert not _driver_pods(kube, namespace, "once"), "killed before the pod was created"
 
-    healthy.start()
-    try:
-        done = wait_for_step(kube, namespace, "once", "COMPLETED")
-    finally:
-        healthy.stop()
+    healthy.start()  # takes the Lease over once the killed operator's expires (15 s)
+    done = wait_for_step(kube, namespace, "once", "COMPLETED")
     assert [a["number"] for a in done["status"]["attempts"]] == [1]
     assert [p["metadata"]["name"] for p in _driver_pods(kube, namespace, "once")] == ["once-attempt-1"]
