@@ -67,6 +67,8 @@ build_helpers() {
   mkdir -p "$TOOLS_BIN"
   (cd "$CLUSTER_DIR/gobuild" && with_progress hostpath-provisioner "$KEMR_CACHE/build-tools.log" \
     go build -v -ldflags "-s -w" -o "$TOOLS_BIN/" ./cmd/hostpath-provisioner)
+  # Builds for older sources of the helpers are never used again.
+  find "$KEMR_CACHE/bin" -maxdepth 1 -name 'tools-*' ! -path "$TOOLS_BIN" -exec rm -rf {} +
 }
 
 main() {
