@@ -413,14 +413,16 @@ def startable(steps: Sequence[Mapping[str, Any]], concurrency: int) -> set[str]:
 
 
 def cancelled_by(step: Mapping[str, Any], steps: Sequence[Mapping[str, Any]]) -> str | None:
-    """The failed CANCEL_AND_WAIT step that cancels `step`: one that failed while `step` was pending."""
+    """The failed CANCEL_AND_WAIT step that cancels `step`: one that failed while `step` was pending.
+
+    Times have one-second precision: a step created in the second of the failure counts as sent after it."""
     created = step["metadata"].get("creationTimestamp", "")
     for other in steps:
         status = other.get("status") or {}
         if (
             status.get("state") == StepState.FAILED.value
             and (other.get("spec") or {}).get("actionOnFailure") == ActionOnFailure.CANCEL_AND_WAIT.value
-            and created <= ((status.get("timeline") or {}).get("ended") or "")
+            and created < ((status.get("timeline") or {}).get("ended") or "")
         ):
             return str(other["metadata"]["name"])
     return None
