@@ -14,6 +14,7 @@ from kemr.builders.pod import (
     client_env,
     common_env,
     container_security_context,
+    placement_spec,
     pod_security_context,
     script,
     shared_mounts,
@@ -129,13 +130,8 @@ def build_driver_pod(
             "volumes": shared_volumes(resolved, resolved.client_config_map_name),
         },
     }
-    placement = resolved.master.placement  # drivers run on on-demand capacity, as the master does
-    if placement.node_selector:
-        generated["spec"]["nodeSelector"] = dict(placement.node_selector)
-    if placement.tolerations:
-        generated["spec"]["tolerations"] = [dict(t) for t in placement.tolerations]
-    if placement.node_affinity:
-        generated["spec"]["affinity"] = {"nodeAffinity": dict(placement.node_affinity)}
+    # Drivers run on on-demand capacity, as the master does.
+    generated["spec"].update(placement_spec(resolved.master.placement))
     if resolved.image_pull_secrets:
         generated["spec"]["imagePullSecrets"] = [{"name": s} for s in resolved.image_pull_secrets]
     if not generated["spec"]["initContainers"]:

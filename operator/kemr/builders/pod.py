@@ -16,6 +16,7 @@ from typing import Any, Final
 
 from kemr.builders.overrides import apply_pod_overrides
 from kemr.resolve import ContainerSize, ResolvedCluster, ResolvedGroup, layout
+from kemr.resolve.model import Placement
 from kemr.resolve.names import CONFIG_HASH_ANNOTATION
 from kemr.resolve.quantity import format_cpu, format_memory
 
@@ -311,9 +312,20 @@ def _spread(group: ResolvedGroup) -> list[dict[str, Any]]:
     ]
 
 
+def placement_spec(placement: Placement) -> dict[str, Any]:
+    """The pod spec fields that put a pod on its capacity type (node selector, tolerations, node affinity)."""
+    spec: dict[str, Any] = {}
+    if placement.node_selector:
+        spec["nodeSelector"] = dict(placement.node_selector)
+    if placement.tolerations:
+        spec["tolerations"] = [dict(t) for t in placement.tolerations]
+    if placement.node_affinity:
+        spec["affinity"] = {"nodeAffinity": copy.deepcopy(dict(placement.node_affinity))}
+    return spec
+
+
 def generated_pod_template(resolved: ResolvedCluster, group: ResolvedGroup, hash_: str) -> dict[str, Any]:
     """The pod template before podOverrides."""
-    placement = group.placement
     spec: dict[str, Any] = {
         "serviceAccountName": resolved.service_account_name,
         "automountServiceAccountToken": False,
@@ -321,13 +333,8 @@ def generated_pod_template(resolved: ResolvedCluster, group: ResolvedGroup, hash
         # "spark", which Spark's scripts read as the port.
         "enableServiceLinks": False,
         "securityContext": pod_security_context(),
+        **placement_spec(group.placement),
     }
-    if placement.node_selector:
-        spec["nodeSelector"] = dict(placement.node_selector)
-    if placement.tolerations:
-        spec["tolerations"] = [dict(t) for t in placement.tolerations]
-    if placement.node_affinity:
-        spec["affinity"] = {"nodeAffinity": copy.deepcopy(dict(placement.node_affinity))}
     if not group.is_master:
         spec["topologySpreadConstraints"] = _spread(group)
     if resolved.image_pull_secrets:
