@@ -10,7 +10,10 @@ from typing import Any
 from kemr.api import GroupRole, StepState
 from kemr.api.constants import LABEL_GROUP, LABEL_ROLE
 
-ACTIVE_STEP_STATES = frozenset({StepState.PENDING, StepState.RUNNING, StepState.CANCEL_PENDING})
+# Steps not finished yet: the cluster is not idle while one exists (INTERRUPTED: waiting for its retry).
+UNFINISHED_STEP_STATES = frozenset(
+    {StepState.PENDING, StepState.RUNNING, StepState.CANCEL_PENDING, StepState.INTERRUPTED}
+)
 
 
 @dataclass(frozen=True)
@@ -37,7 +40,7 @@ class ObservedSteps:
 
     @property
     def active(self) -> int:
-        return self.count(*ACTIVE_STEP_STATES)
+        return self.count(*UNFINISHED_STEP_STATES)
 
 
 @dataclass(frozen=True)

@@ -151,3 +151,15 @@ def test_failed_terminate_cluster_step_ends_with_errors() -> None:
     done = run(previous=ending.status, obs=observed(steps=steps, remaining=0))
     assert done.status.state == ClusterState.TERMINATED_WITH_ERRORS
     assert conditions(done.status)["Stalled"] == "True"
+
+
+def test_a_step_waiting_for_its_retry_keeps_a_transient_cluster_alive() -> None:
+    spec = SPEC.model_copy(
+        update={
+            "auto_termination": SPEC.auto_termination.model_copy(update={"keep_alive_when_no_steps": False})
+        }
+    )
+    ready = run(spec, obs=observed(steps=ObservedSteps(by_state={StepState.RUNNING: 1}))).status
+    retrying = run(spec, ready, obs=observed(steps=ObservedSteps(by_state={StepState.INTERRUPTED: 1})))
+    assert retrying.status.state == ClusterState.WAITING
+    assert retrying.mode == ChildrenMode.BUILD

@@ -125,6 +125,13 @@ async def apply_children(
     return result
 
 
+def status_patch(old: Mapping[str, Any], new: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The merge patch from status `old` to `new` (fields gone are sent as null); None when equal."""
+    if old == new:
+        return None
+    return {**{key: None for key in old if key not in new}, **new}
+
+
 async def patch_status(
     kube: KubeClient, obj: Mapping[str, Any], status: Mapping[str, Any], resource_version: str | None = None
 ) -> dict[str, Any]:

@@ -19,11 +19,20 @@ from kemr.api.constants import (
     CLUSTER_KIND,
     LABEL_CLUSTER,
     LABEL_MANAGED_BY,
+    LABEL_ROLE,
     MANAGED_BY,
+    ROLE_DRIVER,
     STEP_KIND,
 )
 from kemr.apply.events import post_event
-from kemr.apply.ssa import apply_children, delete, owner_reference, patch_status, server_side_apply
+from kemr.apply.ssa import (
+    apply_children,
+    delete,
+    owner_reference,
+    patch_status,
+    server_side_apply,
+    status_patch,
+)
 from kemr.builders import build_children
 from kemr.metrics import CLUSTERS
 from kemr.observe import ObservedSteps, observe_cluster
@@ -127,7 +136,7 @@ async def reconcile_cluster(ctx: Context, namespace: str, name: str) -> float | 
     ]
     workloads = [o for o in live if o["kind"] in ("StatefulSet", "Deployment")]
     pods = ctx.store.children("Pod", namespace, name)
-    daemon_pods = [p for p in pods if (p["metadata"].get("labels") or {}).get("kemr.io/role") != "driver"]
+    daemon_pods = [p for p in pods if (p["metadata"].get("labels") or {}).get(LABEL_ROLE) != ROLE_DRIVER]
     claims = ctx.store.children("PersistentVolumeClaim", namespace, name)
     observed = observe_cluster(
         workloads, daemon_pods, claims, observe_steps(ctx.store.steps_of(namespace, name))
@@ -154,9 +163,8 @@ async def reconcile_cluster(ctx: Context, namespace: str, name: str) -> float | 
             len(result.deleted),
         )
 
-    new_status = decision.status.to_dict()
-    if new_status != previous.to_dict():
-        updated = await patch_status(ctx.kube, owner, _with_removals(previous.to_dict(), new_status))
+    if patch := status_patch(previous.to_dict(), decision.status.to_dict()):
+        updated = await patch_status(ctx.kube, owner, patch)
         ctx.store.upsert(CLUSTER_KIND, {"apiVersion": API_VERSION, "kind": CLUSTER_KIND, **updated})
     for event in decision.events:
         await post_event(ctx.kube, owner, event.type, event.reason, event.message)
@@ -192,11 +200,6 @@ async def ensure_inline_steps(ctx: Context, owner: Mapping[str, Any], spec: EMRC
         }
         created = await server_side_apply(ctx.kube, manifest)
         ctx.store.upsert(STEP_KIND, {"apiVersion": API_VERSION, "kind": STEP_KIND, **created})
-
-
-def _with_removals(old: Mapping[str, Any], new: Mapping[str, Any]) -> dict[str, Any]:
-    """A merge patch from old to new: keys that disappeared are sent as null."""
-    return {**{k: None for k in old if k not in new}, **new}
 
 
 async def _write_stalled(

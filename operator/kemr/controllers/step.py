@@ -20,7 +20,7 @@ from kemr.api.constants import API_VERSION, CLUSTER_KIND, STEP_KIND
 from kemr.apply.client import ApiError
 from kemr.apply.events import post_event
 from kemr.apply.kinds import kind_named
-from kemr.apply.ssa import patch_status
+from kemr.apply.ssa import patch_status, status_patch
 from kemr.builders.driver import build_driver_pod
 from kemr.controllers.cluster import parse_time
 from kemr.faults import crash_point
@@ -134,9 +134,7 @@ async def _reconcile_locked(ctx: Context, body: Mapping[str, Any], spec: EMRStep
         now=now,
     )
     owner = {"apiVersion": API_VERSION, "kind": STEP_KIND, "metadata": meta}
-    new_status = decision.status.to_dict()
-    if new_status != previous.to_dict():
-        patch = {**{k: None for k in previous.to_dict() if k not in new_status}, **new_status}
+    if patch := status_patch(previous.to_dict(), decision.status.to_dict()):
         if pod is not None and (pod.get("status") or {}).get("phase") in ("Succeeded", "Failed"):
             crash_point("step-before-result-recorded")
         updated = await patch_status(ctx.kube, owner, patch, resource_version=meta["resourceVersion"])

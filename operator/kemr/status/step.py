@@ -32,7 +32,8 @@ STEP_INDEX_ANNOTATION = "kemr.io/step-index"  # an inline step's position in the
 MAX_INTERRUPTIONS = 3  # driver pods lost to node failures, retried without using up an attempt
 INTERRUPTION_BACKOFF_SECONDS = 5
 CANCEL_GRACE_SECONDS = 30
-ACTIVE_STEP_STATES = frozenset({StepState.RUNNING, StepState.CANCEL_PENDING, StepState.INTERRUPTED})
+# States that hold one of the cluster's stepConcurrency slots.
+SLOT_STATES = frozenset({StepState.RUNNING, StepState.CANCEL_PENDING, StepState.INTERRUPTED})
 TERMINATING_CLUSTER = frozenset(
     {ClusterState.TERMINATING, ClusterState.TERMINATED, ClusterState.TERMINATED_WITH_ERRORS}
 )
@@ -404,7 +405,7 @@ def startable(steps: Sequence[Mapping[str, Any]], concurrency: int) -> set[str]:
     def state(s: Mapping[str, Any]) -> str:
         return (s.get("status") or {}).get("state") or StepState.PENDING.value
 
-    active = sum(1 for s in steps if state(s) in {st.value for st in ACTIVE_STEP_STATES})
+    active = sum(1 for s in steps if state(s) in {st.value for st in SLOT_STATES})
     pending = sorted(
         (s for s in steps if state(s) == StepState.PENDING.value and not (s.get("spec") or {}).get("cancel")),
         key=step_order_key,
