@@ -19,6 +19,10 @@ APISERVER_PORT=${KEMR_APISERVER_PORT:-6443}
 ETCD_PORT=${KEMR_ETCD_PORT:-2379}
 ETCD_PEER_PORT=${KEMR_ETCD_PEER_PORT:-2380}
 
+# The real node (cluster/node/): our own containerd; images are imported into its k8s.io namespace with
+#   ctr --address "$KEMR_CONTAINERD_SOCK" -n k8s.io images import <archive>
+KEMR_CONTAINERD_SOCK=/run/kemr/containerd/containerd.sock
+
 log() { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 die() { log "error: $*"; exit 1; }
 
