@@ -30,3 +30,23 @@ STEP_SUBMIT_LATENCY_SECONDS = Histogram(
     "From a step attempt being recorded to its driver pod being created",
     buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10),
 )
+TASK_DESIRED = Gauge(
+    "kemr_task_group_desired_replicas",
+    "Task pods managed scaling wants per task group",
+    ["namespace", "cluster", "group"],
+)
+SPOT_FALLBACK_PODS = Gauge(
+    "kemr_spot_fallback_pods",
+    "Pods of a spot task group running on on-demand capacity (spot fallback)",
+    ["namespace", "cluster", "group"],
+)
+TASK_DEMAND_CORES = Gauge(
+    "kemr_scaling_demand_cores",
+    "Executor cores the running and startable steps ask for (managed scaling's input)",
+    ["namespace", "cluster"],
+)
+SCALING_DECISIONS = Counter(
+    "kemr_scaling_decisions_total",
+    "Scaling and spot fallback decisions that changed a group, by reason",
+    ["namespace", "reason"],
+)

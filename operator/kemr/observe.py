@@ -8,7 +8,8 @@ from datetime import datetime
 from typing import Any
 
 from kemr.api import GroupRole, StepState
-from kemr.api.constants import LABEL_GROUP, LABEL_ROLE
+from kemr.api.constants import LABEL_FALLBACK, LABEL_GROUP, LABEL_ROLE, ROLE_TASK
+from kemr.status.scaling import unschedulable_since
 
 # Steps not finished yet: the cluster is not idle while one exists (INTERRUPTED: waiting for its retry).
 UNFINISHED_STEP_STATES = frozenset(
@@ -49,9 +50,31 @@ class ObservedCluster:
     initializing_pods: int  # master/core pods still running init containers (bootstrap actions)
     remaining: int  # pods, workloads and volume claims still present (termination is done at 0)
     steps: ObservedSteps = field(default_factory=ObservedSteps)
+    # Spot task groups' on-demand stand-ins, by the spot group's name.
+    fallbacks: tuple[ObservedGroup, ...] = ()
+    # Task pods (not stand-ins) the scheduler can't place, by group: since when.
+    unschedulable: Mapping[str, tuple[datetime, ...]] = field(default_factory=dict)
 
     def group(self, name: str) -> ObservedGroup | None:
         return next((g for g in self.groups if g.name == name), None)
+
+    def fallback(self, name: str) -> ObservedGroup | None:
+        return next((g for g in self.fallbacks if g.name == name), None)
+
+
+def is_fallback(obj: Mapping[str, Any]) -> bool:
+    return LABEL_FALLBACK in (obj["metadata"].get("labels") or {})
+
+
+def unschedulable_task_pods(pods: Iterable[Mapping[str, Any]]) -> dict[str, tuple[datetime, ...]]:
+    found: dict[str, list[datetime]] = {}
+    for pod in pods:
+        labels = pod["metadata"].get("labels") or {}
+        if labels.get(LABEL_ROLE) != ROLE_TASK or LABEL_FALLBACK in labels:
+            continue
+        if (since := unschedulable_since(pod)) is not None:
+            found.setdefault(labels.get(LABEL_GROUP, ""), []).append(since)
+    return {group: tuple(sorted(times)) for group, times in found.items()}
 
 
 def observe_group(workload: Mapping[str, Any]) -> ObservedGroup:
@@ -88,9 +111,12 @@ def observe_cluster(
     daemon_pods = [
         p for p in pods if (p["metadata"].get("labels") or {}).get(LABEL_ROLE) in ("master", "core")
     ]
+    main = [w for w in workloads if not is_fallback(w)]
     return ObservedCluster(
-        groups=tuple(sorted((observe_group(w) for w in workloads), key=lambda g: (g.role.value, g.name))),
+        groups=tuple(sorted((observe_group(w) for w in main), key=lambda g: (g.role.value, g.name))),
         initializing_pods=sum(1 for p in daemon_pods if _initializing(p)),
         remaining=len(workloads) + len(pods) + len(claims),
         steps=steps or ObservedSteps(),
+        fallbacks=tuple(observe_group(w) for w in workloads if is_fallback(w)),
+        unschedulable=unschedulable_task_pods(pods),
     )

@@ -277,6 +277,17 @@ _SPEC_RULES = [
         reason="FieldValueForbidden",
     ),
     cel(
+        "!('HDFS' in self.applications) || !has(self.configurations) || self.configurations.all(c,"
+        " c.classification != 'hdfs-site' || !has(c.properties) || !('dfs.replication' in c.properties)"
+        " || !c.properties['dfs.replication'].matches('^[0-9]{1,4}$')"
+        " || int(c.properties['dfs.replication'])"
+        " <= (has(self.coreGroups) ? self.coreGroups.map(g, g.replicas).sum() : 0))",
+        "the core groups' replicas add up to fewer nodes than hdfs-site dfs.replication: HDFS could not keep"
+        " every block's replicas (and a DataNode decommission would never finish); keep the sum of"
+        " spec.coreGroups[].replicas at least dfs.replication, or lower dfs.replication",
+        field_path=".coreGroups",
+    ),
+    cel(
         "!('HDFS' in self.applications) || (has(self.coreGroups) && size(self.coreGroups) > 0)",
         "HDFS needs at least one core group (its DataNodes): add one to coreGroups or remove HDFS from"
         " applications",
@@ -441,6 +452,20 @@ class GroupStatus(KemrModel):
     """Pods wanted."""
     ready: int = 0
     """Pods ready."""
+    reason: str | None = None
+    """Why `desired` is what it is: managed scaling's last decision (ScaleUp, ScaleDown, Cooldown,
+    Stabilizing, Steady, Bounds), or a core group's scale-in (Decommissioning, DecommissionWaiting)."""
+    message: str | None = None
+    """Details of `reason`: the demand, the capacity, what is waited for."""
+    last_scale_time: datetime | None = None
+    """When managed scaling last changed `desired`."""
+    scale_down_since: datetime | None = None
+    """Since when demand has been below `desired` (the group shrinks after scaleDownStabilizationSeconds)."""
+    on_demand_fallback: int | None = None
+    """Pods of a spot group running on on-demand capacity, standing in for spot pods that stayed
+    unschedulable for spotFallback.afterSeconds. Back to 0 when spot capacity returns."""
+    decommissioning: list[str] | None = None
+    """Core pods whose DataNodes are being decommissioned before the group shrinks."""
 
 
 class StepCounts(KemrModel):

@@ -25,6 +25,7 @@ LABEL_CLUSTER: Final = "kemr.io/cluster"  # the EMRCluster's name
 LABEL_ROLE: Final = "kemr.io/role"  # one of ROLES
 LABEL_GROUP: Final = "kemr.io/group"  # core/task group name ("master" for the master)
 LABEL_STEP: Final = "kemr.io/step"  # the EMRStep's name (driver pods)
+LABEL_FALLBACK: Final = "kemr.io/fallback"  # "on-demand" on a spot task group's on-demand stand-ins
 LABEL_MANAGED_BY: Final = "app.kubernetes.io/managed-by"
 LABEL_NAME: Final = "app.kubernetes.io/name"
 LABEL_INSTANCE: Final = "app.kubernetes.io/instance"

@@ -36,6 +36,7 @@ def build_children(resolved: ResolvedCluster) -> list[dict[str, Any]]:
         build_master_statefulset(resolved),
         *(build_core_statefulset(resolved, group) for group in resolved.core_groups),
         *(build_task_deployment(resolved, group) for group in resolved.task_groups),
+        *(build_task_deployment(resolved, group) for group in resolved.fallback_groups),
     ]
 
 

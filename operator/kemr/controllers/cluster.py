@@ -6,6 +6,7 @@ says (or removes them when the cluster terminates), and writes status only when 
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Mapping
 from datetime import UTC, datetime
@@ -34,10 +35,12 @@ from kemr.apply.ssa import (
     status_patch,
 )
 from kemr.builders import build_children
+from kemr.controllers import scaling
 from kemr.metrics import CLUSTERS
-from kemr.observe import ObservedSteps, observe_cluster
-from kemr.resolve import ResolveError, resolve_cluster
-from kemr.status.cluster import ChildrenMode, decide
+from kemr.observe import ObservedCluster, ObservedSteps, observe_cluster
+from kemr.resolve import ResolvedCluster, ResolveError, resolve_cluster
+from kemr.status.cluster import ChildrenMode, Event, decide
+from kemr.status.scaling import ScalingPlan, with_scaling
 from kemr.status.step import STEP_INDEX_ANNOTATION
 from kemr.validate import ValidationIssue, validate_cluster
 
@@ -143,6 +146,22 @@ async def reconcile_cluster(ctx: Context, namespace: str, name: str) -> float | 
     )
 
     decision = decide(spec, generation, previous, observed, issues, endpoints, created, now)
+    scaling_plan = None
+    if resolved is not None and decision.mode == ChildrenMode.BUILD:
+        resolved, scaling_plan = await _scale(ctx, spec, resolved, previous, observed, now)
+        groups = with_scaling(
+            decision.status.groups,
+            scaling_plan,
+            {g.name: g.ready for g in observed.fallbacks},
+        )
+        decision = dataclasses.replace(
+            decision,
+            status=decision.status.model_copy(update={"groups": groups}),
+            events=decision.events + tuple(Event(e.type, e.reason, e.message) for e in scaling_plan.events),
+        )
+    elif decision.mode == ChildrenMode.TEARDOWN:
+        scaling.forget(namespace, name)
+        scaling.forget_metrics(namespace, name, [g.name for g in spec.task_groups])
 
     if decision.mode == ChildrenMode.BUILD and resolved is not None:
         result = await apply_children(ctx.kube, owner, build_children(resolved), live)
@@ -170,9 +189,38 @@ async def reconcile_cluster(ctx: Context, namespace: str, name: str) -> float | 
         await post_event(ctx.kube, owner, event.type, event.reason, event.message)
     _count_states(ctx, namespace)
 
-    if decision.requeue_after is not None:
-        return decision.requeue_after
-    return PROGRESS_RECHECK_SECONDS if decision.status.state in TRANSITIONAL_STATES else None
+    waits = [decision.requeue_after, scaling_plan.recheck_after if scaling_plan else None]
+    if decision.status.state in TRANSITIONAL_STATES:
+        waits.append(PROGRESS_RECHECK_SECONDS)
+    return min((w for w in waits if w is not None), default=None)
+
+
+async def _scale(
+    ctx: Context,
+    spec: EMRClusterSpec,
+    resolved: ResolvedCluster,
+    previous: EMRClusterStatus,
+    observed: ObservedCluster,
+    now: datetime,
+) -> tuple[ResolvedCluster, ScalingPlan]:
+    """Task group sizes (managed scaling) and on-demand stand-ins (spot fallback), resolved into children."""
+    namespace, name = resolved.namespace, resolved.name
+    master = None
+    if spec.managed_scaling.enabled and spec.task_groups:
+        master = await scaling.master_report(namespace, name, resolved.endpoints.web_ui)
+    steps = ctx.store.steps_of(namespace, name)
+    result, demand = scaling.plan(spec, resolved, previous, observed, steps, master, now)
+    scaling.record(namespace, name, result, demand)
+    rescaled = resolve_cluster(
+        name,
+        namespace,
+        resolved.uid,
+        spec,
+        ctx.config,
+        task_replicas=result.replicas,
+        on_demand_fallback=result.fallback,
+    )
+    return rescaled, result
 
 
 async def ensure_inline_steps(ctx: Context, owner: Mapping[str, Any], spec: EMRClusterSpec) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
@@ -43,11 +44,14 @@ def resolve_cluster(
     *,
     task_replicas: Mapping[str, int] | None = None,
     spot_fallback_groups: Collection[str] = (),
+    on_demand_fallback: Mapping[str, int] | None = None,
 ) -> ResolvedCluster:
     """Everything the builders need, computed once. Raises ResolveError for a spec it can't build.
 
     `task_replicas` holds the sizes managed scaling chose for task groups (default: the spec's `replicas`,
-    else `minReplicas`); `spot_fallback_groups` names the spot task groups now falling back to on-demand.
+    else `minReplicas`); `spot_fallback_groups` names the spot task groups moved to on-demand as a whole;
+    `on_demand_fallback` holds, per spot task group, how many pods run on on-demand next to it (managed spot
+    fallback: only the shortfall moves, the spot pods stay to take spot capacity back when it returns).
     """
     names.check_cluster_name(name)
     release = _release(spec.release, config)
@@ -121,6 +125,7 @@ def resolve_cluster(
         log_uri=log_uri,
         event_log_dir=event_log_dir,
         bootstrap_actions=tuple(spec.bootstrap_actions),
+        fallback_groups=_fallback_groups(name, task_groups, on_demand_fallback or {}, config),
     )
 
 
@@ -456,6 +461,32 @@ def _task_group(
         pod_overrides=cluster_overrides + ((group.pod_overrides,) if group.pod_overrides else ()),
         config=config,
     )
+
+
+def _fallback_groups(
+    cluster: str, task_groups: Sequence[ResolvedGroup], counts: Mapping[str, int], config: OperatorConfig
+) -> tuple[ResolvedGroup, ...]:
+    """A Deployment `<task workload>-od` per spot group with a shortfall: the same pods (same configuration
+    and ConfigMap) on on-demand capacity. Its selector adds the fallback label, so the two Deployments never
+    claim each other's pods."""
+    result = []
+    for group in task_groups:
+        count = counts.get(group.name, 0)
+        if count <= 0 or group.placement.capacity_type is not CapacityType.SPOT:
+            continue
+        marker = {c.LABEL_FALLBACK: CapacityType.ON_DEMAND.value}
+        result.append(
+            dataclasses.replace(
+                group,
+                workload_name=names.fallback_workload_name(group.workload_name),
+                replicas=count,
+                placement=_placement(CapacityType.ON_DEMAND, config),
+                labels={**group.labels, **marker},
+                selector_labels={**group.selector_labels, **marker},
+                fallback_for=group.name,
+            )
+        )
+    return tuple(result)
 
 
 # --- drivers ---------------------------------------------------------------------------------------------

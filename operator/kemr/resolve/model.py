@@ -62,6 +62,8 @@ class ResolvedGroup:
     storage: Storage | None  # None for task groups (an emptyDir instead)
     configuration: LayersView  # the final files' properties, per classification
     pod_overrides: tuple[Mapping[str, Any], ...]  # cluster-wide, then the group's
+    # A spot task group's on-demand stand-in (spot fallback): the spot group's name, else None.
+    fallback_for: str | None = None
 
     @property
     def is_master(self) -> bool:
@@ -126,6 +128,8 @@ class ResolvedCluster:
     log_uri: str | None  # the cluster's own prefix under spec.logUri, s3a://, ends with "/"
     event_log_dir: str | None
     bootstrap_actions: tuple[BootstrapAction, ...]
+    # On-demand stand-ins of spot task groups whose pods can't be scheduled (spot fallback).
+    fallback_groups: tuple[ResolvedGroup, ...] = ()
 
     @property
     def groups(self) -> tuple[ResolvedGroup, ...]:

@@ -46,6 +46,12 @@ def group_workload_name(cluster: str, role: str, group: str) -> str:
     return master_name(cluster) if role == c.ROLE_MASTER else f"{cluster}-{role}-{group}"
 
 
+def fallback_workload_name(task_workload: str) -> str:
+    """`<cluster>-task-<group>-od`: a spot task group's on-demand stand-in. It may pass the 52 characters of
+    the other workloads: a Deployment's pods are labelled with a hash, not with its name."""
+    return f"{task_workload}-od"
+
+
 def config_map_name(workload: str) -> str:
     return f"{workload}-config"
 

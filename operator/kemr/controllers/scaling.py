@@ -1,0 +1,170 @@
+"""Managed scaling and spot fallback, wired: gather the inputs the pure plan needs (steps, worker sizes, the
+Spark master's report when reachable, unschedulable task pods, the last decisions from status), then export
+each decision as metrics. The decisions themselves are in kemr.status.scaling."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import aiohttp
+
+from kemr.api import EMRClusterSpec, EMRClusterStatus, GroupRole, GroupStatus
+from kemr.metrics import SCALING_DECISIONS, SPOT_FALLBACK_PODS, TASK_DEMAND_CORES, TASK_DESIRED
+from kemr.observe import ObservedCluster
+from kemr.resolve import ResolvedCluster
+from kemr.status import scaling as s
+from kemr.status.step import startable
+
+log = logging.getLogger(__name__)
+
+MASTER_TIMEOUT_SECONDS = 0.5  # the master answers in milliseconds when it is there at all
+# After a failure, don't ask again for this long: no log spam, no slow reconciles.
+MASTER_RETRY_SECONDS = 60.0
+
+
+@dataclass
+class _MasterProbe:
+    next_try: float = 0.0
+    reachable: bool | None = None
+
+
+_probes: dict[tuple[str, str], _MasterProbe] = {}
+
+
+async def master_report(namespace: str, cluster: str, web_ui: str) -> dict[str, Any] | None:
+    """The Spark master's /json/, or None when it can't be had (not up yet, or not reachable from where the
+    operator runs: e.g. the operator outside the cluster, or kwok pods). One short try, then a pause."""
+    probe = _probes.setdefault((namespace, cluster), _MasterProbe())
+    if time.monotonic() < probe.next_try:
+        return None
+    try:
+        timeout = aiohttp.ClientTimeout(total=MASTER_TIMEOUT_SECONDS)
+        async with (
+            aiohttp.ClientSession(timeout=timeout) as session,
+            session.get(f"{web_ui.rstrip('/')}/json/") as response,
+        ):
+            response.raise_for_status()
+            body: dict[str, Any] = json.loads(await response.text())
+    except (TimeoutError, aiohttp.ClientError, ValueError, OSError) as err:
+        probe.next_try = time.monotonic() + MASTER_RETRY_SECONDS
+        if probe.reachable is not False:  # log the change, not every failure
+            log.info("%s/%s: Spark master unreachable (%s); scaling from the steps", namespace, cluster, err)
+        probe.reachable = False
+        return None
+    if probe.reachable is not True:
+        log.info("%s/%s: Spark master reachable; scaling also from its report", namespace, cluster)
+    probe.reachable = True
+    return body
+
+
+def forget(namespace: str, cluster: str) -> None:
+    _probes.pop((namespace, cluster), None)
+
+
+def smallest_worker(resolved: ResolvedCluster) -> s.Resources:
+    workers = [
+        s.Resources(g.worker_cores or 0, g.worker_memory_mib or 0)
+        for g in (*resolved.core_groups, *resolved.task_groups)
+    ]
+    if not workers:
+        return s.Resources(1, 0)
+    return s.Resources(min(w.cores for w in workers), min(w.memory_mib for w in workers))
+
+
+def core_capacity(resolved: ResolvedCluster) -> s.Resources:
+    total = s.Resources()
+    for group in resolved.core_groups:
+        total += s.Resources(group.worker_cores or 0, group.worker_memory_mib or 0).times(group.replicas)
+    return total
+
+
+def _previous_state(status: GroupStatus | None) -> s.GroupScalingState | None:
+    if status is None or status.reason is None or status.reason == s.REASON_MANUAL:
+        return None
+    return s.GroupScalingState(
+        desired=status.desired,
+        last_scale_time=status.last_scale_time,
+        scale_down_since=status.scale_down_since,
+        reason=status.reason,
+        message=status.message or "",
+    )
+
+
+def plan(
+    spec: EMRClusterSpec,
+    resolved: ResolvedCluster,
+    previous: EMRClusterStatus,
+    observed: ObservedCluster,
+    steps: Sequence[Mapping[str, Any]],
+    master: Mapping[str, Any] | None,
+    now: datetime,
+) -> tuple[s.ScalingPlan, s.Resources]:
+    worker = smallest_worker(resolved)
+    demand, count = s.steps_demand(steps, startable(steps, spec.step_concurrency), worker)
+    why = s.demand_summary(demand, core_capacity(resolved), count)
+    if master is not None:
+        reported = s.master_demand(s.parse_master_report(master), worker)
+        demand = s.Resources(max(demand.cores, reported.cores), max(demand.memory_mib, reported.memory_mib))
+        why += f"; the Spark master reports {reported.cores} cores in use or waited for"
+    previous_groups = {g.name: g for g in previous.groups if g.role == GroupRole.TASK}
+    inputs = []
+    for group, resolved_group in zip(spec.task_groups, resolved.task_groups, strict=True):
+        fallback = group.spot_fallback.after_seconds if group.spot_fallback else None
+        inputs.append(
+            s.TaskGroupInput(
+                bounds=s.TaskGroupBounds(
+                    group.name,
+                    group.min_replicas,
+                    group.max_replicas,
+                    s.Resources(resolved_group.worker_cores or 1, resolved_group.worker_memory_mib or 0),
+                ),
+                initial=group.replicas if group.replicas is not None else group.min_replicas,
+                spot_fallback_after=fallback if group.capacity_type == "spot" else None,
+                previous=_previous_state(previous_groups.get(group.name)),
+                unschedulable=observed.unschedulable.get(group.name, ()),
+            )
+        )
+    managed = spec.managed_scaling
+    policy = (
+        s.ScalingPolicy(managed.cooldown_seconds, managed.scale_down_stabilization_seconds)
+        if managed.enabled
+        else None
+    )
+    previous_fallback = {name: g.on_demand_fallback or 0 for name, g in previous_groups.items()}
+    result = s.plan_task_groups(
+        inputs,
+        managed=policy,
+        demand=demand,
+        core_capacity=core_capacity(resolved),
+        why=why,
+        previous_fallback=previous_fallback,
+        now=now,
+    )
+    return result, demand
+
+
+def record(namespace: str, cluster: str, result: s.ScalingPlan, demand: s.Resources) -> None:
+    TASK_DEMAND_CORES.labels(namespace, cluster).set(demand.cores)
+    for name, group in result.groups.items():
+        TASK_DESIRED.labels(namespace, cluster, name).set(group.state.desired)
+        SPOT_FALLBACK_PODS.labels(namespace, cluster, name).set(group.on_demand_fallback)
+    for event in result.events:
+        SCALING_DECISIONS.labels(namespace, event.reason).inc()
+
+
+def forget_metrics(namespace: str, cluster: str, groups: Sequence[str]) -> None:
+    for collector, labels in (
+        (TASK_DEMAND_CORES, [(namespace, cluster)]),
+        (TASK_DESIRED, [(namespace, cluster, g) for g in groups]),
+        (SPOT_FALLBACK_PODS, [(namespace, cluster, g) for g in groups]),
+    ):
+        for values in labels:
+            with contextlib.suppress(KeyError):
+                collector.remove(*values)
