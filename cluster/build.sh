@@ -2,7 +2,7 @@
 # Builds every binary the local cluster needs from the Go module proxy into the version-keyed cache.
 # Each component is built only when its binary is missing. First run: ~1.5 GB of modules and 20-30 min on 2 cores.
 #   cluster/build.sh            control plane, kubectl, etcd, kwok, helm
-#   cluster/build.sh node       also kubelet and kube-proxy (the real node)
+#   cluster/build.sh node       also kubelet, kube-proxy and CoreDNS (the real node)
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -81,6 +81,7 @@ main() {
   build_helpers
   go_install "$KWOK_BIN" kwok "sigs.k8s.io/kwok/cmd/kwok@$KWOK_VERSION"
   go_install "$HELM_BIN" helm "helm.sh/helm/v3/cmd/helm@$HELM_VERSION"
+  [ "${1:-}" = node ] && go_install "$COREDNS_BIN" coredns "github.com/coredns/coredns@$COREDNS_VERSION"
   log "binaries ready under $KEMR_CACHE/bin"
 }
 

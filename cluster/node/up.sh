@@ -1,0 +1,204 @@
+#!/usr/bin/env bash
+# Brings up the real node (kubelet + containerd + kube-proxy on this machine) and cluster DNS. Called by
+# cluster/up.sh in two steps:
+#   node/up.sh network   before the apiserver starts: the pod bridge (whose address the apiserver advertises to
+#                        pods), the firewall that keeps the apiserver off the external interface, sysctls
+#   node/up.sh start     once the apiserver is ready: containerd, images, kubelet, kube-proxy, CoreDNS
+# (node/up.sh runtime: containerd and the images only, e.g. to import images without a cluster.)
+# cluster/node/down.sh undoes all of it.
+set -euo pipefail
+. "$(dirname "$0")/../lib.sh"
+
+PKI=$KEMR_CLUSTER_HOME/pki
+LOGS=$KEMR_CLUSTER_HOME/logs
+KUBECTL="$KUBE_BIN/kubectl --kubeconfig=$KUBECONFIG_PATH"
+CTR="ctr --address $KEMR_CONTAINERD_SOCK"
+# Kernel settings the node changes; down.sh restores the values saved here. The vm./kernel. ones are set by
+# the kubelet itself (its "kernel tunables").
+SYSCTLS=(net.ipv4.ip_forward net.bridge.bridge-nf-call-iptables net.bridge.bridge-nf-call-ip6tables
+  vm.overcommit_memory vm.panic_on_oom kernel.panic kernel.panic_on_oops kernel.keys.root_maxkeys
+  kernel.keys.root_maxbytes)
+
+start_proc() {  # NAME CMD... : as in cluster/up.sh (own session, log file)
+  local name=$1; shift
+  setsid "$@" >"$LOGS/$name.log" 2>&1 </dev/null &
+}
+
+wait_for() {  # WHAT TIMEOUT_S CMD...
+  local what=$1 timeout=$2; shift 2
+  local deadline=$((SECONDS + timeout))
+  until "$@" >/dev/null 2>&1; do
+    [ $SECONDS -lt $deadline ] || die "$what not ready after ${timeout}s (logs: $LOGS)"
+    sleep 0.5
+  done
+}
+
+write_kubeconfig() {  # FILE CERT_NAME : the host processes reach the apiserver on loopback
+  cat >"$1" <<KC
+apiVersion: v1
+kind: Config
+clusters:
+- name: kemr-local
+  cluster: {server: "https://127.0.0.1:$APISERVER_PORT", certificate-authority: "$PKI/ca.crt"}
+users:
+- name: $2
+  user: {client-certificate: "$PKI/$2.crt", client-key: "$PKI/$2.key"}
+contexts:
+- name: kemr-local
+  context: {cluster: kemr-local, user: $2}
+current-context: kemr-local
+KC
+  chmod 600 "$1"
+}
+
+network() {
+  mkdir -p "$NODE_HOME"
+  local s
+  if [ ! -f "$NODE_HOME/sysctl.saved" ]; then
+    for s in "${SYSCTLS[@]}"; do echo "$s=$(sysctl -n "$s")"; done >"$NODE_HOME/sysctl.saved"
+  fi
+  sysctl -q -w net.ipv4.ip_forward=1 net.bridge.bridge-nf-call-iptables=1 net.bridge.bridge-nf-call-ip6tables=1
+  # The CNI bridge plugin adopts an existing bridge; creating it here gives the node its address before the
+  # kubelet (which checks --node-ip) and the apiserver (which advertises it) start.
+  ip link show "$NODE_BRIDGE" >/dev/null 2>&1 || ip link add "$NODE_BRIDGE" type bridge
+  ip addr replace "$NODE_IP/${POD_CIDR#*/}" dev "$NODE_BRIDGE"
+  ip link set "$NODE_BRIDGE" up
+  # The apiserver listens on all addresses so pods can reach it on the bridge; only loopback and the pod
+  # bridge may connect (the kubelet binds the bridge address only).
+  iptables -N KEMR-FIREWALL 2>/dev/null || iptables -F KEMR-FIREWALL
+  iptables -A KEMR-FIREWALL -i lo -j RETURN
+  iptables -A KEMR-FIREWALL -i "$NODE_BRIDGE" -j RETURN
+  iptables -A KEMR-FIREWALL -p tcp --dport "$APISERVER_PORT" -j DROP
+  iptables -C INPUT -j KEMR-FIREWALL 2>/dev/null || iptables -I INPUT -j KEMR-FIREWALL
+  # kubelet's cgroup root must exist in every v1 hierarchy.
+  for s in /sys/fs/cgroup/*/; do
+    if [ -f "${s}tasks" ]; then mkdir -p "$s$NODE_CGROUP"; fi
+  done
+}
+
+write_configs() {
+  mkdir -p "$NODE_HOME/cni" "$CONTAINERD_ROOT" "$CONTAINERD_STATE" "$CNI_STATE" "$KUBELET_ROOT"
+  cat >"$NODE_HOME/containerd.toml" <<EOF
+version = 2
+root = "$CONTAINERD_ROOT"
+state = "$CONTAINERD_STATE"
+[grpc]
+  address = "$KEMR_CONTAINERD_SOCK"
+[plugins."io.containerd.grpc.v1.cri"]
+  sandbox_image = "$PAUSE_IMAGE"
+  # nothing can be pulled here: images are imported (cluster/node/images.sh)
+  [plugins."io.containerd.grpc.v1.cri".containerd]
+    snapshotter = "overlayfs"
+    default_runtime_name = "runc"
+    [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc]
+      runtime_type = "io.containerd.runc.v2"
+      [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]
+        SystemdCgroup = false
+  [plugins."io.containerd.grpc.v1.cri".cni]
+    bin_dir = "/usr/lib/cni"
+    conf_dir = "$NODE_HOME/cni"
+[plugins."io.containerd.internal.v1.opt"]
+  path = "$CONTAINERD_ROOT/opt"
+EOF
+  cat >"$NODE_HOME/cni/10-kemr.conflist" <<EOF
+{
+  "cniVersion": "0.4.0",
+  "name": "kemr",
+  "plugins": [
+    {"type": "bridge", "bridge": "$NODE_BRIDGE", "isGateway": true, "ipMasq": true, "hairpinMode": true,
+     "ipam": {"type": "host-local", "dataDir": "$CNI_STATE/ipam",
+              "ranges": [[{"subnet": "$POD_CIDR", "gateway": "$NODE_IP"}]], "routes": [{"dst": "0.0.0.0/0"}]}},
+    {"type": "portmap", "capabilities": {"portMappings": true}}
+  ]
+}
+EOF
+  write_kubeconfig "$NODE_HOME/kubelet.kubeconfig" kubelet-client
+  write_kubeconfig "$NODE_HOME/kube-proxy.kubeconfig" kube-proxy
+  # Little is reserved: the machine is the node. The control plane runs beside it, outside the pods' cgroup.
+  cat >"$NODE_HOME/kubelet.yaml" <<EOF
+apiVersion: kubelet.config.k8s.io/v1beta1
+kind: KubeletConfiguration
+address: $NODE_IP
+port: 10250
+readOnlyPort: 0
+healthzBindAddress: 127.0.0.1
+healthzPort: 10248
+authentication:
+  anonymous: {enabled: false}
+  webhook: {enabled: true}
+  x509: {clientCAFile: "$PKI/ca.crt"}
+authorization: {mode: Webhook}
+tlsCertFile: "$PKI/kubelet-serving.crt"
+tlsPrivateKeyFile: "$PKI/kubelet-serving.key"
+containerRuntimeEndpoint: "unix://$KEMR_CONTAINERD_SOCK"
+cgroupDriver: cgroupfs
+cgroupRoot: /$NODE_CGROUP
+failSwapOn: false
+clusterDNS: [$CLUSTER_DNS]
+clusterDomain: cluster.local
+resolvConf: /etc/resolv.conf
+maxPods: 110
+systemReserved: {cpu: 100m, memory: 1Gi}
+evictionHard: {memory.available: 256Mi, nodefs.available: 5%, imagefs.available: 5%}
+imageGCHighThresholdPercent: 95
+imageGCLowThresholdPercent: 90
+serializeImagePulls: false
+registerWithTaints:
+- {key: kemr.io/real-node, value: "true", effect: NoSchedule}
+EOF
+  cat >"$NODE_HOME/kube-proxy.yaml" <<EOF
+apiVersion: kubeproxy.config.k8s.io/v1alpha1
+kind: KubeProxyConfiguration
+clientConnection: {kubeconfig: "$NODE_HOME/kube-proxy.kubeconfig"}
+hostnameOverride: $NODE_NAME
+mode: iptables
+clusterCIDR: $POD_CIDR
+healthzBindAddress: 127.0.0.1:10256
+metricsBindAddress: 127.0.0.1:10249
+# NodePorts only on the node's bridge address, never on the machine's external interface or loopback.
+nodePortAddresses: ["$NODE_IP/32"]
+iptables: {localhostNodePorts: false}
+# 0: leave the machine's conntrack settings alone
+conntrack: {maxPerCore: 0, min: 0, tcpEstablishedTimeout: 0s, tcpCloseWaitTimeout: 0s}
+EOF
+}
+
+node_ready() { $KUBECTL get node "$NODE_NAME" -o jsonpath='{.status.conditions[?(@.type=="Ready")].status}' | grep -qx True; }
+
+runtime() {  # containerd with the node's images; no apiserver needed
+  "$CLUSTER_DIR/node/install-deps.sh"
+  "$CLUSTER_DIR/build.sh" node
+  network
+  write_configs
+  if ! $CTR version >/dev/null 2>&1; then
+    log "starting containerd (socket $KEMR_CONTAINERD_SOCK)"
+    mkdir -p "$LOGS"
+    start_proc containerd containerd --config "$NODE_HOME/containerd.toml" --address "$KEMR_CONTAINERD_SOCK"
+    wait_for containerd 30 $CTR version
+  fi
+  "$CLUSTER_DIR/node/images.sh"
+}
+
+start() {
+  local t0=$SECONDS
+  runtime
+  log "starting the real node $NODE_NAME: kubelet, kube-proxy"
+  start_proc kubelet "$KUBE_BIN/kubelet" --config="$NODE_HOME/kubelet.yaml" \
+    --kubeconfig="$NODE_HOME/kubelet.kubeconfig" --root-dir="$KUBELET_ROOT" \
+    --hostname-override="$NODE_NAME" --node-ip="$NODE_IP" \
+    --node-labels="karpenter.sh/capacity-type=on-demand,kemr.io/real-node=true,karpenter.sh/nodepool=real"
+  start_proc kube-proxy "$KUBE_BIN/kube-proxy" --config="$NODE_HOME/kube-proxy.yaml"
+  wait_for "node $NODE_NAME" 90 node_ready
+  # The apiserver's own Service endpoint is the node address (lease reconciler); CoreDNS reads the API through it.
+  sed "s|@COREDNS_IMAGE@|$COREDNS_IMAGE|; s|@CLUSTER_DNS@|$CLUSTER_DNS|" "$CLUSTER_DIR/manifests/coredns.yaml" |
+    $KUBECTL apply -f - >/dev/null
+  wait_for "CoreDNS" 90 $KUBECTL -n kube-system rollout status deployment/coredns --timeout=5s
+  log "real node $NODE_NAME ready with cluster DNS in $((SECONDS - t0)) s"
+}
+
+case "${1:-}" in
+  network) network ;;
+  runtime) runtime ;;
+  start) start ;;
+  *) die "usage: $0 network|runtime|start" ;;
+esac
