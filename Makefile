@@ -27,6 +27,7 @@ cluster: venv  ## build (first time: ~25 min) and start the local Kubernetes clu
 .PHONY: cluster-build
 cluster-build:  ## build the local cluster's binaries that are missing (first time: ~12 min on 2 cores)
 	cluster/build.sh
+	cluster/node/up.sh prepare  # the real node's packages, binaries and images (skipped with KEMR_REAL_NODE=0)
 
 .PHONY: cluster-down
 cluster-down:  ## stop the local cluster and remove its state

@@ -22,6 +22,22 @@ ETCD_PEER_PORT=${KEMR_ETCD_PEER_PORT:-2380}
 # The real node (cluster/node/): our own containerd; images are imported into its k8s.io namespace with
 #   ctr --address "$KEMR_CONTAINERD_SOCK" -n k8s.io images import <archive>
 KEMR_CONTAINERD_SOCK=/run/kemr/containerd/containerd.sock
+# shellcheck source=node/lib.sh
+. "$CLUSTER_DIR/node/lib.sh"
+
+# Runs CMD detached in its own session with output to LOG. Descriptors other than 0-2 are closed first: a caller
+# that holds a lock on an inherited descriptor (`flock /tmp/kemr-test.lock cluster/up.sh`) must not pass it on to
+# daemons that outlive it, or the lock stays held for as long as the cluster runs.
+start_detached() {  # LOG CMD...
+  local logf=$1; shift
+  (
+    for fd in /proc/$BASHPID/fd/*; do
+      fd=${fd##*/}
+      if [ "$fd" -gt 2 ]; then eval "exec $fd>&-"; fi
+    done
+    exec setsid "$@" >"$logf" 2>&1 </dev/null
+  ) &
+}
 
 log() { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 die() { log "error: $*"; exit 1; }
@@ -36,4 +52,5 @@ cluster_pids() {
       "$KEMR_CACHE"/bin/*) echo "$pid" ;;
     esac
   done
+  node_pids
 }

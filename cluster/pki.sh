@@ -5,7 +5,8 @@ set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
 PKI=$KEMR_CLUSTER_HOME/pki
-[ -f "$PKI/.complete" ] && exit 0
+# The real node's certificates are added to an existing PKI too (cluster/node/pki.sh makes each one once).
+[ -f "$PKI/.complete" ] && exec "$CLUSTER_DIR/node/pki.sh"
 mkdir -p "$PKI" && cd "$PKI"
 
 openssl_quiet() { openssl "$@" 2>/dev/null; }
@@ -36,3 +37,4 @@ openssl_quiet genrsa -out sa.key 2048
 openssl_quiet rsa -in sa.key -pubout -out sa.pub
 chmod 600 ./*.key
 touch .complete
+exec "$CLUSTER_DIR/node/pki.sh"

@@ -13,7 +13,7 @@ KUBECTL="$KUBE_BIN/kubectl --kubeconfig=$KUBECONFIG_PATH"
 
 start_proc() {  # NAME CMD... : runs CMD in its own session, detached from the caller (down.sh finds it by path)
   local name=$1; shift
-  setsid "$@" >"$LOGS/$name.log" 2>&1 </dev/null &
+  start_detached "$LOGS/$name.log" "$@"
 }
 
 wait_for() {  # WHAT TIMEOUT_S CMD... : retries CMD until it succeeds
@@ -96,6 +96,9 @@ main() {
   write_kubeconfig "$KEMR_CLUSTER_HOME/controller-manager.kubeconfig" controller-manager
   write_kubeconfig "$KEMR_CLUSTER_HOME/scheduler.kubeconfig" scheduler
 
+  local node_flags=()  # the real node (cluster/node/): its network comes first, the apiserver advertises it
+  if real_node_wanted; then "$CLUSTER_DIR/node/up.sh" network; mapfile -t node_flags < <(node_apiserver_flags); fi
+
   log "starting etcd $ETCD_VERSION"
   start_proc etcd "$ETCD_BIN/etcd" --name=kemr --data-dir="$KEMR_CLUSTER_HOME/etcd" \
     --listen-client-urls="http://127.0.0.1:$ETCD_PORT" --advertise-client-urls="http://127.0.0.1:$ETCD_PORT" \
@@ -116,7 +119,7 @@ main() {
     --service-account-issuer=https://kubernetes.default.svc.cluster.local \
     --service-account-key-file="$PKI/sa.pub" --service-account-signing-key-file="$PKI/sa.key" \
     --authorization-mode=Node,RBAC --allow-privileged=true --profiling=false \
-    --max-requests-inflight=800 --max-mutating-requests-inflight=400
+    --max-requests-inflight=800 --max-mutating-requests-inflight=400 "${node_flags[@]}"
   wait_for kube-apiserver 90 $KUBECTL get --raw /readyz
 
   log "starting kube-controller-manager, kube-scheduler, kwok $KWOK_VERSION, hostpath-provisioner"
@@ -143,6 +146,7 @@ main() {
   log "waiting for $ON_DEMAND_NODES on-demand + $SPOT_NODES spot kwok nodes"
   wait_for "kwok nodes" 60 $KUBECTL wait --for=condition=Ready node -l type=kwok --timeout=5s
   wait_for "default service account" 60 $KUBECTL get serviceaccount default -n default
+  if real_node_wanted; then "$CLUSTER_DIR/node/up.sh" start; else log "real node skipped (KEMR_REAL_NODE=0 or not root)"; fi
   log "cluster up in $((SECONDS - start)) s"
   log "  use it with:  eval \"\$(cluster/env.sh)\"; kubectl get nodes -L karpenter.sh/capacity-type"
 }

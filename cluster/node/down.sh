@@ -58,8 +58,8 @@ remove_iptables() {  # KUBE-* (kubelet, kube-proxy), CNI-* (bridge masquerade, p
       # Jumps from the built-in chains first, then the chains themselves.
       while read -r rule; do
         eval "$cmd -t $table -D ${rule#-A }" 2>/dev/null || true
-      done < <($cmd -t "$table" -S | grep -E '^-A (INPUT|OUTPUT|FORWARD|PREROUTING|POSTROUTING) .*-j (KUBE|CNI|KEMR)-')
-      mapfile -t chains < <($cmd -t "$table" -S | sed -nE 's/^-N ((KUBE|CNI|KEMR)-[^ ]+)$/\1/p')
+      done < <($cmd -t "$table" -S 2>/dev/null | grep -E '^-A (INPUT|OUTPUT|FORWARD|PREROUTING|POSTROUTING) .*-j (KUBE|CNI|KEMR)-')
+      mapfile -t chains < <($cmd -t "$table" -S 2>/dev/null | sed -nE 's/^-N ((KUBE|CNI|KEMR)-[^ ]+)$/\1/p')
       for chain in "${chains[@]}"; do $cmd -t "$table" -F "$chain" 2>/dev/null || true; done
       for chain in "${chains[@]}"; do $cmd -t "$table" -X "$chain" 2>/dev/null || true; done
     done

@@ -29,6 +29,7 @@ real_node_wanted() {
   case "${KEMR_REAL_NODE:-auto}" in
     0|false|no) return 1 ;;
     1|true|yes) return 0 ;;
+    auto) return 1 ;;  # TEMPORARY until validated on the shared cluster
   esac
   [ "$(id -u)" = 0 ] && [ -d /sys/fs/cgroup/memory ] && { command -v runc >/dev/null || command -v apt-get >/dev/null; }
 }
@@ -52,4 +53,21 @@ node_apiserver_flags() {
   printf '%s\n' --bind-address=0.0.0.0 --advertise-address="$NODE_IP" --endpoint-reconciler-type=lease \
     --kubelet-client-certificate="$pki/apiserver-kubelet-client.crt" --kubelet-client-key="$pki/apiserver-kubelet-client.key" \
     --kubelet-certificate-authority="$pki/ca.crt" --kubelet-preferred-address-types=InternalIP
+}
+
+# What the real node leaves on the machine besides processes: mounts, the bridge and veths, KUBE-/CNI-/KEMR-
+# iptables chains, the pods' cgroups. One line each; empty after cluster/node/down.sh.
+node_leftovers() {
+  awk '{print $2}' /proc/mounts | grep -E "^($KUBELET_ROOT|$CONTAINERD_ROOT|/run/kemr|/run/netns/cni-)" |
+    sed 's/^/mount /' || true
+  ip -o link show "$NODE_BRIDGE" 2>/dev/null | awk -F': ' '{print "link " $2}' || true
+  ip -o link show master "$NODE_BRIDGE" 2>/dev/null | awk -F': ' '{print "link " $2}' || true
+  local cmd table
+  for cmd in iptables ip6tables; do
+    command -v "$cmd" >/dev/null || continue
+    for table in filter nat mangle raw; do
+      $cmd -t "$table" -S 2>/dev/null | sed -nE "s/^-N ((KUBE|CNI|KEMR)-[^ ]+)$/$cmd $table chain \1/p" || true
+    done
+  done
+  ls -d /sys/fs/cgroup/*/"$NODE_CGROUP" 2>/dev/null | sed 's/^/cgroup /' || true
 }

@@ -4,7 +4,8 @@
 #   node/up.sh network   before the apiserver starts: the pod bridge (whose address the apiserver advertises to
 #                        pods), the firewall that keeps the apiserver off the external interface, sysctls
 #   node/up.sh start     once the apiserver is ready: containerd, images, kubelet, kube-proxy, CoreDNS
-# (node/up.sh runtime: containerd and the images only, e.g. to import images without a cluster.)
+# node/up.sh prepare: the slow cached steps only (make cluster-build); node/up.sh runtime: containerd and the
+# images only, e.g. to import images without a cluster.
 # cluster/node/down.sh undoes all of it.
 set -euo pipefail
 . "$(dirname "$0")/../lib.sh"
@@ -21,7 +22,7 @@ SYSCTLS=(net.ipv4.ip_forward net.bridge.bridge-nf-call-iptables net.bridge.bridg
 
 start_proc() {  # NAME CMD... : as in cluster/up.sh (own session, log file)
   local name=$1; shift
-  setsid "$@" >"$LOGS/$name.log" 2>&1 </dev/null &
+  start_detached "$LOGS/$name.log" "$@"
 }
 
 wait_for() {  # WHAT TIMEOUT_S CMD...
@@ -165,9 +166,14 @@ EOF
 
 node_ready() { $KUBECTL get node "$NODE_NAME" -o jsonpath='{.status.conditions[?(@.type=="Ready")].status}' | grep -qx True; }
 
-runtime() {  # containerd with the node's images; no apiserver needed
+prepare() {  # everything slow and cached: Debian packages, kubelet/kube-proxy/CoreDNS builds, image archives
   "$CLUSTER_DIR/node/install-deps.sh"
   "$CLUSTER_DIR/build.sh" node
+  "$CLUSTER_DIR/node/images.sh" build
+}
+
+runtime() {  # containerd with the node's images; no apiserver needed
+  prepare
   network
   write_configs
   if ! $CTR version >/dev/null 2>&1; then
@@ -198,7 +204,8 @@ start() {
 
 case "${1:-}" in
   network) network ;;
+  prepare) if real_node_wanted; then prepare; fi ;;
   runtime) runtime ;;
   start) start ;;
-  *) die "usage: $0 network|runtime|start" ;;
+  *) die "usage: $0 prepare|network|runtime|start" ;;
 esac
