@@ -37,6 +37,11 @@ cluster-down:  ## stop the local cluster and remove its state
 crds: venv  ## regenerate crds/ from the pydantic models
 	$(UV) run kemr crds --out crds/
 
+.PHONY: manifests
+manifests:  ## copy crds/ into the Helm chart and regenerate manifests/install.yaml from it
+	cp crds/*.yaml charts/kemr/crds/
+	charts/render-install.sh > manifests/install.yaml.tmp && mv manifests/install.yaml.tmp manifests/install.yaml
+
 .PHONY: lint
 lint: venv  ## ruff and mypy
 	$(UV) run ruff check .
@@ -47,9 +52,24 @@ lint: venv  ## ruff and mypy
 unit: venv  ## fast tests, no cluster
 	$(UV) run pytest tests/unit $(PYTEST_ARGS)
 
+.PHONY: images
+images: venv  ## build the data-plane and operator images without Docker (OCI archives in ~/.cache/kemr/images; first time ~10 min)
+	UV=$(UV) images/build.sh all
+
+.PHONY: images-import
+images-import: images  ## import the images into the real node's containerd (the node must be up: make cluster)
+	images/import.sh all
+
+# With the real node, tests/images run the data-plane image there: it is built before pytest (never inside a
+# test's timeout); the test imports it into the node's containerd itself (cheap when already there).
+.PHONY: images-for-test
+images-for-test: venv
+	@if bash -c '. cluster/lib.sh && real_node_wanted'; then UV=$(UV) images/build.sh all; \
+	else echo "images: not built (no real node: KEMR_REAL_NODE=0, or not root)"; fi
+
 .PHONY: test
 # The cluster's binaries are built first (with progress), so the test session only has to start the cluster.
-test: lint cluster-build  ## everything: lint, unit tests, then tests against the local cluster (started if not running)
+test: lint cluster-build images-for-test  ## everything: lint, unit tests, then tests against the local cluster (started if not running)
 	$(UV) run pytest tests $(PYTEST_ARGS)
 
 .PHONY: demo

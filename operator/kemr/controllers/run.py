@@ -163,6 +163,10 @@ async def startup(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) ->
     settings.watching.server_timeout = 270
     settings.watching.client_timeout = 300
     settings.persistence.finalizer = f"{GROUP}/finalizer"  # never added: we have no state-changing handlers
+    # Watching named namespaces, kopf would also list the cluster's namespaces and watch its CRDs:
+    # cluster-wide reads that a namespaced operator's Roles don't grant (403 warnings). The CRDs exist before
+    # the operator starts (Helm installs them first), so it does without.
+    settings.scanning.disabled = bool(options.namespaces)
     kube = await KubeClient.connect(options.kubeconfig, options.qps, options.burst)
     ctx = Context(kube=kube, store=Store(), queue=WorkQueue[WorkKey](), config=load_config(), options=options)
     memo["ctx"] = ctx
