@@ -87,6 +87,9 @@ state = "$CONTAINERD_STATE"
   address = "$KEMR_CONTAINERD_SOCK"
 [plugins."io.containerd.grpc.v1.cri"]
   sandbox_image = "$PAUSE_IMAGE"
+  # This machine's root lacks CAP_SYS_RESOURCE: an oom_score_adj below containerd's own (the kubelet asks -998
+  # for sandboxes) is refused by the kernel and runc fails; clamp it as rootless setups do.
+  restrict_oom_score_adj = $( [ "$(( 0x$(awk '/^CapEff/ {print $2}' /proc/self/status) >> 24 & 1 ))" = 1 ] && echo false || echo true )
   # nothing can be pulled here: images are imported (cluster/node/images.sh)
   [plugins."io.containerd.grpc.v1.cri".containerd]
     snapshotter = "overlayfs"
