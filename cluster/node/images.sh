@@ -21,6 +21,7 @@ pause_binary() {  # prints the path of the static pause binary, compiling it whe
   out=$NODE_IMAGES/pause-$(inputs_hash "$src")
   if [ ! -x "$out" ]; then
     mkdir -p "$NODE_IMAGES"
+    find "$NODE_IMAGES" -maxdepth 1 -name 'pause-*' -type f -delete
     gcc -Os -Wall -Werror -static -DVERSION="3.10-kemr" -o "$out.tmp" "$src" && strip "$out.tmp" && mv "$out.tmp" "$out"
   fi
   echo "$out"

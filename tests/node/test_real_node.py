@@ -110,12 +110,21 @@ def _http_get(url: str) -> str | None:
         return None
 
 
-def test_real_node_is_ready_beside_the_kwok_pools(kube: Kube) -> None:
-    node = wait_until(
-        lambda: next((n for n in kube.items("nodes") if n["metadata"]["name"] == NODE), None),
-        30,
-        f"node {NODE} to be registered",
-    )
+@pytest.fixture(scope="module", autouse=True)
+def real_node(kube: Kube) -> dict[str, Any]:
+    """The node object; fails every test at once when a cluster started without the real node is reused."""
+    names = [n["metadata"]["name"] for n in kube.items("nodes")]
+    if NODE not in names:
+        pytest.fail(
+            f"node {NODE} is not in the cluster: it was started without the real node "
+            "(restart it: make cluster-down cluster)"
+        )
+    node: dict[str, Any] = kube.get("node", NODE)
+    return node
+
+
+def test_real_node_is_ready_beside_the_kwok_pools(kube: Kube, real_node: dict[str, Any]) -> None:
+    node = real_node
     ready = {c["type"]: c["status"] for c in node["status"]["conditions"]}["Ready"]
     assert ready == "True", node["status"]["conditions"]
     labels = node["metadata"]["labels"]
