@@ -66,17 +66,25 @@ def _driver_conf(resources: Resources) -> list[str]:
 
 
 def driver_command(resolved: ResolvedCluster, step: str, spec: EMRStepSpec) -> list[str]:
+    """A command step runs as given; Spark steps run through submit.sh, which uploads the driver's log and
+    writes the failure message (see templates/submit.sh.j2)."""
     if spec.command:
         return list(spec.command.args)
-    if spec.spark_sql:
-        return [
-            "bash",
-            "-c",
-            'exec "${SPARK_HOME}/bin/spark-sql" "$@"',
-            "spark-sql",
-            *spark_submit_args(resolved, step, spec),
-        ]
-    return [*script("submit.sh"), *spark_submit_args(resolved, step, spec)]
+    program = "spark-sql" if spec.spark_sql else "spark-submit"
+    return [*script("submit.sh"), program, *spark_submit_args(resolved, step, spec)]
+
+
+def driver_log_uri(log_uri: str | None, step: str, attempt: int) -> str | None:
+    """Where submit.sh uploads an attempt's driver log: the step status's failureDetails.logFile."""
+    return f"{log_uri}steps/{step}/attempt-{attempt}/driver.log" if log_uri else None
+
+
+def _driver_env(resolved: ResolvedCluster, step: str, attempt: int) -> list[dict[str, Any]]:
+    env = [{"name": "KEMR_STEP", "value": step}, {"name": "KEMR_ATTEMPT", "value": str(attempt)}]
+    log_uri = driver_log_uri(resolved.log_uri, step, attempt)
+    if log_uri:
+        env.append({"name": "KEMR_DRIVER_LOG_URI", "value": log_uri})
+    return env
 
 
 def _resources(spec: EMRStepSpec) -> Resources:
@@ -117,8 +125,7 @@ def build_driver_pod(
                     "env": [
                         *common_env(resolved, c.ROLE_DRIVER, name),
                         *client_env(resolved),
-                        {"name": "KEMR_STEP", "value": name},
-                        {"name": "KEMR_ATTEMPT", "value": str(attempt)},
+                        *_driver_env(resolved, name, attempt),
                     ],
                     "ports": [{"name": "spark-ui", "containerPort": DRIVER_UI_PORT}],
                     "resources": _container_resources(resources),

@@ -1,0 +1,66 @@
+"""A step's driver pod: Spark steps run through submit.sh, which is told where the attempt's log goes — the
+place the step's status reports as failureDetails.logFile."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from golden_support import resolve_spec, small_spec
+
+from kemr.api import EMRStepSpec
+from kemr.builders.driver import build_driver_pod
+from kemr.resolve import ResolvedCluster
+from kemr.status.step import ClusterView, log_file
+
+STEP = {"metadata": {"name": "totals", "uid": "0a1b2c3d-0000-4000-8000-000000000000"}}
+
+
+def _driver(resolved: ResolvedCluster, step: dict[str, Any], attempt: int = 2) -> dict[str, Any]:
+    spec = EMRStepSpec.model_validate({"clusterRef": {"name": "demo"}, **step})
+    pod = build_driver_pod(resolved, STEP, spec, attempt, f"totals-attempt-{attempt}", None)
+    container: dict[str, Any] = pod["spec"]["containers"][0]
+    return container
+
+
+def _env(container: dict[str, Any]) -> dict[str, Any]:
+    return {var["name"]: var.get("value") for var in container["env"]}
+
+
+def _with_logs() -> ResolvedCluster:
+    return resolve_spec(small_spec(logUri="s3://demo-logs/emr"))
+
+
+PYSPARK = {"spark": {"mainApplicationFile": "s3a://demo/jobs/sales.py", "args": ["s3a://demo/out/"]}}
+
+
+def test_spark_step_runs_spark_submit_through_submit_sh() -> None:
+    command = _driver(_with_logs(), PYSPARK)["command"]
+    assert command[:3] == ["bash", "/opt/kemr/scripts/submit.sh", "spark-submit"]
+    assert command[-2:] == ["s3a://demo/jobs/sales.py", "s3a://demo/out/"]
+    assert command[command.index("--deploy-mode") + 1] == "client"
+
+
+def test_spark_sql_step_runs_spark_sql_through_submit_sh() -> None:
+    command = _driver(_with_logs(), {"sparkSql": {"query": "SELECT 1"}})["command"]
+    assert command[:3] == ["bash", "/opt/kemr/scripts/submit.sh", "spark-sql"]
+    assert command[-2:] == ["-e", "SELECT 1"]
+
+
+def test_driver_log_goes_where_the_status_reports_it() -> None:
+    resolved = _with_logs()
+    env = _env(_driver(resolved, PYSPARK, attempt=2))
+    expected = log_file(ClusterView(exists=True, log_uri=resolved.log_uri), "totals", 2)
+    assert env["KEMR_DRIVER_LOG_URI"] == expected
+    assert expected == "s3a://demo-logs/emr/sales-6f1c2a4e/steps/totals/attempt-2/driver.log"
+    assert env["KEMR_EVENT_LOG_DIR"] == "s3a://demo-logs/emr/sales-6f1c2a4e/spark-events"
+
+
+def test_without_log_uri_the_driver_uploads_nothing() -> None:
+    env = _env(_driver(resolve_spec(small_spec()), PYSPARK))
+    assert "KEMR_DRIVER_LOG_URI" not in env
+    assert "KEMR_EVENT_LOG_DIR" not in env
+
+
+def test_failure_message_comes_from_the_termination_log_or_the_output() -> None:
+    """submit.sh writes the exception to the termination log; without one Kubernetes uses the output's end."""
+    assert _driver(_with_logs(), PYSPARK)["terminationMessagePolicy"] == "FallbackToLogsOnError"

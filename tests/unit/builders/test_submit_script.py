@@ -1,0 +1,206 @@
+"""submit.sh, the drivers' entrypoint, run for real with bash: fake `spark-submit` and `hadoop` stand in for
+the image's, so what a user relies on is checked without a cluster — the driver log reaches `logUri` whether
+the job succeeds or fails, the exit code is the job's, and a failure's message is the exception that
+ended it."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from kemr.builders.render import render
+
+LOG_URI = "s3a://logs/demo-6f1c2a4e/steps/sales/attempt-1/driver.log"
+
+# `hadoop fs -put -f SRC DST` copies SRC to $FAKE_S3/<DST without scheme>; `-mkdir` records the directory.
+FAKE_HADOOP = """#!/usr/bin/env bash
+set -eu
+[ "$1" = fs ] || exit 64
+case "$2" in
+  -mkdir) echo "$4" >>"$FAKE_S3/mkdirs" ;;
+  -put) dst="$FAKE_S3/${5#*://}"; mkdir -p "$(dirname "$dst")"; cp "$4" "$dst" ;;
+  *) exit 64 ;;
+esac
+"""
+
+PYTHON_TRACEBACK = """\
+25/11/22 07:00:01 INFO SparkContext: Running Spark version 3.5.9
+Traceback (most recent call last):
+  File "/tmp/job.py", line 3, in <module>
+    main()
+25/11/22 07:00:02 INFO ShutdownHookManager: Shutdown hook called
+  File "/tmp/job.py", line 2, in main
+    raise ValueError("no orders in s3a://demo/input/")
+ValueError: no orders in s3a://demo/input/
+25/11/22 07:00:02 INFO ShutdownHookManager: Deleting directory /tmp/spark-1
+"""
+
+CHAINED_TRACEBACK = """\
+Traceback (most recent call last):
+  File "/tmp/job.py", line 3, in <module>
+KeyError: 'amount'
+
+During handling of the above exception, another exception occurred:
+
+Traceback (most recent call last):
+  File "/tmp/job.py", line 5, in <module>
+RuntimeError: column amount is missing
+"""
+
+PY4J_TRACEBACK = """\
+Traceback (most recent call last):
+  File "/tmp/job.py", line 9, in <module>
+    df.write.csv(out)
+py4j.protocol.Py4JJavaError: An error occurred while calling o52.csv.
+: java.nio.file.AccessDeniedException: s3a://demo/out: 403 Forbidden
+\tat org.apache.hadoop.fs.s3a.S3AUtils.translateException(S3AUtils.java:255)
+"""
+
+JAVA_FAILURE = """\
+25/11/22 07:00:01 INFO SparkContext: Running Spark version 3.5.9
+Exception in thread "main" java.lang.IllegalArgumentException: wrong number of arguments
+\tat com.example.Main.main(Main.scala:10)
+"""
+
+
+@pytest.fixture
+def driver(tmp_path: Path) -> Path:
+    """A driver's filesystem: scripts dir with submit.sh and common.sh, fake SPARK_HOME and HADOOP_HOME."""
+    scripts = tmp_path / "scripts"
+    scripts.mkdir()
+    (scripts / "submit.sh").write_text(render("submit.sh.j2", scripts_dir=str(scripts)))
+    (scripts / "common.sh").write_text(": # the real one makes directories and sources bootstrap output\n")
+    for home, tool in (("spark", "spark-submit"), ("spark", "spark-sql"), ("hadoop", "hadoop")):
+        path = tmp_path / home / "bin" / tool
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(FAKE_HADOOP if tool == "hadoop" else _fake_spark())
+        path.chmod(0o755)
+    (tmp_path / "s3").mkdir()
+    return tmp_path
+
+
+def _fake_spark() -> str:
+    """Records its arguments, prints $FAKE_OUTPUT's file, then sleeps $FAKE_SLEEP or exits with $FAKE_EXIT."""
+    return """#!/usr/bin/env bash
+printf '%s\\n' "$@" >"$FAKE_S3/args"
+cat "$FAKE_OUTPUT" >&2
+echo "a line on stdout"
+[ -z "${FAKE_SLEEP:-}" ] || exec sleep "$FAKE_SLEEP"  # as spark-class execs the JVM: the signal reaches it
+exit "${FAKE_EXIT:-0}"
+"""
+
+
+def _env(root: Path, output: str, exit_code: int, **extra: str) -> dict[str, str]:
+    (root / "output.txt").write_text(output)
+    return {
+        "PATH": os.environ["PATH"],
+        "SPARK_HOME": str(root / "spark"),
+        "HADOOP_HOME": str(root / "hadoop"),
+        "FAKE_S3": str(root / "s3"),
+        "FAKE_OUTPUT": str(root / "output.txt"),
+        "FAKE_EXIT": str(exit_code),
+        "KEMR_DRIVER_LOG": str(root / "tmp" / "driver.log"),
+        "KEMR_TERMINATION_LOG": str(root / "termination-log"),
+        "KEMR_DRIVER_LOG_URI": LOG_URI,
+        "KEMR_EVENT_LOG_DIR": "s3a://logs/demo-6f1c2a4e/spark-events",
+        **extra,
+    }
+
+
+def _submit(root: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    command = ["bash", str(root / "scripts" / "submit.sh"), *args]
+    return subprocess.run(command, env=env, capture_output=True, text=True, timeout=30, check=False)
+
+
+def _uploaded_log(root: Path) -> str:
+    return (root / "s3" / LOG_URI.removeprefix("s3a://")).read_text()
+
+
+def _termination_message(root: Path) -> str | None:
+    path = root / "termination-log"
+    return path.read_text() if path.exists() else None
+
+
+def test_successful_job_keeps_exit_code_zero_and_uploads_its_log(driver: Path) -> None:
+    env = _env(driver, "25/11/22 07:00:01 INFO all good\n", 0)
+    done = _submit(driver, env, "spark-submit", "job.py", "x y")
+    assert done.returncode == 0, done.stdout
+    log = _uploaded_log(driver)
+    assert "INFO all good" in log
+    assert "a line on stdout" in log
+    assert "spark-submit exited with code 0" in log
+    assert "INFO all good" in done.stdout, "the container's output still shows the driver's output"
+    assert (driver / "s3" / "args").read_text().splitlines() == ["job.py", "x y"]
+    assert (driver / "s3" / "mkdirs").read_text().strip() == "s3a://logs/demo-6f1c2a4e/spark-events"
+    assert _termination_message(driver) is None
+
+
+@pytest.mark.parametrize(
+    ("output", "message"),
+    [
+        (PYTHON_TRACEBACK, "ValueError: no orders in s3a://demo/input/\n"),
+        (CHAINED_TRACEBACK, "RuntimeError: column amount is missing\n"),
+        (
+            PY4J_TRACEBACK,
+            "py4j.protocol.Py4JJavaError: An error occurred while calling o52.csv.\n"
+            "java.nio.file.AccessDeniedException: s3a://demo/out: 403 Forbidden\n",
+        ),
+        (JAVA_FAILURE, "java.lang.IllegalArgumentException: wrong number of arguments\n"),
+    ],
+    ids=["python", "chained-python", "py4j", "java"],
+)
+def test_failed_job_reports_its_exception_and_still_uploads_its_log(
+    driver: Path, output: str, message: str
+) -> None:
+    done = _submit(driver, _env(driver, output, 3), "spark-submit", "job.py")
+    assert done.returncode == 3
+    assert _termination_message(driver) == message
+    assert output.splitlines()[1] in _uploaded_log(driver)
+
+
+def test_failure_without_an_exception_leaves_the_message_to_kubernetes(driver: Path) -> None:
+    """No termination message: with FallbackToLogsOnError Kubernetes then reports the output's last lines."""
+    done = _submit(driver, _env(driver, "Error: Missing application resource.\n", 1), "spark-submit")
+    assert done.returncode == 1
+    assert _termination_message(driver) is None
+    assert "Missing application resource" in _uploaded_log(driver)
+
+
+def test_spark_sql_steps_run_through_the_same_script(driver: Path) -> None:
+    done = _submit(driver, _env(driver, "", 0), "spark-sql", "-e", "SELECT 1")
+    assert done.returncode == 0
+    assert (driver / "s3" / "args").read_text().splitlines() == ["-e", "SELECT 1"]
+
+
+def test_other_programs_are_refused(driver: Path) -> None:
+    done = _submit(driver, _env(driver, "", 0), "rm", "-rf", "/")
+    assert done.returncode == 2
+    assert "runs spark-submit or spark-sql" in done.stdout + done.stderr
+
+
+def test_without_log_uri_nothing_is_uploaded(driver: Path) -> None:
+    env = _env(driver, "", 0)
+    del env["KEMR_DRIVER_LOG_URI"], env["KEMR_EVENT_LOG_DIR"]
+    done = _submit(driver, env, "spark-submit", "job.py")
+    assert done.returncode == 0
+    assert sorted(p.name for p in (driver / "s3").iterdir()) == ["args"]
+
+
+def test_sigterm_stops_the_job_and_the_log_is_still_uploaded(driver: Path) -> None:
+    """A cancelled step's pod is deleted: the job gets SIGTERM, its log still reaches S3."""
+    env = _env(driver, "25/11/22 07:00:01 INFO working\n", 0, FAKE_SLEEP="30")
+    command = ["bash", str(driver / "scripts" / "submit.sh"), "spark-submit", "job.py"]
+    with subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT) as proc:
+        deadline = time.monotonic() + 10
+        while not (driver / "s3" / "args").exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(0.2)
+        proc.send_signal(signal.SIGTERM)
+        code = proc.wait(timeout=15)
+    assert code == 128 + signal.SIGTERM
+    assert "INFO working" in _uploaded_log(driver)
