@@ -81,6 +81,7 @@ main() {
   build_helpers
   go_install "$KWOK_BIN" kwok "sigs.k8s.io/kwok/cmd/kwok@$KWOK_VERSION"
   go_install "$HELM_BIN" helm "helm.sh/helm/v3/cmd/helm@$HELM_VERSION"
+  "$CLUSTER_DIR/s3.sh" build  # the local S3 server (MinIO)
   [ "${1:-}" = node ] && go_install "$COREDNS_BIN" coredns "github.com/coredns/coredns@$COREDNS_VERSION"
   log "binaries ready under $KEMR_CACHE/bin"
 }

@@ -152,3 +152,4 @@ main() {
 }
 
 main "$@"
+"$CLUSTER_DIR/s3.sh" up  # the local S3 server and its Service, also when the cluster was already up
