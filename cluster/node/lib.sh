@@ -29,7 +29,6 @@ real_node_wanted() {
   case "${KEMR_REAL_NODE:-auto}" in
     0|false|no) return 1 ;;
     1|true|yes) return 0 ;;
-    auto) return 1 ;;  # TEMPORARY until validated on the shared cluster
   esac
   [ "$(id -u)" = 0 ] && [ -d /sys/fs/cgroup/memory ] && { command -v runc >/dev/null || command -v apt-get >/dev/null; }
 }
