@@ -65,12 +65,15 @@ network() {
   ip addr replace "$NODE_IP/${POD_CIDR#*/}" dev "$NODE_BRIDGE"
   ip link set "$NODE_BRIDGE" up
   # The apiserver listens on all addresses so pods can reach it on the bridge; only loopback and the pod
-  # bridge may connect (the kubelet binds the bridge address only).
-  iptables -N KEMR-FIREWALL 2>/dev/null || iptables -F KEMR-FIREWALL
-  iptables -A KEMR-FIREWALL -i lo -j RETURN
-  iptables -A KEMR-FIREWALL -i "$NODE_BRIDGE" -j RETURN
-  iptables -A KEMR-FIREWALL -p tcp --dport "$APISERVER_PORT" -j DROP
-  iptables -C INPUT -j KEMR-FIREWALL 2>/dev/null || iptables -I INPUT -j KEMR-FIREWALL
+  # bridge may connect (the kubelet binds the bridge address only). IPv6 too: the socket is dual-stack.
+  local ipt
+  for ipt in iptables ip6tables; do
+    $ipt -N KEMR-FIREWALL 2>/dev/null || $ipt -F KEMR-FIREWALL
+    $ipt -A KEMR-FIREWALL -i lo -j RETURN
+    $ipt -A KEMR-FIREWALL -i "$NODE_BRIDGE" -j RETURN
+    $ipt -A KEMR-FIREWALL -p tcp --dport "$APISERVER_PORT" -j DROP
+    $ipt -C INPUT -j KEMR-FIREWALL 2>/dev/null || $ipt -I INPUT -j KEMR-FIREWALL
+  done
   # kubelet's cgroup root must exist in every v1 hierarchy.
   for s in /sys/fs/cgroup/*/; do
     if [ -f "${s}tasks" ]; then mkdir -p "$s$NODE_CGROUP"; fi
