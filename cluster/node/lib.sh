@@ -61,12 +61,14 @@ node_leftovers() {
     sed 's/^/mount /' || true
   ip -o link show "$NODE_BRIDGE" 2>/dev/null | awk -F': ' '{print "link " $2}' || true
   ip -o link show master "$NODE_BRIDGE" 2>/dev/null | awk -F': ' '{print "link " $2}' || true
-  local cmd table
+  local cmd table n
   for cmd in iptables ip6tables; do
     command -v "$cmd" >/dev/null || continue
     for table in filter nat mangle raw; do
-      $cmd -t "$table" -S 2>/dev/null | sed -nE "s/^-N ((KUBE|CNI|KEMR)-[^ ]+)$/$cmd $table chain \1/p" || true
+      n=$($cmd -t "$table" -S 2>/dev/null | grep -cE '^-N (KUBE|CNI|KEMR)-' || true)
+      [ "${n:-0}" -eq 0 ] || echo "$cmd $table: $n KUBE-/CNI-/KEMR- chains"
     done
   done
-  ls -d /sys/fs/cgroup/*/"$NODE_CGROUP" 2>/dev/null | sed 's/^/cgroup /' || true
+  n=$(find /sys/fs/cgroup -mindepth 2 -maxdepth 2 -name "$NODE_CGROUP" -type d 2>/dev/null | wc -l)
+  [ "$n" -eq 0 ] || echo "cgroup /$NODE_CGROUP in $n hierarchies"
 }
