@@ -8,6 +8,7 @@ kubectl runs any `kubectl-emr` executable on the PATH as `kubectl emr`; this is 
 from __future__ import annotations
 
 import argparse
+import codecs
 import os
 import sys
 from collections.abc import Sequence
@@ -112,9 +113,9 @@ def _paint(out: TextIO) -> fmt.Paint:
 
 
 class Plugin:
-    def __init__(self, args: argparse.Namespace, out: TextIO) -> None:
+    def __init__(self, args: argparse.Namespace, out: TextIO, kube: Kube | None = None) -> None:
         self.args, self.out = args, out
-        self.kube = Kube(args.kubeconfig, args.context)
+        self.kube = kube or Kube(args.kubeconfig, args.context)
         self.namespace: str = args.namespace or self.kube.default_namespace
         self.now = datetime.now(UTC)
         self.paint = _paint(out)
@@ -214,14 +215,14 @@ class Plugin:
             log_file = ((step.get("status") or {}).get("failureDetails") or {}).get("logFile")
             hint = f"; its log was written to {log_file}" if log_file else ""
             raise PluginError(f"{where} no longer exists{hint}")
+        decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")  # chunks may split a character
         try:
             for chunk in self.kube.logs(
                 self.namespace, pod, DRIVER_CONTAINER, self.args.follow, self.args.tail
             ):
-                self.out.buffer.write(chunk) if hasattr(self.out, "buffer") else self.out.write(
-                    chunk.decode()
-                )
+                self.out.write(decoder.decode(chunk))
                 self.out.flush()
+            self.out.write(decoder.decode(b"", final=True))
         except ServerError as err:
             raise PluginError(f"cannot read the log of {where}: {err.server_message}") from None
         return 0
@@ -248,8 +249,8 @@ class Plugin:
         return 0
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
+def run(argv: Sequence[str], out: TextIO, err: TextIO, kube: Kube | None = None) -> int:
+    argv = list(argv)
     # Everything after "--" belongs to the step (application arguments or the command), never to us.
     extra: list[str] = []
     if "--" in argv:
@@ -260,14 +261,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     if extra and args.command != "add-step":
         parser.error("arguments after -- are only for add-step")
     try:
-        plugin = Plugin(args, sys.stdout)
+        plugin = Plugin(args, out, kube)
         command = args.command.replace("-", "_")
         result: Any = plugin.add_step(extra) if command == "add_step" else getattr(plugin, command)()
         return int(result)
-    except (PluginError, StepOptionError) as err:
-        sys.stderr.write(f"error: {err}\n")
+    except (PluginError, StepOptionError) as error:
+        err.write(f"error: {error}\n")
         return 1
-    except KeyboardInterrupt:
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        return run(sys.argv[1:] if argv is None else argv, sys.stdout, sys.stderr)
+    except KeyboardInterrupt:  # Ctrl-C on `logs -f`
         return 130
 
 

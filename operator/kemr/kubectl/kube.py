@@ -47,7 +47,9 @@ class Kube:
             )
             self.default_namespace = str((chosen.get("context") or {}).get("namespace") or "default")
         except config.ConfigException as err:
-            raise PluginError(f"no usable kubeconfig ({err}): set KUBECONFIG or pass --kubeconfig") from None
+            raise PluginError(
+                f"no usable kubeconfig ({err}): check KUBECONFIG, --kubeconfig and --context"
+            ) from None
         self.custom = client.CustomObjectsApi(api)
         self.core = client.CoreV1Api(api)
 
