@@ -1,0 +1,133 @@
+#!/usr/bin/env bash
+# images/build.sh [spark|operator|all]: build kemr's container images without Docker or a registry.
+#
+# Runs the very Dockerfiles users with Docker build (images/spark/Dockerfile, images/operator/Dockerfile) with
+# `buildah bud --isolation chroot`, on a Debian bookworm base made here with debootstrap (passed as the BASE
+# build-arg in place of debian:bookworm-slim). Everything comes from Debian's mirror, Maven Central and PyPI.
+# Each image is written to $KEMR_CACHE/images/kemr-<name>-<inputs hash>.oci.tar (an OCI archive tagged with the
+# image's name) and linked as kemr-<name>.oci.tar; an image whose inputs did not change is not rebuilt.
+# KEMR_IMAGES_REBUILD=1 rebuilds anyway (e.g. to pick up Debian security updates).
+set -euo pipefail
+# shellcheck source=lib.sh
+. "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/lib.sh"
+
+usage() { echo "usage: images/build.sh [spark|operator|all]" >&2; exit 2; }
+
+ensure_tools() {
+  local missing=()
+  command -v buildah >/dev/null || missing+=(buildah)
+  command -v debootstrap >/dev/null || missing+=(debootstrap)
+  [ ${#missing[@]} -eq 0 ] && return 0
+  [ "$(id -u)" -eq 0 ] || die "images/build.sh needs ${missing[*]} (apt-get install ${missing[*]}) and root"
+  log "installing ${missing[*]} from Debian"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+}
+
+# A hash of files' paths and contents (and of any extra words), to name what a build was made from.
+inputs_hash() {
+  local extra=$1
+  shift
+  { echo "$extra"; find "$@" -type f -print0 | sort -z | xargs -0 sha256sum; } | sha256sum | cut -c1-16
+}
+
+# The BASE image: a minimal Debian made with debootstrap, as debian:bookworm-slim is (no docs, man pages or
+# locales). Keyed by this recipe; the name is printed on stdout.
+ensure_base() {
+  local recipe key tag rootfs ctr mnt
+  recipe="$DEBIAN_SUITE minbase $(declare -f ensure_base make_base_rootfs | sha256sum)"
+  key=$(echo "$recipe" | sha256sum | cut -c1-12)
+  tag="localhost/kemr-debian:$DEBIAN_SUITE-$key"
+  if [ -n "${KEMR_IMAGES_REBUILD:-}" ] || ! bah inspect --type image "$tag" >/dev/null 2>&1; then
+    rootfs=$IMAGES_CACHE/base-rootfs.tmp
+    make_base_rootfs "$rootfs"
+    ctr=$(bah from --quiet scratch)
+    mnt=$(bah mount "$ctr")
+    cp -a "$rootfs/." "$mnt/"
+    bah umount "$ctr" >/dev/null
+    bah config --env PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin --cmd /bin/bash "$ctr"
+    bah commit --quiet --rm "$ctr" "$tag" >/dev/null
+    rm -rf "$rootfs"
+    log "base image $tag ready"
+  fi
+  echo "$tag"
+}
+
+make_base_rootfs() {
+  local rootfs=$1
+  rm -rf "$rootfs"
+  log "debootstrap $DEBIAN_SUITE (minbase) from $DEBIAN_MIRROR: about 2 min"
+  debootstrap --variant=minbase "$DEBIAN_SUITE" "$rootfs" "$DEBIAN_MIRROR" |
+    awk '/^I: (Retrieving|Validating|Configuring|Base system)/ { n++; if (n % 25 == 0 || /Base system/) print "  " $0 }' >&2
+  # As the slim images: packages installed later leave out docs, man pages and translations.
+  cat >"$rootfs/etc/dpkg/dpkg.cfg.d/excludes" <<'EXCLUDES'
+path-exclude /usr/share/doc/*
+path-include /usr/share/doc/*/copyright
+path-exclude /usr/share/man/*
+path-exclude /usr/share/info/*
+path-exclude /usr/share/locale/*
+path-exclude /usr/share/lintian/*
+EXCLUDES
+  printf 'APT::Install-Recommends "false";\nAPT::Install-Suggests "false";\n' >"$rootfs/etc/apt/apt.conf.d/99kemr-no-recommends"
+  chroot "$rootfs" apt-get clean
+  rm -rf "$rootfs"/var/lib/apt/lists/* "$rootfs"/var/cache/apt/*.bin "$rootfs"/var/log/* \
+    "$rootfs"/usr/share/doc/* "$rootfs"/usr/share/man/* "$rootfs"/usr/share/info/* "$rootfs"/usr/share/locale/*
+  : >"$rootfs/etc/resolv.conf"
+  : >"$rootfs/etc/hostname"
+}
+
+# build_image NAME TAG CONTEXT BASE: bud the context's Dockerfile unless an archive of the same inputs exists.
+build_image() {
+  local name=$1 tag=$2 context=$3 base=$4 key archive start digest
+  key=$(inputs_hash "$tag $base" "$context")
+  archive=$IMAGES_CACHE/kemr-$name-$key.oci.tar
+  if [ -f "$archive" ] && [ -z "${KEMR_IMAGES_REBUILD:-}" ]; then
+    ln -sfn "$(basename "$archive")" "$(latest_archive "$name")"
+    log "$tag: up to date ($archive)"
+    return 0
+  fi
+  log "$tag: building from $context (inputs $key)"
+  start=$SECONDS
+  # The machine's own extra CAs (a TLS-inspecting proxy's), for the Dockerfiles' download stages only.
+  local ca=""
+  if compgen -G "/usr/local/share/ca-certificates/*.crt" >/dev/null; then
+    ca=$(cat /usr/local/share/ca-certificates/*.crt)
+  fi
+  bah bud --isolation chroot --layers --pull=false --build-arg "BASE=$base" --build-arg "BUILD_CA=$ca" \
+    -f "$context/Dockerfile" -t "$tag" "$context"
+  bah push --quiet "$tag" "oci-archive:$archive.tmp:$tag"
+  mv "$archive.tmp" "$archive"
+  ln -sfn "$(basename "$archive")" "$(latest_archive "$name")"
+  # Older archives of this image, and intermediate layers no tag needs, are dead weight (GBs of jars).
+  find "$IMAGES_CACHE" -maxdepth 1 -name "kemr-$name-*.oci.tar" ! -name "$(basename "$archive")" -delete
+  bah rmi --prune >/dev/null 2>&1 || true
+  digest=$(python3 "$IMAGES_DIR/oci.py" digest "$archive")
+  log "$tag: built in $((SECONDS - start)) s, $(du -m "$archive" | cut -f1) MiB archive, manifest $digest"
+}
+
+# The operator's build context: the kemr wheel and the locked runtime dependencies (with hashes).
+operator_context() {
+  local ctx=$IMAGES_CACHE/context/operator
+  rm -rf "$ctx"
+  mkdir -p "$ctx/dist"
+  cp "$IMAGES_DIR/operator/Dockerfile" "$ctx/"
+  (cd "$REPO_DIR" && "${UV:-uv}" export --quiet --frozen --no-dev --no-emit-project --format requirements-txt -o "$ctx/requirements.txt")
+  (cd "$REPO_DIR" && SOURCE_DATE_EPOCH=315532800 "${UV:-uv}" build --quiet --wheel --out-dir "$ctx/dist")
+  echo "$ctx"
+}
+
+main() {
+  local what=${1:-all} base
+  case "$what" in spark | operator | all) ;; *) usage ;; esac
+  ensure_tools
+  mkdir -p "$IMAGES_CACHE" "$BUILDAH_ROOT" "$BUILDAH_RUNROOT"
+  base=$(ensure_base)
+  if [ "$what" = spark ] || [ "$what" = all ]; then
+    build_image spark "$SPARK_IMAGE" "$IMAGES_DIR/spark" "$base"
+  fi
+  if [ "$what" = operator ] || [ "$what" = all ]; then
+    build_image operator "$(operator_image)" "$(operator_context)" "$base"
+  fi
+}
+
+main "$@"

@@ -1,0 +1,128 @@
+#!/usr/bin/env bash
+# images/check.sh [spark|operator|all]: run an image's checks on this machine, without a node or a container
+# runtime: the image's root filesystem (buildah mount) read-only, a fresh tmpfs on /tmp, the image's user and
+# environment, in private mount, UTS and pid namespaces (as root: unshare + chroot --userspec).
+# Data plane (docs/image-contract.md): java, python3 + pyspark, hdfs version, spark-submit --version, the S3A
+# jars, a local PySpark job, a Spark master answering /json/, a formatted NameNode answering /jmx with its web UI.
+# Operator: `kemr --help` and the locked dependencies import, as uid 65532.
+set -euo pipefail
+# shellcheck source=lib.sh
+. "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/lib.sh"
+
+# run_in_image IMAGE USER:GROUP SCRIPT: SCRIPT with bash, in IMAGE, with only the image's environment.
+run_in_image() {
+  local image=$1 user=$2 script=$3 ctr rootfs image_env
+  bah inspect --type image "$image" >/dev/null 2>&1 || die "$image is not built: images/build.sh"
+  ctr=$(bah from --pull=false --quiet "$image")
+  # shellcheck disable=SC2064  # expand $ctr now: the trap runs after this function's locals are gone
+  trap "bah umount '$ctr' >/dev/null 2>&1 || true; bah rm '$ctr' >/dev/null 2>&1 || true" RETURN
+  rootfs=$(bah mount "$ctr")
+  mapfile -t image_env < <(bah inspect --type image --format '{{range .OCIv1.Config.Env}}{{println .}}{{end}}' "$image" | sed '/^$/d')
+  # As the kubelet does, /etc/hosts comes from outside (the image's is empty) and the hostname resolves in it.
+  unshare --mount --uts --pid --fork --mount-proc bash -euc '
+    root=$1 user=$2; shift 2
+    hostname localhost
+    mount --make-rprivate /
+    mount --bind "$root" "$root"
+    mount -o remount,bind,ro "$root"
+    mount --bind /etc/hosts "$root/etc/hosts"
+    mount -t tmpfs -o mode=1777 tmpfs "$root/tmp"
+    mount -t proc proc "$root/proc"
+    mount --rbind /dev "$root/dev"
+    exec chroot --userspec="$user" "$root" /usr/bin/env -i "$@"
+  ' check "$rootfs" "$user" "${image_env[@]}" HOME=/tmp bash -c "$script"
+}
+
+# Runs inside the image, as 185, with only the image's environment. Ports are unusual ones on loopback.
+read -r -d '' spark_checks <<'CHECKS' || true
+set -euo pipefail
+step() { printf '\n== %s\n' "$*"; }
+http_get() {  # URL SECONDS [TEXT]: the body once the URL answers 200 (with TEXT in it), else fail
+  python3 - "$1" "$2" "${3:-}" <<'PY'
+import sys, time, urllib.request
+url, deadline, text = sys.argv[1], time.monotonic() + float(sys.argv[2]), sys.argv[3]
+while True:
+    try:
+        with urllib.request.urlopen(url, timeout=5) as r:
+            body = r.read().decode()
+        if text in body:
+            print(body[:300]); break
+        error = f"no {text!r} in {body[:200]!r}"
+    except OSError as e:
+        error = str(e)
+    if time.monotonic() > deadline: sys.exit(f"{url}: {error}")
+    time.sleep(1)
+PY
+}
+step "id: $(id)"
+step java -version; java -version
+step import pyspark; python3 -c 'import pyspark, sys; print("pyspark", pyspark.__version__, "python", sys.version.split()[0])'
+step hdfs version; hdfs version
+step spark-submit --version; spark-submit --version
+step S3A jars; ls "$SPARK_HOME"/jars/hadoop-aws-*.jar "$SPARK_HOME"/jars/aws-java-sdk-bundle-*.jar \
+  "$SPARK_HOME"/jars/spark-hadoop-cloud_*.jar "$HADOOP_HOME"/share/hadoop/common/lib/hadoop-aws-*.jar
+step root filesystem is read-only; if touch /opt/spark/x 2>/dev/null; then echo "writable!"; exit 1; fi; echo ok
+
+step "spark-submit --master local[1] (a PySpark job)"
+cat >/tmp/job.py <<'PY'
+from pyspark.sql import SparkSession
+spark = SparkSession.builder.appName("kemr-image-check").getOrCreate()
+total = spark.sparkContext.parallelize(range(1, 101), 2).sum()
+print(f"kemr-image-check sum={total}")
+spark.stop()
+PY
+spark-submit --master 'local[1]' --conf spark.ui.enabled=false --driver-memory 512m /tmp/job.py 2>/tmp/job.err \
+  | grep 'kemr-image-check sum=5050' || { grep -v ' INFO ' /tmp/job.err | tail -40; exit 1; }
+
+step Spark master
+spark-class org.apache.spark.deploy.master.Master --host 127.0.0.1 --port 17077 --webui-port 18080 >/tmp/master.log 2>&1 &
+master=$!
+http_get http://127.0.0.1:18080/json/ 90 '"status" : "ALIVE"' || { tail -30 /tmp/master.log; exit 1; }
+kill "$master"
+
+step NameNode: format, start, /jmx and the web UI
+mkdir -p /tmp/conf
+cat >/tmp/conf/core-site.xml <<'XML'
+<configuration><property><name>fs.defaultFS</name><value>hdfs://127.0.0.1:18020</value></property></configuration>
+XML
+cat >/tmp/conf/hdfs-site.xml <<'XML'
+<configuration>
+<property><name>dfs.namenode.name.dir</name><value>/tmp/nn</value></property>
+<property><name>dfs.namenode.http-address</name><value>127.0.0.1:19870</value></property>
+<property><name>dfs.namenode.rpc-address</name><value>127.0.0.1:18020</value></property>
+</configuration>
+XML
+export HADOOP_CONF_DIR=/tmp/conf HADOOP_HEAPSIZE_MAX=512m
+hdfs namenode -format -nonInteractive -clusterid CID-image-check >/tmp/format.log 2>&1 || { tail -30 /tmp/format.log; exit 1; }
+hdfs namenode >/tmp/nn.log 2>&1 &
+nn=$!
+http_get 'http://127.0.0.1:19870/jmx?qry=Hadoop:service=NameNode,name=NameNodeStatus' 90 '"State" : "active"' || { tail -40 /tmp/nn.log; exit 1; }
+http_get http://127.0.0.1:19870/dfshealth.html 10 'dfshealth' >/dev/null && echo "web UI served (webapps/hdfs)"
+kill "$nn"
+step all checks passed
+CHECKS
+
+read -r -d '' operator_checks <<'CHECKS' || true
+set -euo pipefail
+echo "id: $(id)"
+kemr --help
+python3 -c 'import kopf, kubernetes, pydantic, jinja2, yaml, prometheus_client, kemr.cli; print("imports ok")'
+if touch /opt/venv/x 2>/dev/null; then echo "root filesystem writable!"; exit 1; fi
+CHECKS
+
+main() {
+  local what=${1:-spark} start=$SECONDS
+  case "$what" in spark | operator | all) ;; *) echo "usage: images/check.sh [spark|operator|all]" >&2; exit 2 ;; esac
+  [ "$(id -u)" -eq 0 ] || die "images/check.sh needs root (mount namespaces, chroot)"
+  if [ "$what" = spark ] || [ "$what" = all ]; then
+    run_in_image "$SPARK_IMAGE" 185:185 "$spark_checks"
+    log "$SPARK_IMAGE: checks passed"
+  fi
+  if [ "$what" = operator ] || [ "$what" = all ]; then
+    run_in_image "$(operator_image)" 65532:65532 "$operator_checks"
+    log "$(operator_image): checks passed"
+  fi
+  log "image checks passed in $((SECONDS - start)) s"
+}
+
+main "$@"

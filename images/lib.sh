@@ -1,0 +1,26 @@
+# Shared by images/build.sh and images/import.sh; sourced, not run.
+# shellcheck shell=bash
+IMAGES_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+REPO_DIR=$(cd "$IMAGES_DIR/.." && pwd)
+# shellcheck source=../cluster/lib.sh
+. "$REPO_DIR/cluster/lib.sh"   # KEMR_CACHE, KEMR_CONTAINERD_SOCK, log, die
+
+IMAGES_CACHE=$KEMR_CACHE/images
+# buildah keeps its layers here, outside the repo and apart from any system-wide container storage.
+BUILDAH_ROOT=$IMAGES_CACHE/storage
+BUILDAH_RUNROOT=$IMAGES_CACHE/run
+DEBIAN_SUITE=bookworm
+DEBIAN_MIRROR=${KEMR_DEBIAN_MIRROR:-http://deb.debian.org/debian}
+
+SPARK_IMAGE=ghcr.io/kemr-io/kemr-spark:kemr-1.0
+operator_image() {
+  local version
+  version=$(sed -nE 's/^__version__ = "([^"]+)"/\1/p' "$REPO_DIR/operator/kemr/__init__.py")
+  [ -n "$version" ] || die "no __version__ in operator/kemr/__init__.py"
+  echo "ghcr.io/kemr-io/kemr-operator:$version"
+}
+
+# The archive of image NAME (spark|operator) last built: a symlink to the content-addressed archive.
+latest_archive() { echo "$IMAGES_CACHE/kemr-$1.oci.tar"; }
+
+bah() { buildah --root "$BUILDAH_ROOT" --runroot "$BUILDAH_RUNROOT" --storage-driver "${KEMR_BUILDAH_DRIVER:-overlay}" "$@"; }

@@ -1,0 +1,41 @@
+"""The built images' configuration (read from the OCI archives images/build.sh wrote; no container runtime):
+the user and environment docs/image-contract.md promises. Skipped until the images are built (make images)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from image_files import archive, archive_config, env_of
+
+
+def built(name: str) -> dict[str, Any]:
+    path: Path = archive(name)
+    if not path.exists():
+        pytest.skip(f"no {name} image archive at {path}: run `make images` (or images/build.sh {name})")
+    return archive_config(path)
+
+
+def test_dataplane_image_runs_as_spark_185() -> None:
+    assert built("spark")["config"]["User"] == "185:185"
+
+
+def test_dataplane_image_environment_follows_the_contract() -> None:
+    env = env_of(built("spark"))
+    assert env["SPARK_HOME"] == "/opt/spark"
+    assert env["HADOOP_HOME"] == "/opt/hadoop"
+    assert env["JAVA_HOME"]
+    assert env["LANG"] == "C.UTF-8"
+    path = env["PATH"].split(":")
+    for directory in ("/opt/spark/bin", "/opt/hadoop/bin", f"{env['JAVA_HOME']}/bin", "/usr/bin"):
+        assert directory in path
+    python_path = env["PYTHONPATH"].split(":")
+    assert "/opt/spark/python" in python_path
+    assert any(p.startswith("/opt/spark/python/lib/py4j-") and p.endswith("-src.zip") for p in python_path)
+
+
+def test_operator_image_runs_kemr_as_nonroot() -> None:
+    config = built("operator")["config"]
+    assert config["User"] == "65532:65532"
+    assert config["Entrypoint"] == ["kemr", "run"]

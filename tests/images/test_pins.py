@@ -1,0 +1,77 @@
+"""The images pin what the release promises: the Dockerfiles, the Maven pom and operator/kemr/config.py agree.
+
+images/build.sh runs the Dockerfiles themselves (buildah), so these pins are also the offline build's.
+"""
+
+from __future__ import annotations
+
+import re
+
+from image_files import (
+    OPERATOR_DOCKERFILE,
+    SPARK_DOCKERFILE,
+    dockerfile_pins,
+    dockerfile_stages,
+    image_lib,
+    pom_properties,
+)
+
+from kemr import __version__
+from kemr.config import BUILTIN_RELEASES
+
+RELEASE_LABEL = "kemr-1.0"
+
+
+def test_spark_dockerfile_pins_the_release_versions() -> None:
+    release = BUILTIN_RELEASES[RELEASE_LABEL]
+    pins = dockerfile_pins(SPARK_DOCKERFILE)
+    assert pins["SPARK_VERSION"] == release.spark_version
+    assert pins["HADOOP_VERSION"] == release.hadoop_version
+    assert pins["SPARK_HADOOP_VERSION"] == release.spark_hadoop_version
+
+
+def test_every_stage_pins_the_same_versions() -> None:
+    stages = dockerfile_stages(SPARK_DOCKERFILE)
+    fetch, final = stages[1], stages[2]
+    for name in ("SPARK_VERSION", "HADOOP_VERSION", "PY4J_VERSION"):
+        assert fetch[name] == final[name], f"ARG {name} differs between the fetch and the final stage"
+
+
+def test_downloads_are_the_pinned_versions_and_checksummed() -> None:
+    pins = dockerfile_pins(SPARK_DOCKERFILE)
+    assert pins["PYSPARK_URL"].endswith(f"/pyspark-{pins['SPARK_VERSION']}.tar.gz")
+    assert pins["PY4J_URL"].endswith(f"/py4j-{pins['PY4J_VERSION']}-py2.py3-none-any.whl")
+    for name in ("PYSPARK_SHA256", "PY4J_SHA256"):
+        assert re.fullmatch(r"[0-9a-f]{64}", pins[name]), f"ARG {name} must be a sha256"
+
+
+def test_pom_defaults_equal_the_dockerfile_pins() -> None:
+    """The Dockerfile passes its pins to Maven with -D; the pom's own defaults must not drift from them."""
+    pins = dockerfile_pins(SPARK_DOCKERFILE)
+    props = pom_properties()
+    assert props["hadoop.version"] == pins["HADOOP_VERSION"]
+    assert props["spark.hadoop.version"] == pins["SPARK_HADOOP_VERSION"]
+    assert props["spark.aws.sdk.version"] == pins["SPARK_AWS_SDK_VERSION"]
+    assert props["spark.hadoop.cloud.version"] == pins["SPARK_HADOOP_CLOUD_VERSION"]
+    assert props["scala.binary.version"] == BUILTIN_RELEASES[RELEASE_LABEL].scala_version
+
+
+def test_spark_hadoop_cloud_is_of_the_same_spark_line() -> None:
+    """Maven Central may lack spark-hadoop-cloud for the newest patch release; a patch release of the same
+    minor (binary compatible) is the only acceptable stand-in."""
+    pins = dockerfile_pins(SPARK_DOCKERFILE)
+    spark_minor = pins["SPARK_VERSION"].rsplit(".", 1)[0]
+    assert pins["SPARK_HADOOP_CLOUD_VERSION"].rsplit(".", 1)[0] == spark_minor
+
+
+def test_image_names_are_the_operator_defaults() -> None:
+    release = BUILTIN_RELEASES[RELEASE_LABEL]
+    assert image_lib("$SPARK_IMAGE") == release.image_or_default(RELEASE_LABEL)
+    assert image_lib("$(operator_image)") == f"ghcr.io/kemr-io/kemr-operator:{__version__}"
+
+
+def test_operator_dockerfile_runs_kemr_as_nonroot() -> None:
+    text = OPERATOR_DOCKERFILE.read_text()
+    assert "USER 65532:65532" in text
+    assert 'ENTRYPOINT ["kemr", "run"]' in text
+    assert "--require-hashes" in text
