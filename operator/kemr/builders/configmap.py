@@ -6,7 +6,7 @@ from typing import Any
 
 from kemr.builders.meta import object_meta
 from kemr.builders.render import render_config_files, render_scripts
-from kemr.resolve import ResolvedCluster, ResolvedGroup
+from kemr.resolve import ResolvedCluster, ResolvedGroup, layout
 
 
 def group_config_data(group: ResolvedGroup) -> dict[str, str]:
@@ -47,10 +47,25 @@ def build_scripts_config_map(resolved: ResolvedCluster) -> dict[str, Any]:
     }
 
 
+def build_hdfs_exclude_config_map(resolved: ResolvedCluster) -> dict[str, Any] | None:
+    """The NameNode's dfs.hosts.exclude: DataNodes of shrinking core groups being decommissioned. Its content
+    changes while the cluster runs; it is not part of any config hash (the NameNode re-reads it in place)."""
+    if resolved.hdfs_exclude_config_map_name is None:
+        return None
+    return {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": object_meta(resolved, resolved.hdfs_exclude_config_map_name),
+        "data": {layout.HDFS_EXCLUDE_KEY: "".join(f"{ip}\n" for ip in resolved.hdfs_exclude)},
+    }
+
+
 def build_config_maps(resolved: ResolvedCluster) -> list[dict[str, Any]]:
-    """Scripts, drivers' configuration, then one per group (master, core groups, task groups)."""
+    """Scripts, drivers' configuration, the NameNode's exclude list, then one per group."""
+    exclude = build_hdfs_exclude_config_map(resolved)
     return [
         build_scripts_config_map(resolved),
         build_client_config_map(resolved),
+        *([exclude] if exclude else []),
         *(build_group_config_map(resolved, group) for group in resolved.groups),
     ]

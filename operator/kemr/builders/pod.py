@@ -33,7 +33,15 @@ SCRIPTS_VOLUME: Final = "scripts"
 DATA_VOLUME: Final = "data"
 LOCAL_VOLUME: Final = "local"
 TMP_VOLUME: Final = "tmp"
-OPERATOR_VOLUME_NAMES: Final = (CONFIG_VOLUME, SCRIPTS_VOLUME, DATA_VOLUME, LOCAL_VOLUME, TMP_VOLUME)
+HDFS_EXCLUDE_VOLUME: Final = "hdfs-exclude"
+OPERATOR_VOLUME_NAMES: Final = (
+    CONFIG_VOLUME,
+    SCRIPTS_VOLUME,
+    DATA_VOLUME,
+    LOCAL_VOLUME,
+    TMP_VOLUME,
+    HDFS_EXCLUDE_VOLUME,
+)
 
 SCRIPTS_MODE: Final = 0o555
 HASH_LENGTH: Final = 16
@@ -230,7 +238,7 @@ def _spark_master(resolved: ResolvedCluster, group: ResolvedGroup) -> dict[str, 
 
 
 def _namenode(resolved: ResolvedCluster, group: ResolvedGroup, size: ContainerSize) -> dict[str, Any]:
-    return _daemon(
+    container = _daemon(
         resolved,
         group,
         name=NAMENODE,
@@ -244,6 +252,11 @@ def _namenode(resolved: ResolvedCluster, group: ResolvedGroup, size: ContainerSi
         size=size,
         liveness_port=layout.NAMENODE_RPC_PORT,
     )
+    if resolved.hdfs_exclude_config_map_name:  # dfs.hosts.exclude, rewritten by the operator (scale-in)
+        container["volumeMounts"].append(
+            {"name": HDFS_EXCLUDE_VOLUME, "mountPath": layout.HDFS_EXCLUDE_DIR, "readOnly": True}
+        )
+    return container
 
 
 def _spark_worker(resolved: ResolvedCluster, group: ResolvedGroup) -> dict[str, Any]:
@@ -346,6 +359,10 @@ def generated_pod_template(resolved: ResolvedCluster, group: ResolvedGroup, hash
     volumes = shared_volumes(resolved, group.config_map_name)
     if group.storage is None:  # task pods: scratch space for shuffle and the worker's directory
         volumes.append({"name": DATA_VOLUME, "emptyDir": {}})
+    if group.is_master and group.hdfs is not None and resolved.hdfs_exclude_config_map_name:
+        volumes.append(
+            {"name": HDFS_EXCLUDE_VOLUME, "configMap": {"name": resolved.hdfs_exclude_config_map_name}}
+        )
     spec["volumes"] = volumes
     return {
         "metadata": {"labels": dict(group.labels), "annotations": {CONFIG_HASH_ANNOTATION: hash_}},

@@ -20,6 +20,7 @@ from kemr.resolve import layout
 from kemr.resolve.layers import LayersView
 
 TEMPLATES = Path(__file__).parent / "templates"
+EXCLUDE_REFRESH_SECONDS = 10  # how often the NameNode container looks at dfs.hosts.exclude
 _PROPERTIES_ESCAPES = {"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r", "\f": "\\f"}
 
 
@@ -152,7 +153,12 @@ def _render_scripts() -> dict[str, str]:
             "spark-worker.sh.j2", **dirs, port=layout.SPARK_WORKER_PORT, ui_port=layout.SPARK_WORKER_UI_PORT
         ),
         "namenode.sh": render(
-            "namenode.sh.j2", **dirs, name_dir=layout.NAMENODE_DIR, marker=layout.NAMENODE_FORMATTED_MARKER
+            "namenode.sh.j2",
+            **dirs,
+            name_dir=layout.NAMENODE_DIR,
+            marker=layout.NAMENODE_FORMATTED_MARKER,
+            exclude_file=layout.HDFS_EXCLUDE_FILE,
+            refresh_seconds=EXCLUDE_REFRESH_SECONDS,
         ),
         "datanode.sh": render("datanode.sh.j2", **dirs, data_dir=layout.DATANODE_DIR),
         "bootstrap.sh": render("bootstrap.sh.j2", **dirs),

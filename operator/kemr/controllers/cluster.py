@@ -40,6 +40,7 @@ from kemr.metrics import CLUSTERS
 from kemr.observe import ObservedCluster, ObservedSteps, observe_cluster
 from kemr.resolve import ResolvedCluster, ResolveError, resolve_cluster
 from kemr.status.cluster import ChildrenMode, Event, decide
+from kemr.status.decommission import CoreScaleIn, scale_in_events, with_core_scale_in
 from kemr.status.scaling import ScalingPlan, with_scaling
 from kemr.status.step import STEP_INDEX_ANNOTATION
 from kemr.validate import ValidationIssue, validate_cluster
@@ -147,17 +148,22 @@ async def reconcile_cluster(ctx: Context, namespace: str, name: str) -> float | 
 
     decision = decide(spec, generation, previous, observed, issues, endpoints, created, now)
     scaling_plan = None
+    core_plans: dict[str, CoreScaleIn] = {}
     if resolved is not None and decision.mode == ChildrenMode.BUILD:
-        resolved, scaling_plan = await _scale(ctx, spec, resolved, previous, observed, now)
+        core_plans = await scaling.plan_core_scale_in(spec, resolved, previous, observed, daemon_pods, claims)
+        resolved, scaling_plan = await _scale(ctx, spec, resolved, previous, observed, core_plans, now)
         groups = with_scaling(
             decision.status.groups,
             scaling_plan,
             {g.name: g.ready for g in observed.fallbacks},
         )
+        groups = with_core_scale_in(groups, core_plans)
+        events = [Event(e.type, e.reason, e.message) for e in scaling_plan.events]
+        events += [Event(*e) for e in scale_in_events(previous.groups, core_plans)]
         decision = dataclasses.replace(
             decision,
             status=decision.status.model_copy(update={"groups": groups}),
-            events=decision.events + tuple(Event(e.type, e.reason, e.message) for e in scaling_plan.events),
+            events=decision.events + tuple(events),
         )
     elif decision.mode == ChildrenMode.TEARDOWN:
         scaling.forget(namespace, name)
@@ -173,6 +179,11 @@ async def reconcile_cluster(ctx: Context, namespace: str, name: str) -> float | 
                 await delete(ctx.kube, claim)
     else:
         result = None
+    for plan in core_plans.values():  # volumes of decommissioned core pods, once the pods are gone
+        for claim in claims:
+            if claim["metadata"]["name"] in plan.claims_to_delete:
+                log.info("%s/%s: deleting %s", namespace, name, claim["metadata"]["name"])
+                await delete(ctx.kube, claim)
     if result and result.writes:
         log.info(
             "%s/%s: applied %d, deleted %d children",
@@ -190,6 +201,8 @@ async def reconcile_cluster(ctx: Context, namespace: str, name: str) -> float | 
     _count_states(ctx, namespace)
 
     waits = [decision.requeue_after, scaling_plan.recheck_after if scaling_plan else None]
+    if any(plan.decommissioning for plan in core_plans.values()):
+        waits.append(scaling.DECOMMISSION_RECHECK_SECONDS)
     if decision.status.state in TRANSITIONAL_STATES:
         waits.append(PROGRESS_RECHECK_SECONDS)
     return min((w for w in waits if w is not None), default=None)
@@ -201,6 +214,7 @@ async def _scale(
     resolved: ResolvedCluster,
     previous: EMRClusterStatus,
     observed: ObservedCluster,
+    core_plans: Mapping[str, CoreScaleIn],
     now: datetime,
 ) -> tuple[ResolvedCluster, ScalingPlan]:
     """Task group sizes (managed scaling) and on-demand stand-ins (spot fallback), resolved into children."""
@@ -219,6 +233,8 @@ async def _scale(
         ctx.config,
         task_replicas=result.replicas,
         on_demand_fallback=result.fallback,
+        core_replicas={group: plan.statefulset_replicas for group, plan in core_plans.items()},
+        hdfs_exclude=[ip for plan in core_plans.values() for ip in plan.excluded_ips],
     )
     return rescaled, result
 

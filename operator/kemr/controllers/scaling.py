@@ -16,9 +16,11 @@ from typing import Any
 import aiohttp
 
 from kemr.api import EMRClusterSpec, EMRClusterStatus, GroupRole, GroupStatus
+from kemr.api.constants import LABEL_GROUP, LABEL_ROLE, ROLE_CORE
 from kemr.metrics import SCALING_DECISIONS, SPOT_FALLBACK_PODS, TASK_DEMAND_CORES, TASK_DESIRED
 from kemr.observe import ObservedCluster
 from kemr.resolve import ResolvedCluster
+from kemr.status import decommission as d
 from kemr.status import scaling as s
 from kemr.status.step import startable
 
@@ -168,3 +170,74 @@ def forget_metrics(namespace: str, cluster: str, groups: Sequence[str]) -> None:
         for values in labels:
             with contextlib.suppress(KeyError):
                 collector.remove(*values)
+
+
+# --- core scale-in ---------------------------------------------------------------------------------------
+
+NAMENODE_RETRY_SECONDS = 10.0  # a decommission waits on the NameNode: ask again soon, quietly
+DECOMMISSION_RECHECK_SECONDS = 10.0
+
+
+async def namenode_states(namespace: str, cluster: str, namenode_ui: str) -> dict[str, str] | None:
+    """DataNode IP → admin state from the NameNode's JMX, or None when it can't be asked."""
+    probe = _probes.setdefault((namespace, f"{cluster}/namenode"), _MasterProbe())
+    if time.monotonic() < probe.next_try:
+        return None
+    url = f"{namenode_ui.rstrip('/')}/jmx?qry={d.NAMENODE_INFO_QUERY}"
+    try:
+        timeout = aiohttp.ClientTimeout(total=MASTER_TIMEOUT_SECONDS)
+        async with aiohttp.ClientSession(timeout=timeout) as session, session.get(url) as response:
+            response.raise_for_status()
+            states = d.namenode_admin_states(json.loads(await response.text()))
+    except (TimeoutError, aiohttp.ClientError, ValueError, OSError) as err:
+        probe.next_try = time.monotonic() + NAMENODE_RETRY_SECONDS
+        if probe.reachable is not False:
+            log.info("%s/%s: NameNode unreachable (%s): decommissions wait", namespace, cluster, err)
+        probe.reachable = False
+        return None
+    probe.reachable = True
+    return states
+
+
+async def plan_core_scale_in(
+    spec: EMRClusterSpec,
+    resolved: ResolvedCluster,
+    previous: EMRClusterStatus,
+    observed: ObservedCluster,
+    pods: Sequence[Mapping[str, Any]],
+    claims: Sequence[Mapping[str, Any]],
+) -> dict[str, d.CoreScaleIn]:
+    """Per core group: the StatefulSet's size (held while DataNodes decommission), the DataNodes to exclude,
+    the volumes to delete. Asks the NameNode only while some group shrinks."""
+    if not resolved.hdfs_enabled:
+        return {}
+    claim_names = [c["metadata"]["name"] for c in claims if not c["metadata"].get("deletionTimestamp")]
+    before = {g.name: g for g in previous.groups if g.role == GroupRole.CORE}
+    inputs = []
+    for group, resolved_group in zip(spec.core_groups, resolved.core_groups, strict=True):
+        seen = observed.group(group.name)
+        members = [
+            p
+            for p in pods
+            if (p["metadata"].get("labels") or {}).get(LABEL_GROUP) == group.name
+            and (p["metadata"].get("labels") or {}).get(LABEL_ROLE) == ROLE_CORE
+        ]
+        core_pods = [cp for p in members if (cp := d.core_pod(p)) is not None]
+        inputs.append((group, resolved_group, seen.desired if seen else None, core_pods))
+    shrinking = any(live is not None and g.replicas < live for g, _, live, _ in inputs)
+    namenode = None
+    if shrinking and resolved.endpoints.namenode_ui:
+        namenode = await namenode_states(resolved.namespace, resolved.name, resolved.endpoints.namenode_ui)
+    return {
+        group.name: d.plan_core_scale_in(
+            resolved_group.workload_name,
+            group.replicas,
+            live,
+            core_pods,
+            namenode,
+            claim_names,
+            (before[group.name].decommissioning or []) if group.name in before else [],
+            resolved.endpoints.namenode_ui,
+        )
+        for group, resolved_group, live, core_pods in inputs
+    }

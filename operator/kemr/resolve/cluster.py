@@ -45,13 +45,17 @@ def resolve_cluster(
     task_replicas: Mapping[str, int] | None = None,
     spot_fallback_groups: Collection[str] = (),
     on_demand_fallback: Mapping[str, int] | None = None,
+    core_replicas: Mapping[str, int] | None = None,
+    hdfs_exclude: Sequence[str] = (),
 ) -> ResolvedCluster:
     """Everything the builders need, computed once. Raises ResolveError for a spec it can't build.
 
     `task_replicas` holds the sizes managed scaling chose for task groups (default: the spec's `replicas`,
     else `minReplicas`); `spot_fallback_groups` names the spot task groups moved to on-demand as a whole;
     `on_demand_fallback` holds, per spot task group, how many pods run on on-demand next to it (managed spot
-    fallback: only the shortfall moves, the spot pods stay to take spot capacity back when it returns).
+    fallback: only the shortfall moves, the spot pods stay to take spot capacity back when it returns);
+    `core_replicas` holds core StatefulSets at their size while their leaving DataNodes decommission, and
+    `hdfs_exclude` lists those DataNodes (the NameNode's dfs.hosts.exclude).
     """
     names.check_cluster_name(name)
     release = _release(spec.release, config)
@@ -86,6 +90,10 @@ def resolve_cluster(
         for index, group in enumerate(spec.task_groups)
     )
     replication = _hdfs_replication(spec.configurations, core_groups) if hdfs else None
+    if core_replicas:  # after the replication factor: it follows the spec, not a size held for a while
+        core_groups = tuple(
+            dataclasses.replace(g, replicas=core_replicas.get(g.name, g.replicas)) for g in core_groups
+        )
     log_uri = _cluster_log_uri(spec.log_uri, name, uid)
     event_log_dir = f"{log_uri}spark-events" if log_uri else None
     client = _client_configuration(
@@ -126,6 +134,8 @@ def resolve_cluster(
         event_log_dir=event_log_dir,
         bootstrap_actions=tuple(spec.bootstrap_actions),
         fallback_groups=_fallback_groups(name, task_groups, on_demand_fallback or {}, config),
+        hdfs_exclude=tuple(sorted(set(hdfs_exclude))) if hdfs else (),
+        hdfs_exclude_config_map_name=names.hdfs_exclude_config_map_name(name) if hdfs else None,
     )
 
 
@@ -381,6 +391,8 @@ def _namenode_site() -> dict[str, str]:
         "dfs.namenode.rpc-bind-host": "0.0.0.0",
         "dfs.namenode.servicerpc-bind-host": "0.0.0.0",
         "dfs.namenode.http-bind-host": "0.0.0.0",
+        # DataNodes leaving a shrinking core group: the operator writes the file, the NameNode re-reads it.
+        "dfs.hosts.exclude": layout.HDFS_EXCLUDE_FILE,
     }
 
 

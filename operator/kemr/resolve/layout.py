@@ -32,6 +32,11 @@ LOCAL_HOME: Final = (
 LOCAL_JARS: Final = f"{LOCAL_DIR}/jars"
 DATA_DIR: Final = "/data"  # the PVC (master, core) or an emptyDir (task)
 TMP_DIR: Final = "/tmp"  # emptyDir: the root filesystem is read-only
+# The NameNode's dfs.hosts.exclude (the DataNodes being decommissioned): a ConfigMap the operator rewrites,
+# mounted whole (not by subPath) so the kubelet refreshes it in place.
+HDFS_EXCLUDE_DIR: Final = "/etc/kemr/hdfs-exclude"
+HDFS_EXCLUDE_KEY: Final = "dfs.exclude"
+HDFS_EXCLUDE_FILE: Final = f"{HDFS_EXCLUDE_DIR}/{HDFS_EXCLUDE_KEY}"
 
 NAMENODE_DIR: Final = f"{DATA_DIR}/hdfs/namenode"
 NAMENODE_FORMATTED_MARKER: Final = f"{DATA_DIR}/hdfs/.kemr-formatted"

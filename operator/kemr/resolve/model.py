@@ -130,6 +130,9 @@ class ResolvedCluster:
     bootstrap_actions: tuple[BootstrapAction, ...]
     # On-demand stand-ins of spot task groups whose pods can't be scheduled (spot fallback).
     fallback_groups: tuple[ResolvedGroup, ...] = ()
+    # DataNodes being decommissioned (dfs.hosts.exclude), and their ConfigMap (None without HDFS).
+    hdfs_exclude: tuple[str, ...] = ()
+    hdfs_exclude_config_map_name: str | None = None
 
     @property
     def groups(self) -> tuple[ResolvedGroup, ...]:

@@ -34,6 +34,7 @@ def test_names_follow_the_scheme() -> None:
         ("NetworkPolicy", "sales"),
         ("ConfigMap", "sales-scripts"),
         ("ConfigMap", "sales-client-config"),
+        ("ConfigMap", "sales-hdfs-exclude"),
         ("ConfigMap", "sales-master-config"),
         ("ConfigMap", "sales-core-core-config"),
         ("ConfigMap", "sales-task-spot-config"),

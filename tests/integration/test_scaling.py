@@ -1,0 +1,218 @@
+"""Managed scaling, spot fallback and spot loss (issue 8), on the kwok pools with the operator running.
+
+Steps are simulated drivers that run N seconds (see README, "Simulated pods"); their demand is what their
+Spark properties ask for (`spark.cores.max`)."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from typing import Any
+
+import pytest
+
+from support.emr import cluster, cluster_manifest, diagnose, step_manifest, wait_for_state, wait_for_step
+from support.kube import Kube, wait_until
+from support.nodes import cordoned, pool_nodes, recreate_nodes
+from support.operator import OperatorProcess
+
+SPARK = {"mainApplicationFile": "s3a://bucket/jobs/job.py"}
+
+
+def _task_group(**fields: Any) -> dict[str, Any]:
+    return {
+        "name": "spot",
+        "capacityType": "spot",
+        "minReplicas": 1,
+        "maxReplicas": 4,
+        "resources": {"cpu": "1", "memory": "2Gi"},
+        **fields,
+    }
+
+
+def _manifest(name: str, task: dict[str, Any], **spec: Any) -> dict[str, Any]:
+    # Core: 2 workers of 1 core each. Task workers: 1 core each.
+    return cluster_manifest(name, taskGroups=[task], **spec)
+
+
+def _deployment(kube: Kube, namespace: str, name: str) -> dict[str, Any] | None:
+    proc = kube.run("get", "deployment", "-n", namespace, name, "-o", "json", check=False)
+    if proc.returncode != 0:
+        return None
+    obj: dict[str, Any] = json.loads(proc.stdout)
+    return obj
+
+
+def _task_pods(kube: Kube, namespace: str, cluster_name: str, **labels: str) -> list[dict[str, Any]]:
+    selector = ",".join(
+        [f"kemr.io/cluster={cluster_name}", "kemr.io/role=task", *(f"{k}={v}" for k, v in labels.items())]
+    )
+    return [
+        p
+        for p in kube.items("pods", "-n", namespace, "-l", selector)
+        if not p["metadata"].get("deletionTimestamp")
+    ]
+
+
+def _group_status(kube: Kube, namespace: str, name: str, group: str) -> dict[str, Any]:
+    groups = (cluster(kube, namespace, name).get("status") or {}).get("groups") or []
+    return next((g for g in groups if g["name"] == group), {})
+
+
+def _events(kube: Kube, namespace: str, reason: str) -> list[str]:
+    events = kube.items("events", "-n", namespace, "--field-selector", f"reason={reason}")
+    return [e.get("message", "") for e in events]
+
+
+class ReplicaSampler:
+    """Samples a Deployment's spec.replicas in the background: the most it ever asked for."""
+
+    def __init__(self, kube: Kube, namespace: str, name: str) -> None:
+        self.kube, self.namespace, self.name = kube, namespace, name
+        self.seen: list[int] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            deployment = _deployment(self.kube, self.namespace, self.name)
+            if deployment:
+                self.seen.append(int(deployment["spec"]["replicas"]))
+            time.sleep(0.3)
+
+    def __enter__(self) -> ReplicaSampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        self._thread.join(5)
+
+
+@pytest.mark.timeout(150)
+def test_pending_work_grows_the_task_group_and_it_shrinks_back_when_done(
+    operator: OperatorProcess, kube: Kube, namespace: str
+) -> None:
+    manifest = _manifest(
+        "grow",
+        _task_group(),
+        stepConcurrency=3,
+        managedScaling={"enabled": True, "cooldownSeconds": 0, "scaleDownStabilizationSeconds": 3},
+    )
+    kube.apply(manifest, namespace=namespace)
+    wait_for_state(kube, namespace, "grow", "WAITING")
+    deployment = "grow-task-spot"
+    wait_until(lambda: len(_task_pods(kube, namespace, "grow")) == 1, 20, "the task group at minReplicas")
+
+    with ReplicaSampler(kube, namespace, deployment) as sampler:
+        started = time.monotonic()
+        # 3 steps x 4 cores = 12 cores; the core group offers 2: 10 task workers wanted, maxReplicas is 4.
+        steps = [
+            step_manifest(f"s{i}", "grow", duration="20s", spark={**SPARK, "conf": {"spark.cores.max": "4"}})
+            for i in range(3)
+        ]
+        kube.apply(*steps, namespace=namespace)
+        wait_until(
+            lambda: len(_task_pods(kube, namespace, "grow")) == 4,
+            10 - (time.monotonic() - started),
+            "4 task pods within 10 s of the steps being sent",
+        )
+        grew_in = time.monotonic() - started
+        status = _group_status(kube, namespace, "grow", "spot")
+        assert status["desired"] == 4
+        assert status["reason"] == "ScaleUp"
+        assert "3 step(s) need 12 cores" in status["message"]
+
+        for i in range(3):
+            wait_for_step(kube, namespace, f"s{i}", "COMPLETED", timeout=60)
+        wait_until(
+            lambda: (_deployment(kube, namespace, deployment) or {}).get("spec", {}).get("replicas") == 1,
+            30,
+            "the task group back at minReplicas after stabilization",
+        )
+    assert max(sampler.seen) == 4, f"never past maxReplicas: {sampler.seen}"
+    assert _group_status(kube, namespace, "grow", "spot")["reason"] == "ScaleDown"
+    assert any("1 → 4" in m for m in _events(kube, namespace, "ScaleUp"))
+    assert any("4 → 1" in m for m in _events(kube, namespace, "ScaleDown"))
+    assert 'kemr_task_group_desired_replicas{cluster="grow",group="spot"' in operator.metrics()
+    print(f"task group grew in {grew_in:.1f} s")
+
+
+@pytest.mark.timeout(150)
+def test_a_spot_group_falls_back_to_on_demand_and_returns_to_spot(
+    operator: OperatorProcess, kube: Kube, namespace: str
+) -> None:
+    spot_nodes = pool_nodes(kube, "spot")
+    manifest = _manifest("fall", _task_group(minReplicas=2, spotFallback={"afterSeconds": 5}))
+    fallback = "fall-task-spot-od"
+    with cordoned(kube, spot_nodes):
+        kube.apply(manifest, namespace=namespace)
+        wait_for_state(kube, namespace, "fall", "WAITING")
+
+        def on_demand_ready() -> list[dict[str, Any]] | None:
+            pods = _task_pods(kube, namespace, "fall", **{"kemr.io/fallback": "on-demand"})
+            running = [p for p in pods if (p.get("status") or {}).get("phase") == "Running"]
+            return running if len(running) == 2 else None
+
+        try:
+            pods = wait_until(on_demand_ready, 30, "2 task pods running on on-demand")
+        except AssertionError as err:
+            raise AssertionError(f"{err}\n{diagnose(kube, namespace)}") from None
+        assert {p["spec"]["nodeName"] for p in pods} <= set(pool_nodes(kube, "on-demand"))
+        status = _group_status(kube, namespace, "fall", "spot")
+        assert status["onDemandFallback"] == 2
+        assert status["capacityType"] == "on-demand"
+        assert any("2 pod(s) on on-demand" in m for m in _events(kube, namespace, "SpotFallback"))
+
+    # The pool is back: the spot pods (pending all along) are scheduled and the stand-ins go.
+    def back_on_spot() -> bool:
+        spot = _task_pods(kube, namespace, "fall", **{"kemr.io/fallback": "on-demand"})
+        running = [
+            p
+            for p in _task_pods(kube, namespace, "fall")
+            if (p.get("status") or {}).get("phase") == "Running"
+            and p["spec"].get("nodeName") in spot_nodes
+        ]
+        return len(running) == 2 and not spot and _deployment(kube, namespace, fallback) is None
+
+    wait_until(back_on_spot, 30, "2 task pods on spot and no on-demand stand-in left")
+    status = _group_status(kube, namespace, "fall", "spot")
+    assert (status["onDemandFallback"], status["capacityType"]) == (0, "spot")
+    assert _events(kube, namespace, "SpotRestored")
+
+
+@pytest.mark.timeout(240)
+def test_losing_spot_nodes_mid_step_brings_replacement_workers_and_the_step_completes(
+    operator: OperatorProcess, kube: Kube, namespace: str
+) -> None:
+    kube.apply(_manifest("lose", _task_group(minReplicas=2)), namespace=namespace)
+    wait_for_state(kube, namespace, "lose", "WAITING")
+
+    def running_task_pods() -> list[dict[str, Any]] | None:
+        pods = [p for p in _task_pods(kube, namespace, "lose") if p["status"].get("phase") == "Running"]
+        return pods if len(pods) == 2 else None
+
+    before = wait_until(running_task_pods, 20, "2 task pods running on spot")
+    kube.apply(step_manifest("long", "lose", duration="100s"), namespace=namespace)
+    wait_for_step(kube, namespace, "long", "RUNNING")
+
+    # Two spot nodes go, those of the task pods first (as a spot interruption would take them).
+    hosts = sorted({p["spec"]["nodeName"] for p in before})
+    victims = (hosts + [n for n in pool_nodes(kube, "spot") if n not in hosts])[:2]
+    lost = {p["metadata"]["name"] for p in before}
+    try:
+        kube.run("delete", "node", *victims, "--wait=false")
+
+        def replaced() -> bool:
+            pods = running_task_pods() or []
+            names = {p["metadata"]["name"] for p in pods}
+            elsewhere = all(p["spec"]["nodeName"] not in victims for p in pods)
+            return len(pods) == 2 and not names & lost and elsewhere
+
+        # The pod garbage collector frees pods of a deleted node after 40-60 s (README, "Spot loss").
+        wait_until(replaced, 120, "2 replacement task pods running on the remaining spot nodes", interval=2)
+        done = wait_for_step(kube, namespace, "long", "COMPLETED", "FAILED", timeout=90)
+        assert done["status"]["state"] == "COMPLETED", done["status"]
+    finally:
+        recreate_nodes(kube, victims)

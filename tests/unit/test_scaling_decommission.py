@@ -1,0 +1,95 @@
+"""Safe core scale-in (kemr.status.decommission): DataNodes leave before their pods, volumes after. Pure."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from kemr.status import decommission as d
+
+STS = "sales-core-core"
+
+
+def pod(ordinal: int, ip: str | None = None, *, released: bool = False, started: bool = True) -> d.CorePod:
+    return d.CorePod(f"{STS}-{ordinal}", ordinal, ip or f"10.0.0.{ordinal}", started, released)
+
+
+def test_growing_or_steady_needs_no_namenode() -> None:
+    plan = d.plan_core_scale_in(STS, 3, 2, [pod(0), pod(1)], None, [], [])
+    assert (plan.statefulset_replicas, plan.excluded_ips, plan.reason) == (3, (), None)
+
+
+def test_shrinking_excludes_the_leaving_datanodes_and_holds_the_size_until_decommissioned() -> None:
+    pods = [pod(0), pod(1), pod(2), pod(3)]
+    states = {"10.0.0.2": "Decommission In Progress", "10.0.0.3": "Decommissioned"}
+    plan = d.plan_core_scale_in(STS, 2, 4, pods, states, [], [])
+    assert plan.statefulset_replicas == 4  # nothing removed yet
+    assert plan.excluded_ips == ("10.0.0.2", "10.0.0.3")
+    assert plan.decommissioning == (f"{STS}-2", f"{STS}-3")
+    assert plan.reason == d.REASON_DECOMMISSIONING
+    assert "Decommission In Progress" in (plan.message or "")
+
+
+def test_once_every_leaving_datanode_is_decommissioned_the_statefulset_shrinks() -> None:
+    states = {"10.0.0.2": "Decommissioned"}
+    plan = d.plan_core_scale_in(STS, 2, 3, [pod(0), pod(1), pod(2)], states, [], [])
+    assert (plan.statefulset_replicas, plan.reason) == (2, d.REASON_DECOMMISSIONED)
+    assert plan.claims_to_delete == ()  # the pod is still there: its volume stays
+
+
+def test_an_unreachable_namenode_means_wait_with_a_message_naming_the_way_out() -> None:
+    plan = d.plan_core_scale_in(STS, 1, 2, [pod(0), pod(1)], None, [], [], "http://nn:9870")
+    assert (plan.statefulset_replicas, plan.reason) == (2, d.REASON_WAITING)
+    assert "http://nn:9870" in (plan.message or "")
+    assert d.DECOMMISSIONED_ANNOTATION in (plan.message or "")
+
+
+def test_a_pod_released_by_annotation_or_that_never_ran_does_not_hold_the_scale_in() -> None:
+    pods = [pod(0), pod(1, released=True), pod(2, started=False)]
+    plan = d.plan_core_scale_in(STS, 1, 3, pods, None, [], [])
+    assert (plan.statefulset_replicas, plan.reason) == (1, d.REASON_DECOMMISSIONED)
+
+
+def test_volumes_of_decommissioned_pods_go_only_after_the_pods() -> None:
+    leaving = [f"{STS}-1"]
+    claims = [f"data-{STS}-0", f"data-{STS}-1"]
+    still_there = d.plan_core_scale_in(STS, 1, 1, [pod(0), pod(1)], None, claims, leaving)
+    assert still_there.claims_to_delete == ()
+    assert still_there.excluded_ips == ("10.0.0.1",)  # still excluded while it terminates
+    gone = d.plan_core_scale_in(STS, 1, 1, [pod(0)], None, claims, leaving)
+    assert gone.claims_to_delete == (f"data-{STS}-1",)
+    assert gone.excluded_ips == ()
+    done = d.plan_core_scale_in(STS, 1, 1, [pod(0)], None, [f"data-{STS}-0"], leaving)
+    assert done.decommissioning == ()
+
+
+def test_volumes_of_pods_that_were_not_decommissioned_are_never_deleted() -> None:
+    plan = d.plan_core_scale_in(STS, 1, 1, [pod(0)], None, [f"data-{STS}-0", f"data-{STS}-1"], [])
+    assert plan.claims_to_delete == ()
+
+
+def test_scaling_back_up_mid_decommission_returns_the_datanodes() -> None:
+    plan = d.plan_core_scale_in(STS, 2, 2, [pod(0), pod(1)], None, [], [f"{STS}-1"])
+    assert (plan.statefulset_replicas, plan.excluded_ips, plan.decommissioning) == (2, (), ())
+
+
+def test_namenode_jmx_admin_states() -> None:
+    live = {"dn-a:9866": {"xferaddr": "10.0.0.2:9866", "adminState": "Decommission In Progress"}}
+    dead = {"dn-b:9866": {"xferaddr": "10.0.0.3:9866", "decommissioned": True}}
+    body: dict[str, Any] = {"beans": [{"LiveNodes": json.dumps(live), "DeadNodes": json.dumps(dead)}]}
+    assert d.namenode_admin_states(body) == {
+        "10.0.0.2": "Decommission In Progress",
+        "10.0.0.3": "Decommissioned",
+    }
+
+
+def test_core_pod_from_a_pod_object() -> None:
+    obj = {
+        "metadata": {"name": f"{STS}-4", "annotations": {d.DECOMMISSIONED_ANNOTATION: "true"}},
+        "status": {"podIP": "10.1.1.1", "startTime": "2026-11-22T07:00:00Z"},
+    }
+    assert d.core_pod(obj) == d.CorePod(f"{STS}-4", 4, "10.1.1.1", True, True)
+
+
+def test_exclude_file_is_stable() -> None:
+    assert d.exclude_file(["10.0.0.3", "10.0.0.1", "10.0.0.3"]) == "10.0.0.1\n10.0.0.3\n"
