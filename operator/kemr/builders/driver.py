@@ -60,7 +60,10 @@ def spark_submit_args(resolved: ResolvedCluster, step: str, spec: EMRStepSpec) -
 
 
 def _driver_conf(resources: Resources) -> list[str]:
-    heap_mib = max(512, int(memory_mib(resources.memory) * 0.8))  # leave room for the JVM's overhead
+    # What the JVM needs beside its heap (metaspace, threads, buffers) and the PySpark process: Spark's own
+    # memoryOverhead rule, max(384Mi, a share of the container); a 1Gi driver gets a 640m heap, not OOMKilled.
+    memory = memory_mib(resources.memory)
+    heap_mib = max(256, memory - max(384, memory // 5))
     cores = max(1, cpu_millis(resources.cpu) // 1000)
     return ["--conf", f"spark.driver.memory={heap_mib}m", "--conf", f"spark.driver.cores={cores}"]
 

@@ -64,3 +64,11 @@ def test_without_log_uri_the_driver_uploads_nothing() -> None:
 def test_failure_message_comes_from_the_termination_log_or_the_output() -> None:
     """submit.sh writes the exception to the termination log; without one Kubernetes uses the output's end."""
     assert _driver(_with_logs(), PYSPARK)["terminationMessagePolicy"] == "FallbackToLogsOnError"
+
+
+def test_driver_heap_leaves_room_for_the_jvm_and_python_in_its_container() -> None:
+    small = {"spark": {**PYSPARK["spark"], "driver": {"resources": {"cpu": "200m", "memory": "1Gi"}}}}
+    large = {"spark": {**PYSPARK["spark"], "driver": {"resources": {"cpu": "2", "memory": "4Gi"}}}}
+    assert "spark.driver.memory=640m" in _driver(_with_logs(), small)["command"]
+    assert "spark.driver.memory=3277m" in _driver(_with_logs(), large)["command"]
+    assert "spark.driver.cores=2" in _driver(_with_logs(), large)["command"]
