@@ -119,10 +119,14 @@ up() {
   if [ -z "$(minio_pid)" ]; then
     mkdir -p "$S3_HOME/data" "$(dirname "$S3_LOG")"
     log "starting MinIO on :$S3_PORT (pods reach it at $(s3_endpoint); data: $S3_HOME/data)"
-    # All interfaces: pods come from the bridge of the real node, the host's tools from loopback.
-    MINIO_ROOT_USER=$(credential KEMR_S3_ACCESS_KEY_ID) MINIO_ROOT_PASSWORD=$(credential KEMR_S3_SECRET_ACCESS_KEY) \
-      MINIO_BROWSER=off MINIO_UPDATE=off \
-      setsid "$MINIO_BIN/minio" server --quiet --address ":$S3_PORT" "$S3_HOME/data" >"$S3_LOG" 2>&1 </dev/null &
+    # All interfaces: pods come from the bridge of the real node, the host's tools from loopback. Credentials
+    # through the environment, not the command line (visible to every user in ps).
+    (
+      export MINIO_ROOT_USER MINIO_ROOT_PASSWORD MINIO_BROWSER=off MINIO_UPDATE=off
+      MINIO_ROOT_USER=$(credential KEMR_S3_ACCESS_KEY_ID)
+      MINIO_ROOT_PASSWORD=$(credential KEMR_S3_SECRET_ACCESS_KEY)
+      start_detached "$S3_LOG" "$MINIO_BIN/minio" server --quiet --address ":$S3_PORT" "$S3_HOME/data"
+    )
     local deadline=$((SECONDS + 30))
     until curl -fsS -o /dev/null "http://127.0.0.1:$S3_PORT/minio/health/ready" 2>/dev/null; do
       [ -n "$(minio_pid)" ] || { tail -20 "$S3_LOG" >&2; die "MinIO exited at start (log: $S3_LOG)"; }
