@@ -1,0 +1,89 @@
+#!/usr/bin/env bash
+# The demo on real containers (the future `make demo`): the local cluster with its real node and S3 server, the
+# data-plane and operator images, the operator installed with its Helm chart, then a transient EMRCluster that
+# runs one PySpark step — total sales of completed orders per customer — writes the result to S3 and terminates
+# itself. Each stage says what is missing when its prerequisite isn't there.
+#   scripts/demo-real.sh                       everything
+#   KEMR_DEMO_SKIP_IMAGES=1 scripts/demo-real.sh   the images are already on the node
+set -euo pipefail
+cd "$(dirname "$0")/.."
+REPO=$PWD
+NAMESPACE=kemr-demo
+CLUSTER=demo
+BUCKET=kemr-demo
+OUTPUT=s3://$BUCKET/output/sales_by_customer/
+TIMEOUT_S=${KEMR_DEMO_TIMEOUT:-900}
+start=$SECONDS
+
+say() { printf '\n\033[1m== %s\033[0m  (%ds)\n' "$*" "$((SECONDS - start))"; }
+die() { printf 'demo: %s\n' "$*" >&2; exit 1; }
+s3tool() { "$REPO/.venv/bin/python" "$REPO/scripts/demo/s3tool.py" "$@"; }
+
+say "local cluster (control plane, kwok pools, real node, S3)"
+cluster/up.sh
+eval "$(cluster/env.sh)"
+real_node=$(kubectl get nodes -l kemr.io/real-node=true -o jsonpath='{range .items[*]}{.metadata.name}={.status.conditions[?(@.type=="Ready")].status}{"\n"}{end}')
+[[ $real_node == *=True* ]] || die "no Ready real node (kemr.io/real-node=true): the demo's pods need real containers.
+  The real node comes up with the cluster on a root machine with runc (docs/real-node.md); check
+  'cluster/status.sh' and ~/.cache/kemr/cluster/logs/kubelet.log, then: make cluster-down && make cluster"
+cluster/s3.sh status || die "the S3 server is not running: cluster/s3.sh up (log: ~/.cache/kemr/cluster/logs/s3.log)"
+
+if [ "${KEMR_DEMO_SKIP_IMAGES:-0}" != 1 ]; then
+  say "images (data plane and operator) into the real node's containerd"
+  [ -x images/build.sh ] && [ -x images/import.sh ] || die "images/build.sh and images/import.sh are missing"
+  images/build.sh all || die "building the images failed (see above; images/build.sh all)"
+  images/import.sh all || die "importing the images into the real node failed (images/import.sh all)"
+fi
+
+say "operator (Helm chart charts/kemr, values manifests/demo/values-local.yaml)"
+[ -f charts/kemr/Chart.yaml ] || die "no Helm chart in charts/kemr"
+helm upgrade --install kemr charts/kemr --namespace kemr-system --create-namespace \
+  -f manifests/demo/values-local.yaml --wait --timeout 3m ||
+  die "the operator did not become ready: kubectl -n kemr-system describe pods; kubectl -n kemr-system logs deploy/kemr"
+
+say "S3: bucket $BUCKET with the orders and the job"
+s3tool mb "$BUCKET"
+s3tool put scripts/demo/orders.csv "s3://$BUCKET/input/orders.csv"
+s3tool put scripts/demo/sales_by_customer.py "s3://$BUCKET/jobs/sales_by_customer.py"
+s3tool rm "$OUTPUT"  # the result shown below is this run's
+echo "  $(wc -l <scripts/demo/orders.csv) lines -> s3://$BUCKET/input/orders.csv; job -> s3://$BUCKET/jobs/"
+
+say "EMRCluster $CLUSTER (transient, 1 master, 1 core, 1 task, one inline step)"
+kubectl create namespace "$NAMESPACE" --dry-run=client -o yaml | kubectl apply -f - >/dev/null
+# The credentials reach the cluster as a user hands them over: a Secret named in spec.s3.credentials.secretRef.
+cluster/s3.sh secret "$NAMESPACE" kemr-s3 | kubectl apply -f - >/dev/null
+if kubectl get emrcluster -n "$NAMESPACE" "$CLUSTER" >/dev/null 2>&1; then
+  echo "  removing the previous run's EMRCluster"
+  kubectl delete emrcluster -n "$NAMESPACE" "$CLUSTER" --wait=true --timeout=2m >/dev/null
+fi
+kubectl apply -n "$NAMESPACE" -f manifests/demo/emrcluster-demo.yaml
+
+say "progress (cluster and step states as they change)"
+last=""
+deadline=$((SECONDS + TIMEOUT_S))
+while :; do
+  cluster_state=$(kubectl get emrcluster -n "$NAMESPACE" "$CLUSTER" -o jsonpath='{.status.state} {.status.readyGroups}' 2>/dev/null || true)
+  steps=$(kubectl get emrsteps -n "$NAMESPACE" -l kemr.io/cluster="$CLUSTER" \
+    -o jsonpath='{range .items[*]}{.metadata.name}={.status.state} {end}' 2>/dev/null || true)
+  now="cluster $CLUSTER: ${cluster_state:-?}   steps: ${steps:-none yet}"
+  [ "$now" = "$last" ] || printf '  [%4ds] %s\n' "$((SECONDS - start))" "$now"
+  last=$now
+  [[ $cluster_state == TERMINATED* ]] && break
+  [ $SECONDS -lt $deadline ] || die "the cluster did not terminate within ${TIMEOUT_S}s: kubectl get emrc,emrs,pods -n $NAMESPACE"
+  sleep 2
+done
+
+say "result: total completed sales per customer, read back from $OUTPUT"
+keys=$(s3tool ls "$OUTPUT")
+echo "$keys" | sed 's/^/  /'
+grep -q '/_SUCCESS$' <<<"$keys" || die "no _SUCCESS under $OUTPUT: the step's output is incomplete"
+for key in $(grep '\.csv$' <<<"$keys"); do s3tool cat "s3://$BUCKET/$key"; done | awk 'NR == 1 || !/^customer_id,/' | column -t -s,
+
+say "termination"
+kubectl get emrcluster -n "$NAMESPACE" "$CLUSTER" \
+  -o jsonpath='  state {.status.state}: {.status.stateChangeReason.code} {.status.stateChangeReason.message}{"\n"}'
+kubectl get emrsteps -n "$NAMESPACE" -l kemr.io/cluster="$CLUSTER" \
+  -o jsonpath='{range .items[*]}  step {.metadata.name}: {.status.state}{"\n"}{end}'
+echo "  pods left in $NAMESPACE: $(kubectl get pods -n "$NAMESPACE" --no-headers 2>/dev/null | wc -l)"
+echo "  logs: $(s3tool ls "s3://$BUCKET/logs/" | grep -c . || true) objects under s3://$BUCKET/logs/ (driver logs, Spark event logs)"
+say "done"
