@@ -260,7 +260,7 @@ def _namenode(resolved: ResolvedCluster, group: ResolvedGroup, size: ContainerSi
 
 
 def _spark_worker(resolved: ResolvedCluster, group: ResolvedGroup) -> dict[str, Any]:
-    return _daemon(
+    container = _daemon(
         resolved,
         group,
         name=SPARK_WORKER,
@@ -277,6 +277,9 @@ def _spark_worker(resolved: ResolvedCluster, group: ResolvedGroup) -> dict[str, 
         size=group.spark,
         liveness_port=layout.SPARK_WORKER_UI_PORT,
     )
+    # Scale-in, spot loss, drains: the worker decommissions its executors before it stops.
+    container["lifecycle"] = {"preStop": {"exec": {"command": script("spark-worker-stop.sh")}}}
+    return container
 
 
 def _datanode(resolved: ResolvedCluster, group: ResolvedGroup, size: ContainerSize) -> dict[str, Any]:
@@ -350,6 +353,7 @@ def generated_pod_template(resolved: ResolvedCluster, group: ResolvedGroup, hash
     }
     if not group.is_master:
         spec["topologySpreadConstraints"] = _spread(group)
+        spec["terminationGracePeriodSeconds"] = layout.WORKER_GRACE_SECONDS
     if resolved.image_pull_secrets:
         spec["imagePullSecrets"] = [{"name": secret} for secret in resolved.image_pull_secrets]
     init = bootstrap_init_containers(resolved, group.role, group.name, group.pod)

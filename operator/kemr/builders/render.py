@@ -152,6 +152,11 @@ def _render_scripts() -> dict[str, str]:
         "spark-worker.sh": render(
             "spark-worker.sh.j2", **dirs, port=layout.SPARK_WORKER_PORT, ui_port=layout.SPARK_WORKER_UI_PORT
         ),
+        "spark-worker-stop.sh": render(
+            "spark-worker-stop.sh.j2",
+            wait_seconds=layout.WORKER_DECOMMISSION_SECONDS,
+            ui_port=layout.SPARK_WORKER_UI_PORT,
+        ),
         "namenode.sh": render(
             "namenode.sh.j2",
             **dirs,

@@ -409,6 +409,8 @@ def _worker_owned(datanode: bool) -> layers.Layers:
     owned = layers.empty_layers()
     # Reconnect through the master's Service (not its old pod IP) after the master pod is replaced.
     owned[Classification.SPARK_DEFAULTS]["spark.worker.preferConfiguredMasterAddress"] = "true"
+    # SIGPWR (the preStop hook) decommissions the worker: no new executors, its own ones wound down.
+    owned[Classification.SPARK_DEFAULTS]["spark.decommission.enabled"] = "true"
     if datanode:
         owned[Classification.HDFS_SITE].update(_datanode_site())
     return owned
@@ -522,6 +524,16 @@ def _client_configuration(
         computed[Classification.SPARK_DEFAULTS]["spark.executor.memory"] = f"{min(worker_memory)}m"
     if replication is not None:
         computed[Classification.HDFS_SITE]["dfs.replication"] = str(replication)
+    # Executors of a decommissioning worker (scale-in, spot loss) finish their tasks and hand their shuffle
+    # and cached blocks to others, so the job loses no work; overridable per cluster.
+    computed[Classification.SPARK_DEFAULTS].update(
+        {
+            "spark.decommission.enabled": "true",
+            "spark.storage.decommission.enabled": "true",
+            "spark.storage.decommission.shuffleBlocks.enabled": "true",
+            "spark.storage.decommission.rddBlocks.enabled": "true",
+        }
+    )
     owned = layers.empty_layers()
     owned[Classification.SPARK_DEFAULTS]["spark.submit.deployMode"] = "client"
     if event_log_dir:

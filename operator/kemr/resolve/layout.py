@@ -34,6 +34,10 @@ DATA_DIR: Final = "/data"  # the PVC (master, core) or an emptyDir (task)
 TMP_DIR: Final = "/tmp"  # emptyDir: the root filesystem is read-only
 # The NameNode's dfs.hosts.exclude (the DataNodes being decommissioned): a ConfigMap the operator rewrites,
 # mounted whole (not by subPath) so the kubelet refreshes it in place.
+# A Spark worker being removed decommissions for up to this long (its preStop hook); the pod's grace period
+# adds a margin for the daemons to stop after it.
+WORKER_DECOMMISSION_SECONDS: Final = 120
+WORKER_GRACE_SECONDS: Final = WORKER_DECOMMISSION_SECONDS + 30
 HDFS_EXCLUDE_DIR: Final = "/etc/kemr/hdfs-exclude"
 HDFS_EXCLUDE_KEY: Final = "dfs.exclude"
 HDFS_EXCLUDE_FILE: Final = f"{HDFS_EXCLUDE_DIR}/{HDFS_EXCLUDE_KEY}"
