@@ -59,7 +59,7 @@ EXPECTED: dict[str, tuple[str, str | None]] = {
 
 @pytest.fixture(scope="module")
 def kstatus_check(pytestconfig: pytest.Config) -> Path:
-    """The kstatus-check binary; built first if its source changed (progress shown, ~1 min the first time)."""
+    """The kstatus-check binary; built first if its source changed (progress shown, ~75 s the first time)."""
     capture = pytestconfig.pluginmanager.getplugin("capturemanager")
     with capture.global_and_fixture_disabled():
         out = subprocess.run([BUILD], stdout=subprocess.PIPE, text=True, check=True, timeout=600).stdout
