@@ -204,7 +204,8 @@ start() {
   # The apiserver's own Service endpoint is the node address (lease reconciler); CoreDNS reads the API through it.
   sed "s|@COREDNS_IMAGE@|$COREDNS_IMAGE|; s|@CLUSTER_DNS@|$CLUSTER_DNS|" "$CLUSTER_DIR/manifests/coredns.yaml" |
     $KUBECTL apply -f - >/dev/null
-  wait_for "CoreDNS" 90 $KUBECTL -n kube-system rollout status deployment/coredns --timeout=5s
+  # A real answer from the DNS Service, not the Deployment's status (stale after a restart of the node).
+  wait_for "cluster DNS ($CLUSTER_DNS)" 90 busybox nslookup kubernetes.default.svc.cluster.local "$CLUSTER_DNS"
   log "real node $NODE_NAME ready with cluster DNS in $((SECONDS - t0)) s"
 }
 
