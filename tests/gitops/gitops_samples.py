@@ -3,6 +3,7 @@ sample objects, read as Argo CD reads them."""
 
 from __future__ import annotations
 
+import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -12,6 +13,7 @@ import yaml
 REPO = Path(__file__).resolve().parents[2]
 CUSTOMIZATIONS = REPO / "gitops" / "argocd" / "resource_customizations"
 KINDS = ("EMRCluster", "EMRStep")
+BUILD_GO_TOOL = REPO / "gitops" / "build-go-tool.sh"
 
 
 class _JsonLikeLoader(yaml.SafeLoader):
@@ -64,3 +66,12 @@ def health_cases(kind: str) -> list[HealthCase]:
 
 def all_cases() -> list[HealthCase]:
     return [case for kind in KINDS for case in health_cases(kind)]
+
+
+def build_go_tool(tool: str) -> Path:
+    """A gitops/ Go tool's binary (kstatus-check, argocd/gopher-lua-check), built first if its source changed.
+    The build's progress goes to the terminal (stderr is not captured)."""
+    out = subprocess.run(
+        [BUILD_GO_TOOL, tool], stdout=subprocess.PIPE, text=True, check=True, timeout=600
+    ).stdout
+    return Path(out.strip().splitlines()[-1])

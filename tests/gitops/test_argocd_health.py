@@ -8,12 +8,22 @@ opens for health scripts; status and message are compared exactly, as Argo CD's 
 from __future__ import annotations
 
 import json
+import subprocess
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
-from gitops_samples import KINDS, REPO, HealthCase, all_cases, health_cases, kind_dir, load_yaml
+from gitops_samples import (
+    KINDS,
+    REPO,
+    HealthCase,
+    all_cases,
+    build_go_tool,
+    health_cases,
+    kind_dir,
+    load_yaml,
+)
 from lupa import lua51  # type: ignore[import-untyped]  # lupa ships no type hints
 
 # Argo CD's health.HealthStatusCode values; anything else becomes Unknown with this message.
@@ -61,6 +71,30 @@ def _script(kind: str) -> str:
 @pytest.mark.parametrize("case", all_cases(), ids=lambda c: c.id)
 def test_health_test_case(case: HealthCase) -> None:
     assert run_health_script(_script(case.kind), case.object()) == (case.status, case.message)
+
+
+@pytest.fixture(scope="module")
+def gopher_lua_check(pytestconfig: pytest.Config) -> Path:
+    """Argo CD's own interpreter, gopher-lua, as a small Go program (gitops/argocd/gopher-lua-check)."""
+    capture = pytestconfig.pluginmanager.getplugin("capturemanager")
+    with capture.global_and_fixture_disabled():
+        return build_go_tool("argocd/gopher-lua-check")
+
+
+@pytest.mark.timeout(300)  # the first build fetches gopher-lua from the Go module proxy
+@pytest.mark.parametrize("kind", KINDS)
+def test_gopher_lua_agrees(gopher_lua_check: Path, kind: str) -> None:
+    """The same cases under gopher-lua (what Argo CD embeds): no Lua 5.1 feature it lacks slipped in."""
+    cases = health_cases(kind)
+    proc = subprocess.run(
+        [gopher_lua_check, kind_dir(kind) / "health.lua", *(c.input_path for c in cases)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 0, proc.stderr
+    results = [json.loads(line) for line in proc.stdout.splitlines()]
+    assert [(r["status"], r["message"]) for r in results] == [(c.status, c.message) for c in cases]
 
 
 @pytest.mark.parametrize("kind", KINDS)

@@ -15,14 +15,13 @@ from typing import Any
 
 import pytest
 import yaml
-from gitops_samples import kind_dir
+from gitops_samples import build_go_tool, kind_dir
 
 from support.emr import cluster_manifest, wait_for_state
 from support.kube import Kube, wait_until
 from support.operator import OperatorProcess
 
 pytestmark = pytest.mark.timeout(600)  # the first build of kstatus-check downloads its modules
-BUILD = Path(__file__).resolve().parents[2] / "gitops" / "kstatus-check" / "build.sh"
 
 # Gaps: kstatus reads Reconciling / Stalled, then Ready; Progressing is not a kstatus condition, and a
 # Ready=False object that is neither Reconciling nor Stalled is InProgress forever.
@@ -62,8 +61,7 @@ def kstatus_check(pytestconfig: pytest.Config) -> Path:
     """The kstatus-check binary; built first if its source changed (progress shown, ~75 s the first time)."""
     capture = pytestconfig.pluginmanager.getplugin("capturemanager")
     with capture.global_and_fixture_disabled():
-        out = subprocess.run([BUILD], stdout=subprocess.PIPE, text=True, check=True, timeout=600).stdout
-    return Path(out.strip().splitlines()[-1])
+        return build_go_tool("kstatus-check")
 
 
 def kstatus(binary: Path, text: str) -> list[dict[str, str]]:
