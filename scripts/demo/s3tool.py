@@ -67,7 +67,8 @@ def main(argv: list[str]) -> None:
             response.close()
             response.release_conn()
     elif command == "ls" and len(args) == 1:
-        print("\n".join(_keys(client, args[0])))
+        for key in _keys(client, args[0]):
+            print(key)
     elif command == "rm" and len(args) == 1:
         bucket, _ = _split(args[0])
         for key in _keys(client, args[0]):

@@ -59,11 +59,11 @@ def test_wrong_credentials_are_refused(s3: LocalS3, bucket: str) -> None:
 
 def test_pods_can_name_the_server_through_a_service(s3: LocalS3, kube: Kube) -> None:
     """s3.kemr-system.svc: a Service without selector whose Endpoints are the host's address."""
-    assert s3.cluster_endpoint == "http://s3.kemr-system.svc:9000"
+    host, port = s3.endpoint.removeprefix("http://").rsplit(":", 1)
+    assert s3.cluster_endpoint == f"http://s3.kemr-system.svc:{port}"
     endpoints = kube.get("endpoints", "s3", "-n", "kemr-system")
-    host = s3.endpoint.removeprefix("http://").rsplit(":", 1)[0]
     subset = endpoints["subsets"][0]
     assert [a["ip"] for a in subset["addresses"]] == [host]
-    assert [p["port"] for p in subset["ports"]] == [9000]
+    assert [p["port"] for p in subset["ports"]] == [int(port)]
     service = kube.get("service", "s3", "-n", "kemr-system")
     assert "selector" not in service["spec"]
