@@ -75,3 +75,7 @@ test: lint cluster-build images-for-test  ## everything: lint, unit tests, then 
 .PHONY: demo
 demo: venv  ## bring up the local cluster and run the main job
 	scripts/demo.sh
+
+.PHONY: demo-real
+demo-real: venv  ## the demo in real containers: Spark on the real node, results in the local S3 (docs/s3-and-demo.md)
+	scripts/demo-real.sh
