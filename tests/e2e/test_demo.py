@@ -1,12 +1,13 @@
 """The promise of kemr, end to end on the real node: apply a transient cluster with steps, get the results in
-S3. One cluster (the demo's manifest) runs four steps in order, then terminates itself:
+S3. One cluster (the demo's manifest) runs five steps in order, then terminates itself:
 
 1. `sales`: the demo job; its output must equal the per-customer totals computed here from the CSV, and
    have _SUCCESS;
 2. `to-hdfs`: writes the completed orders to hdfs:// on the core node;
 3. `count`: reads them back from HDFS and writes the count to S3;
 4. `fails`: raises a ValueError; the step must end FAILED with the exception as failureDetails.message and its
-   driver log at failureDetails.logFile.
+   driver log at failureDetails.logFile;
+5. `half-written`: fails while its tasks write; the committer must leave no output at all.
 """
 
 from __future__ import annotations
@@ -98,6 +99,7 @@ def demo_cluster(bucket: str) -> dict[str, Any]:
         step("to-hdfs", "orders_to_hdfs.py", orders, HDFS_DIR),
         step("count", "count_hdfs_orders.py", HDFS_DIR, f"s3a://{bucket}/output/hdfs_count/"),
         step("fails", "failing_job.py", orders),
+        step("half-written", "fails_mid_write.py", orders, f"s3a://{bucket}/output/half_written/"),
     ]
     return manifest
 
@@ -109,7 +111,8 @@ def demo_run(kube: Kube, s3: LocalS3, real_node_operator: OperatorProcess) -> It
     bucket = f"e2e-{secrets.token_hex(4)}"
     client.make_bucket(bucket)
     put_bytes(client, f"s3://{bucket}/input/orders.csv", ORDERS.read_bytes())
-    for job in ("sales_by_customer.py", "orders_to_hdfs.py", "count_hdfs_orders.py", "failing_job.py"):
+    jobs = ("sales_by_customer", "orders_to_hdfs", "count_hdfs_orders", "failing_job", "fails_mid_write")
+    for job in (f"{name}.py" for name in jobs):
         put_bytes(client, f"s3://{bucket}/jobs/{job}", (DEMO / job).read_bytes())
     namespace = f"e2e-demo-{secrets.token_hex(3)}"
     kube.run("create", "namespace", namespace)
@@ -183,12 +186,18 @@ def test_a_failing_job_reports_its_python_exception_and_its_driver_log(demo_run:
     assert "ValueError: kemr demo: no order has status REFUNDED" in log
 
 
+def test_a_job_failing_while_it_writes_leaves_no_output(demo_run: DemoRun) -> None:
+    assert _state(demo_run, "half-written") == "FAILED"
+    keys = list_keys(demo_run.client, demo_run.output("half_written"))
+    assert not [k for k in keys if "/part-" in k or k.endswith("/_SUCCESS")], keys
+
+
 def test_every_step_leaves_its_driver_log_and_spark_event_log_under_log_uri(demo_run: DemoRun) -> None:
     logs = list_keys(demo_run.client, f"s3://{demo_run.bucket}/logs/")
-    for step in ("sales", "to-hdfs", "count", "fails"):
+    for step in ("sales", "to-hdfs", "count", "fails", "half-written"):
         assert any(f"/steps/demo-{step}/attempt-1/driver.log" in key for key in logs), (step, logs)
     events = [key for key in logs if "/spark-events/" in key]
-    assert len(events) >= 4, events
+    assert len(events) >= 5, events
 
 
 def test_the_transient_cluster_terminates_itself_after_its_steps(demo_run: DemoRun, kube: Kube) -> None:
