@@ -5,6 +5,7 @@ with the placement the demo's Helm values give it: every pod of a cluster on the
 
 from __future__ import annotations
 
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -46,13 +47,25 @@ def s3(kube: Kube) -> LocalS3:
     return start_local_s3()
 
 
+@pytest.fixture(scope="session")
+def data_plane_image(real_node: str) -> None:
+    """The data-plane image in the real node's containerd: imported from the archive `make images` builds
+    (before pytest, as `make test` does; importing again is cheap)."""
+    del real_node
+    done = subprocess.run(
+        [REPO / "images" / "import.sh", "spark"], capture_output=True, text=True, check=False
+    )
+    if done.returncode != 0:
+        pytest.fail(f"could not import the data-plane image (build it with `make images`):\n{done.stderr}")
+
+
 @pytest.fixture(scope="module")
 def real_node_operator(
-    real_node: str, operator: OperatorProcess, tmp_path_factory: pytest.TempPathFactory
+    data_plane_image: None, operator: OperatorProcess, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[OperatorProcess]:
     """An operator configured as the demo's Helm values configure it (placement on the real node, images from
     the node's containerd); the session's operator is stopped meanwhile: one operator at a time."""
-    del real_node
+    del data_plane_image
     workdir = tmp_path_factory.mktemp("e2e-operator")
     config = workdir / "config.yaml"
     config.write_text(yaml.safe_dump(yaml.safe_load(DEMO_VALUES.read_text())["config"]))
