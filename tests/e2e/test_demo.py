@@ -37,9 +37,9 @@ ORDERS = DEMO / "orders.csv"
 MANIFEST = REPO / "manifests" / "demo" / "emrcluster-demo.yaml"
 HDFS_DIR = "hdfs:///kemr-e2e/completed-orders"
 # Cold images and JVMs on 2 CPUs: cluster start ~2 min, each step ~1 min.
-RUN_TIMEOUT_S = 1200
+RUN_TIMEOUT_S = 1500
 
-pytestmark = pytest.mark.timeout(RUN_TIMEOUT_S + 120)
+pytestmark = pytest.mark.timeout(RUN_TIMEOUT_S + 240)
 
 
 @dataclass(frozen=True)
