@@ -8,6 +8,7 @@ Skipped when the cluster scripts bring up no real node (KEMR_REAL_NODE=0, not ro
 
 from __future__ import annotations
 
+import copy
 import os
 import subprocess
 import urllib.request
@@ -51,7 +52,7 @@ def _pod(name: str, script: str, restart: str = "Never", **spec: Any) -> dict[st
         "kind": "Pod",
         "metadata": {"name": name, "labels": {"app": name}},
         "spec": {
-            **ON_REAL_NODE,
+            **copy.deepcopy(ON_REAL_NODE),  # tests change their pod's selector and tolerations
             "restartPolicy": restart,
             "terminationGracePeriodSeconds": 1,
             "containers": [container],
@@ -230,3 +231,11 @@ def test_real_node_can_be_made_spot_capacity_and_back(kube: Kube, namespace: str
     node = kube.get("node", NODE)
     assert node["metadata"]["labels"]["karpenter.sh/capacity-type"] == "on-demand"
     assert all(t["key"] != "karpenter.sh/capacity-type" for t in node["spec"].get("taints", []))
+
+
+@pytest.mark.timeout(120)
+def test_exec_into_a_pod_on_the_real_node(kube: Kube, namespace: str) -> None:
+    """kubectl exec goes apiserver → kubelet (its serving certificate, the apiserver's client certificate)."""
+    _web_server(kube, namespace, "execweb")
+    out = kube.run("exec", "-n", namespace, "execweb", "--", "cat", "/www/index.html").stdout
+    assert out.strip() == "hello-from-execweb"
