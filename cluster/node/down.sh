@@ -33,7 +33,7 @@ exe_pids() {  # PATH : processes running this executable
 }
 
 remove_containers() {  # while containerd still runs: containers go with their snapshots (and overlay mounts)
-  [ -S "$KEMR_CONTAINERD_SOCK" ] && $CTR version >/dev/null 2>&1 || return 0
+  [ -S "$KEMR_CONTAINERD_SOCK" ] && $CTR --connect-timeout 2s version >/dev/null 2>&1 || return 0
   local id
   for id in $($CTR tasks ls -q 2>/dev/null); do $CTR tasks kill -s KILL "$id" >/dev/null 2>&1 || true; done
   for id in $($CTR tasks ls -q 2>/dev/null); do $CTR tasks delete -f "$id" >/dev/null 2>&1 || true; done

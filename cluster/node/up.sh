@@ -182,11 +182,12 @@ runtime() {  # containerd with the node's images; no apiserver needed
   prepare
   network
   write_configs
-  if ! $CTR version >/dev/null 2>&1; then
+  # (ctr waits 10 s to dial a socket that isn't there: look for the socket first)
+  if ! { [ -S "$KEMR_CONTAINERD_SOCK" ] && $CTR --connect-timeout 2s version >/dev/null 2>&1; }; then
     log "starting containerd (socket $KEMR_CONTAINERD_SOCK)"
     mkdir -p "$LOGS"
     start_proc containerd containerd --config "$NODE_HOME/containerd.toml" --address "$KEMR_CONTAINERD_SOCK"
-    wait_for containerd 30 $CTR version
+    wait_for containerd 30 $CTR --connect-timeout 1s version
   fi
   "$CLUSTER_DIR/node/images.sh"
 }
