@@ -224,6 +224,8 @@ async def _scale(
         master = await scaling.master_report(namespace, name, resolved.endpoints.web_ui)
     steps = ctx.store.steps_of(namespace, name)
     result, demand = scaling.plan(spec, resolved, previous, observed, steps, master, now)
+    if master is not None:
+        await scaling.apply_deletion_costs(ctx.kube, ctx.store.children("Pod", namespace, name), master)
     scaling.record(namespace, name, result, demand)
     rescaled = resolve_cluster(
         name,

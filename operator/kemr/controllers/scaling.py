@@ -16,7 +16,9 @@ from typing import Any
 import aiohttp
 
 from kemr.api import EMRClusterSpec, EMRClusterStatus, GroupRole, GroupStatus
-from kemr.api.constants import LABEL_GROUP, LABEL_ROLE, ROLE_CORE
+from kemr.api.constants import LABEL_GROUP, LABEL_ROLE, ROLE_CORE, ROLE_TASK
+from kemr.apply.client import ApiError, KubeClient
+from kemr.apply.kinds import kind_named
 from kemr.metrics import SCALING_DECISIONS, SPOT_FALLBACK_PODS, TASK_DEMAND_CORES, TASK_DESIRED
 from kemr.observe import ObservedCluster
 from kemr.resolve import ResolvedCluster
@@ -241,3 +243,38 @@ async def plan_core_scale_in(
         )
         for group, resolved_group, live, core_pods in inputs
     }
+
+
+async def apply_deletion_costs(
+    kube: KubeClient, pods: Sequence[Mapping[str, Any]], master: Mapping[str, Any]
+) -> int:
+    """Mark each task pod with the cores its worker lends executors (pod-deletion-cost), so that a scale-in
+    removes idle workers first. Needs the master's report; writes only changed costs (returns how many)."""
+    task_pods = {
+        p["metadata"]["name"]: p
+        for p in pods
+        if (p["metadata"].get("labels") or {}).get(LABEL_ROLE) == ROLE_TASK
+        and (p.get("status") or {}).get("podIP")
+        and not p["metadata"].get("deletionTimestamp")
+    }
+    costs = s.deletion_costs(
+        {name: p["status"]["podIP"] for name, p in task_pods.items()}, s.workers_cores_used(master)
+    )
+    writes = 0
+    for name, cost in costs.items():
+        pod = task_pods[name]
+        if (pod["metadata"].get("annotations") or {}).get(s.DELETION_COST_ANNOTATION) == cost:
+            continue
+        patch = {"metadata": {"annotations": {s.DELETION_COST_ANNOTATION: cost}}}
+        try:
+            await kube.request(
+                "PATCH",
+                kind_named("Pod").path(pod["metadata"]["namespace"], name),
+                body=patch,
+                content_type="application/merge-patch+json",
+            )
+            writes += 1
+        except ApiError as err:
+            if not err.not_found:  # a pod gone meanwhile needs no cost
+                raise
+    return writes
