@@ -59,7 +59,15 @@ func (p *provisioner) syncClaim(ctx context.Context, pvc *corev1.PersistentVolum
 		reclaim = *class.ReclaimPolicy
 	}
 	size := pvc.Spec.Resources.Requests[corev1.ResourceStorage]
-	hostPathType := corev1.HostPathDirectoryOrCreate
+	// The directory is made here, world-writable (as rancher's local-path-provisioner does): hostPath volumes
+	// ignore fsGroup, and the kubelet's DirectoryOrCreate would leave it root-owned 0755, unwritable for the
+	// non-root pods that Pod Security "restricted" requires.
+	dir := filepath.Join(p.root, pvc.Namespace+"-"+pvc.Name+"-"+string(pvc.UID)[:8])
+	if err := makeWritableDir(dir); err != nil {
+		klog.ErrorS(err, "provisioning failed", "pvc", klog.KObj(pvc))
+		return
+	}
+	hostPathType := corev1.HostPathDirectory
 	pv := &corev1.PersistentVolume{
 		ObjectMeta: metav1.ObjectMeta{
 			Name:        "pvc-" + string(pvc.UID),
@@ -77,7 +85,7 @@ func (p *provisioner) syncClaim(ctx context.Context, pvc *corev1.PersistentVolum
 			},
 			PersistentVolumeSource: corev1.PersistentVolumeSource{
 				HostPath: &corev1.HostPathVolumeSource{
-					Path: filepath.Join(p.root, pvc.Namespace+"-"+pvc.Name+"-"+string(pvc.UID)[:8]),
+					Path: dir,
 					Type: &hostPathType,
 				},
 			},
@@ -159,4 +167,12 @@ func main() {
 	factory.WaitForCacheSync(ctx.Done())
 	klog.InfoS("hostpath provisioner running", "provisioner", provisionerName, "root", p.root)
 	<-ctx.Done()
+}
+
+// makeWritableDir creates dir with mode 0777 whatever the process umask.
+func makeWritableDir(dir string) error {
+	if err := os.MkdirAll(dir, 0o777); err != nil {
+		return err
+	}
+	return os.Chmod(dir, 0o777)
 }
