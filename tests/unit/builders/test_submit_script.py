@@ -17,13 +17,16 @@ from kemr.builders.render import render
 
 LOG_URI = "s3a://logs/demo-6f1c2a4e/steps/sales/attempt-1/driver.log"
 
-# `hadoop fs -put -f SRC DST` copies SRC to $FAKE_S3/<DST without scheme>; `-mkdir` records the directory.
+# `hadoop fs -mkdir -p DIR...` records the directories; `hadoop fs -put -f SRC DST` copies SRC to
+# $FAKE_S3/<DST without scheme> and, as the real one, refuses a DST whose parent wasn't made.
 FAKE_HADOOP = """#!/usr/bin/env bash
 set -eu
 [ "$1" = fs ] || exit 64
 case "$2" in
-  -mkdir) echo "$4" >>"$FAKE_S3/mkdirs" ;;
-  -put) dst="$FAKE_S3/${5#*://}"; mkdir -p "$(dirname "$dst")"; cp "$4" "$dst" ;;
+  -mkdir) shift 3; printf '%s\\n' "$@" >>"$FAKE_S3/mkdirs" ;;
+  -put)
+    grep -qxF "$(dirname "$5")" "$FAKE_S3/mkdirs" || { echo "put: $5: No such file or directory" >&2; exit 1; }
+    dst="$FAKE_S3/${5#*://}"; mkdir -p "$(dirname "$dst")"; cp "$4" "$dst" ;;
   *) exit 64 ;;
 esac
 """
@@ -136,7 +139,10 @@ def test_successful_job_keeps_exit_code_zero_and_uploads_its_log(driver: Path) -
     assert "spark-submit exited with code 0" in log
     assert "INFO all good" in done.stdout, "the container's output still shows the driver's output"
     assert (driver / "s3" / "args").read_text().splitlines() == ["job.py", "x y"]
-    assert (driver / "s3" / "mkdirs").read_text().strip() == "s3a://logs/demo-6f1c2a4e/spark-events"
+    assert (driver / "s3" / "mkdirs").read_text().splitlines() == [
+        "s3a://logs/demo-6f1c2a4e/spark-events",
+        "s3a://logs/demo-6f1c2a4e/steps/sales/attempt-1",
+    ]
     assert _termination_message(driver) is None
 
 
