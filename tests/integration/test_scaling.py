@@ -122,7 +122,8 @@ def test_pending_work_grows_the_task_group_and_it_shrinks_back_when_done(
         status = _group_status(kube, namespace, "grow", "spot")
         assert status["desired"] == 4
         assert status["reason"] == "ScaleUp"
-        assert "→ 4" in status["message"] and "step(s) need" in status["message"]
+        assert "→ 4" in status["message"]
+        assert "step(s) need" in status["message"]
 
         for i in range(3):
             wait_for_step(kube, namespace, f"s{i}", "COMPLETED", timeout=60)
@@ -171,8 +172,7 @@ def test_a_spot_group_falls_back_to_on_demand_and_returns_to_spot(
         running = [
             p
             for p in _task_pods(kube, namespace, "fall")
-            if (p.get("status") or {}).get("phase") == "Running"
-            and p["spec"].get("nodeName") in spot_nodes
+            if (p.get("status") or {}).get("phase") == "Running" and p["spec"].get("nodeName") in spot_nodes
         ]
         return len(running) == 2 and not spot and _deployment(kube, namespace, fallback) is None
 
@@ -216,3 +216,51 @@ def test_losing_spot_nodes_mid_step_brings_replacement_workers_and_the_step_comp
         assert done["status"]["state"] == "COMPLETED", done["status"]
     finally:
         recreate_nodes(kube, victims)
+
+
+@pytest.mark.timeout(150)
+def test_a_core_group_shrinks_only_after_its_datanodes_are_decommissioned(
+    operator: OperatorProcess, kube: Kube, namespace: str
+) -> None:
+    manifest = cluster_manifest("shrink")
+    manifest["spec"]["coreGroups"][0]["replicas"] = 3
+    kube.apply(manifest, namespace=namespace)
+    wait_for_state(kube, namespace, "shrink", "WAITING")
+    manifest["spec"]["coreGroups"][0]["replicas"] = 2
+    kube.apply(manifest, namespace=namespace)
+
+    # No NameNode runs on kwok: the operator can't confirm the decommission, so it waits, and says so.
+    def waiting() -> dict[str, Any] | None:
+        status = _group_status(kube, namespace, "shrink", "core")
+        return status if status.get("reason") == "DecommissionWaiting" else None
+
+    status = wait_until(waiting, 30, "the core group waiting for its DataNode's decommission")
+    assert status["decommissioning"] == ["shrink-core-core-2"]
+    assert "kemr.io/datanode-decommissioned=true" in status["message"]
+    exclude = kube.get("configmap", "-n", namespace, "shrink-hdfs-exclude")["data"]["dfs.exclude"]
+    leaving = kube.get("pod", "-n", namespace, "shrink-core-core-2")
+    assert exclude == f"{leaving['status']['podIP']}\n"
+    time.sleep(3)  # still held
+    assert _statefulset_replicas(kube, namespace, "shrink-core-core") == 3
+
+    # An administrator (here: the test) confirms the DataNode is out: the group shrinks, then its volume goes.
+    kube.run("annotate", "pod", "-n", namespace, "shrink-core-core-2", "kemr.io/datanode-decommissioned=true")
+    wait_until(
+        lambda: _statefulset_replicas(kube, namespace, "shrink-core-core") == 2, 20, "the StatefulSet at 2"
+    )
+
+    def volume_gone() -> bool:
+        claims = {c["metadata"]["name"] for c in kube.items("pvc", "-n", namespace)}
+        return "data-shrink-core-core-2" not in claims and "data-shrink-core-core-1" in claims
+
+    wait_until(volume_gone, 30, "the leaving pod's volume deleted, the others kept")
+    wait_until(
+        lambda: not _group_status(kube, namespace, "shrink", "core").get("decommissioning"),
+        20,
+        "the decommission finished in status",
+    )
+    assert any("shrink-core-core-2" in m for m in _events(kube, namespace, "DecommissionWaiting"))
+
+
+def _statefulset_replicas(kube: Kube, namespace: str, name: str) -> int:
+    return int(kube.get("statefulset", "-n", namespace, name)["spec"]["replicas"])
