@@ -25,7 +25,7 @@ set -eu
 case "$2" in
   -mkdir) shift 3; printf '%s\\n' "$@" >>"$FAKE_S3/mkdirs" ;;
   -put)
-    grep -qxF "$(dirname "$5")" "$FAKE_S3/mkdirs" || { echo "put: $5: No such file or directory" >&2; exit 1; }
+    grep -qxF "$(dirname "$5")" "$FAKE_S3/mkdirs" || { echo "put: $5: No such file" >&2; exit 1; }
     dst="$FAKE_S3/${5#*://}"; mkdir -p "$(dirname "$dst")"; cp "$4" "$dst" ;;
   *) exit 64 ;;
 esac
