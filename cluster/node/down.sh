@@ -82,9 +82,9 @@ remove_cgroups() {  # deepest first; a cgroup can only be removed once empty
 }
 
 restore_sysctls() {
-  [ -f "$NODE_HOME/sysctl.saved" ] || return 0
+  [ -f "$SYSCTLS_SAVED" ] || return 0
   local kv
-  while read -r kv; do sysctl -q -w "$kv" 2>/dev/null || true; done <"$NODE_HOME/sysctl.saved"
+  while read -r kv; do sysctl -q -w "$kv" 2>/dev/null || true; done <"$SYSCTLS_SAVED"
 }
 
 main() {

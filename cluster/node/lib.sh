@@ -6,6 +6,7 @@ COREDNS_BIN=$KEMR_CACHE/bin/coredns-$COREDNS_VERSION
 NODE_CACHE=$KEMR_CACHE/node
 CONTAINERD_ROOT=$NODE_CACHE/containerd
 NODE_IMAGES=$NODE_CACHE/images
+SYSCTLS_SAVED=$NODE_CACHE/sysctl.saved  # the machine's kernel settings before the first real node
 # ... and state that does not (pods, kubelet volumes, CNI allocations, sandboxes).
 NODE_HOME=$KEMR_CLUSTER_HOME/node
 KUBELET_ROOT=/var/lib/kemr-kubelet

@@ -55,8 +55,11 @@ KC
 network() {
   mkdir -p "$NODE_HOME"
   local s
-  if [ ! -f "$NODE_HOME/sysctl.saved" ]; then
-    for s in "${SYSCTLS[@]}"; do echo "$s=$(sysctl -n "$s")"; done >"$NODE_HOME/sysctl.saved"
+  # Saved once per machine (in the cache, not the run's state): a node that died without down.sh must not
+  # make its own settings the ones restored later.
+  if [ ! -f "$SYSCTLS_SAVED" ]; then
+    mkdir -p "$NODE_CACHE"
+    for s in "${SYSCTLS[@]}"; do echo "$s=$(sysctl -n "$s")"; done >"$SYSCTLS_SAVED"
   fi
   sysctl -q -w net.ipv4.ip_forward=1 net.bridge.bridge-nf-call-iptables=1 net.bridge.bridge-nf-call-ip6tables=1
   # The CNI bridge plugin adopts an existing bridge; creating it here gives the node its address before the
