@@ -28,7 +28,7 @@ import_image() {
   log "$ref: importing $(du -mL "$archive" | cut -f1) MiB into containerd (k8s.io)"
   start=$SECONDS
   # The archive is tagged with the full name (buildah push oci-archive:FILE:NAME), which ctr keeps.
-  kctr images import --digests "$archive" >/dev/null
+  kctr images import "$archive" >/dev/null
   [ "$(present_digest "$ref")" = "$digest" ] || die "$ref: containerd does not list $digest after the import"
   log "$ref: imported in $((SECONDS - start)) s ($digest)"
 }
