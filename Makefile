@@ -21,7 +21,7 @@ $(UV):
 venv: .venv/.synced  ## create the Python environment from the lock file
 
 .PHONY: cluster
-cluster: venv  ## build (first time: ~25 min) and start the local Kubernetes cluster
+cluster: venv  ## build (first time: ~25 min) and start the local Kubernetes cluster with its real node (KEMR_REAL_NODE=0: without)
 	cluster/up.sh
 
 .PHONY: cluster-build
