@@ -14,13 +14,14 @@ import re
 import secrets
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 from chart_support import CHART, GOLDEN, REPO, helm, render_text, values_args
 
-from support.emr import cluster_manifest, diagnose, step_manifest
+from support.emr import cluster_manifest, diagnose, step_manifest, wait_for_step
 from support.kube import Kube, wait_until
 from support.operator import OperatorProcess
 
@@ -299,3 +300,69 @@ def test_kind_config_nodes_carry_the_local_clusters_labels_and_taints(kube: Kube
     assert kind_nodes == local_nodes
     capacity_types = [n["labels"]["karpenter.sh/capacity-type"] for n in config["nodes"][1:]]
     assert sorted(capacity_types) == ["on-demand", "on-demand", "spot", "spot"]
+
+
+# --- the operator with exactly the chart's permissions ----------------------------------------------------
+
+
+def service_account_kubeconfig(kube: Kube, release: Release, path: Path) -> Path:
+    """A kubeconfig authenticating as the release's ServiceAccount (a short-lived token), as in the pod."""
+    admin = yaml.safe_load(kube.kubeconfig.read_text())
+    token = kube.run("create", "token", release.name, "-n", release.namespace, "--duration=1h").stdout.strip()
+    config = {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": admin["clusters"],
+        "users": [{"name": "operator", "user": {"token": token}}],
+        "contexts": [
+            {"name": "operator", "context": {"cluster": admin["clusters"][0]["name"], "user": "operator"}}
+        ],
+        "current-context": "operator",
+    }
+    path.write_text(yaml.safe_dump(config))
+    path.chmod(0o600)
+    return path
+
+
+@pytest.mark.timeout(300)
+@pytest.mark.parametrize("watch", [0, 1], ids=["cluster-wide", "namespaced"])
+def test_operator_reconciles_with_only_the_charts_permissions(
+    watch: int,
+    crds: Kube,
+    install: Callable[..., Release],
+    namespaces: Callable[[str], str],
+    spawn_operator: Callable[..., OperatorProcess],  # stops the shared (admin) operator meanwhile
+    tmp_path: Path,
+) -> None:
+    release = install(watch=watch)
+    workload = release.watched[0] if release.watched else namespaces("workload")
+    configmap = crds.get("configmap", "-n", release.namespace, f"{release.name}-config")
+    config = tmp_path / "config.yaml"
+    config.write_text(configmap["data"]["config.yaml"])
+    deployment = crds.get("deployment", "-n", release.namespace, release.name)
+    args = deployment["spec"]["template"]["spec"]["containers"][0]["args"]
+    log = tmp_path / "operator.log"
+    proc = OperatorProcess(
+        service_account_kubeconfig(crds, release, tmp_path / "kubeconfig"),
+        log,
+        # the chart's own flags (metrics and health ports excepted: free ones on this host)
+        extra_args=tuple(a for a in args[1:] if not a.startswith(("--metrics-port", "--health-port"))),
+        env={"KEMR_CONFIG": str(config), "POD_NAMESPACE": release.namespace},
+    )
+    proc.start()
+    try:
+        crds.apply(cluster_manifest("etl"), namespace=workload)
+        crds.apply(step_manifest("pi", "etl"), namespace=workload)
+        try:
+            wait_for_step(crds, workload, "pi", "COMPLETED", timeout=120)
+        except AssertionError as err:
+            raise AssertionError(f"{err}\n{diagnose(crds, workload)}\n{log.read_text()[-3000:]}") from None
+        lease = crds.get("lease", "-n", release.namespace, "kemr-operator")
+        assert lease["spec"]["holderIdentity"]
+    finally:
+        proc.stop()
+    text = log.read_text()
+    # An RBAC denial says `User "system:serviceaccount:..." cannot <verb> resource ...` (other 403s, such as
+    # writes into a namespace being deleted by an earlier test, are not about permissions).
+    denials = [line for line in text.splitlines() if re.search(r"cannot \w+ resource", line)]
+    assert not denials, denials[:3]
