@@ -16,16 +16,24 @@ MONITORING_API = "monitoring.coreos.com/v1"
 
 
 def _cluster_env() -> dict[str, str]:
+    """KUBECONFIG from cluster/env.sh; helm's versioned path from cluster/lib.sh (`make cluster-build`
+    builds it, before the cluster's `current` links exist)."""
     out = subprocess.run([REPO / "cluster" / "env.sh"], capture_output=True, text=True, check=True).stdout
-    return dict(re.findall(r"^export (KEMR_BIN|KUBECONFIG)=(\S+)$", out, re.M))
+    env = dict(re.findall(r"^export (KEMR_BIN|KUBECONFIG)=(\S+)$", out, re.M))
+    lib = REPO / "cluster" / "lib.sh"
+    script = f'. "{lib}"; printf %s "$HELM_BIN/helm"'
+    env["HELM"] = subprocess.run(["bash", "-c", script], capture_output=True, text=True, check=True).stdout
+    return env
 
 
 ENV = _cluster_env()
-HELM = str(Path(ENV["KEMR_BIN"]) / "helm")
+HELM = ENV["HELM"]
 KUBECONFIG = ENV["KUBECONFIG"]
 
 
 def helm(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    if not Path(HELM).exists():
+        raise AssertionError(f"{HELM} is missing: `make cluster-build` builds it")
     proc = subprocess.run(
         [HELM, f"--kubeconfig={KUBECONFIG}", *args], capture_output=True, text=True, timeout=120
     )
