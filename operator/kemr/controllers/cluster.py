@@ -108,6 +108,7 @@ def parse_spec(body: Mapping[str, Any]) -> tuple[EMRClusterSpec | None, list[Val
 async def reconcile_cluster(ctx: Context, namespace: str, name: str) -> float | None:
     body = ctx.store.get(CLUSTER_KIND, namespace, name)
     if body is None or body["metadata"].get("deletionTimestamp"):
+        scaling.forget(namespace, name)
         return None  # deleted: owner references let the garbage collector remove the children
     meta = body["metadata"]
     uid, generation = meta["uid"], int(meta.get("generation", 1))
