@@ -3,7 +3,8 @@
 # runtime: the image's root filesystem (buildah mount) read-only, a fresh tmpfs on /tmp, the image's user and
 # environment, in private mount, UTS and pid namespaces (as root: unshare + chroot --userspec).
 # Data plane (docs/image-contract.md): java, python3 + pyspark, hdfs version, spark-submit --version, the S3A
-# jars, a local PySpark job, a Spark master answering /json/, a formatted NameNode answering /jmx with its web UI.
+# jars, a local PySpark job, a Spark master answering /json/ and a worker registering with it, a formatted
+# NameNode answering /jmx with its web UI, a DataNode registering, and a file put into and read from HDFS.
 # Operator: `kemr --help` and the locked dependencies import, as uid 65532.
 set -euo pipefail
 # shellcheck source=lib.sh
@@ -78,10 +79,17 @@ step Spark master
 spark-class org.apache.spark.deploy.master.Master --host 127.0.0.1 --port 17077 --webui-port 18080 >/tmp/master.log 2>&1 &
 master=$!
 http_get http://127.0.0.1:18080/json/ 90 '"status" : "ALIVE"' || { tail -30 /tmp/master.log; exit 1; }
-kill "$master"
+step Spark worker registers with the master
+SPARK_WORKER_DIR=/tmp/worker SPARK_WORKER_CORES=1 SPARK_WORKER_MEMORY=512m spark-class \
+  org.apache.spark.deploy.worker.Worker --host 127.0.0.1 --port 17078 --webui-port 18081 spark://127.0.0.1:17077 \
+  >/tmp/worker.log 2>&1 &
+worker=$!
+http_get http://127.0.0.1:18080/json/ 90 '"aliveworkers" : 1' >/dev/null || { tail -30 /tmp/worker.log; exit 1; }
+echo "worker alive"
+kill "$worker" "$master"
 
 step NameNode: format, start, /jmx and the web UI
-mkdir -p /tmp/conf
+mkdir -p /tmp/conf && cp "$HADOOP_HOME/etc/hadoop/log4j.properties" /tmp/conf/
 cat >/tmp/conf/core-site.xml <<'XML'
 <configuration><property><name>fs.defaultFS</name><value>hdfs://127.0.0.1:18020</value></property></configuration>
 XML
@@ -90,6 +98,11 @@ cat >/tmp/conf/hdfs-site.xml <<'XML'
 <property><name>dfs.namenode.name.dir</name><value>/tmp/nn</value></property>
 <property><name>dfs.namenode.http-address</name><value>127.0.0.1:19870</value></property>
 <property><name>dfs.namenode.rpc-address</name><value>127.0.0.1:18020</value></property>
+<property><name>dfs.datanode.data.dir</name><value>/tmp/dn</value></property>
+<property><name>dfs.datanode.address</name><value>127.0.0.1:19866</value></property>
+<property><name>dfs.datanode.http.address</name><value>127.0.0.1:19864</value></property>
+<property><name>dfs.datanode.ipc.address</name><value>127.0.0.1:19867</value></property>
+<property><name>dfs.replication</name><value>1</value></property>
 </configuration>
 XML
 export HADOOP_CONF_DIR=/tmp/conf HADOOP_HEAPSIZE_MAX=512m
@@ -98,7 +111,17 @@ hdfs namenode >/tmp/nn.log 2>&1 &
 nn=$!
 http_get 'http://127.0.0.1:19870/jmx?qry=Hadoop:service=NameNode,name=NameNodeStatus' 90 '"State" : "active"' || { tail -40 /tmp/nn.log; exit 1; }
 http_get http://127.0.0.1:19870/dfshealth.html 10 'dfshealth' >/dev/null && echo "web UI served (webapps/hdfs)"
-kill "$nn"
+step DataNode: registers, a file goes in and out of HDFS
+hdfs datanode >/tmp/dn.log 2>&1 &
+dn=$!
+http_get 'http://127.0.0.1:19870/jmx?qry=Hadoop:service=NameNode,name=FSNamesystemState' 90 '"NumLiveDataNodes" : 1' \
+  >/dev/null || { tail -40 /tmp/dn.log; exit 1; }
+hdfs dfsadmin -safemode wait
+echo "kemr image check" >/tmp/hello.txt
+hdfs dfs -put /tmp/hello.txt /hello.txt 2>/dev/null
+[ "$(hdfs dfs -cat /hello.txt 2>/dev/null)" = "kemr image check" ] || { echo "HDFS round trip failed"; tail -40 /tmp/dn.log; exit 1; }
+echo "HDFS round trip ok"
+kill "$dn" "$nn"
 step all checks passed
 CHECKS
 
