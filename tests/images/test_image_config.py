@@ -21,6 +21,11 @@ def test_dataplane_image_runs_as_spark_185() -> None:
     assert built("spark")["config"]["User"] == "185:185"
 
 
+def test_dataplane_image_works_in_a_writable_directory() -> None:
+    """Drivers write relative paths (spark-warehouse/, derby.log); only /tmp is writable in kemr's pods."""
+    assert built("spark")["config"]["WorkingDir"] == "/tmp"
+
+
 def test_dataplane_image_environment_follows_the_contract() -> None:
     env = env_of(built("spark"))
     assert env["SPARK_HOME"] == "/opt/spark"
