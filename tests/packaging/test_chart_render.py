@@ -182,6 +182,7 @@ def test_a_config_change_rolls_the_operator() -> None:
         ({"leaderElection": {"enabled": False}, "replicaCount": 2}, "/replicaCount"),
         ({"watchNamespaces": ["Team_A"]}, "/watchNamespaces/0"),
         ({"metrics": {"prometheusRule": {"operatorDownFor": "five minutes"}}}, "operatorDownFor"),
+        ({"serviceAccount": {"create": False}}, "serviceAccount.name is required"),
     ],
     ids=[
         "typo",
@@ -190,6 +191,7 @@ def test_a_config_change_rolls_the_operator() -> None:
         "replicas-without-lease",
         "bad-namespace",
         "duration",
+        "no-service-account",
     ],
 )
 def test_schema_rejects_values_naming_the_field(values: dict[str, Any], message: str) -> None:
