@@ -5,6 +5,8 @@
 # itself. Each stage says what is missing when its prerequisite isn't there.
 #   scripts/demo-real.sh                       everything
 #   KEMR_DEMO_SKIP_IMAGES=1 scripts/demo-real.sh   the images are already on the node
+#   KEMR_DEMO_OPERATOR=process scripts/demo-real.sh  the operator as a host process (`kemr run`) with the chart
+#                                                    values' configuration, instead of the Helm release
 set -euo pipefail
 cd "$(dirname "$0")/.."
 REPO=$PWD
@@ -35,11 +37,25 @@ if [ "${KEMR_DEMO_SKIP_IMAGES:-0}" != 1 ]; then
   images/import.sh all || die "importing the images into the real node failed (images/import.sh all)"
 fi
 
-say "operator (Helm chart charts/kemr, values manifests/demo/values-local.yaml)"
-[ -f charts/kemr/Chart.yaml ] || die "no Helm chart in charts/kemr"
-helm upgrade --install kemr charts/kemr --namespace kemr-system --create-namespace \
-  -f manifests/demo/values-local.yaml --wait --timeout 3m ||
-  die "the operator did not become ready: kubectl -n kemr-system describe pods; kubectl -n kemr-system logs deploy/kemr"
+if [ "${KEMR_DEMO_OPERATOR:-helm}" = process ]; then
+  say "operator (kemr run on the host, configuration from manifests/demo/values-local.yaml)"
+  kubectl apply --server-side --force-conflicts -f crds/ >/dev/null
+  config=$(mktemp -t kemr-demo-config.XXXX.yaml)
+  operator_log=$(mktemp -t kemr-demo-operator.XXXX.log)
+  .venv/bin/python -c 'import sys, yaml; print(yaml.safe_dump(yaml.safe_load(open(sys.argv[1]))["config"]))' \
+    manifests/demo/values-local.yaml >"$config"
+  KEMR_CONFIG=$config .venv/bin/kemr run --kubeconfig="$KUBECONFIG" --metrics-port=0 --health-port=18182 \
+    >"$operator_log" 2>&1 &
+  operator_pid=$!
+  trap 'kill $operator_pid 2>/dev/null || true' EXIT
+  echo "  operator log: $operator_log"
+else
+  say "operator (Helm chart charts/kemr, values manifests/demo/values-local.yaml)"
+  [ -f charts/kemr/Chart.yaml ] || die "no Helm chart in charts/kemr"
+  helm upgrade --install kemr charts/kemr --namespace kemr-system --create-namespace \
+    -f manifests/demo/values-local.yaml --wait --timeout 3m ||
+    die "the operator did not become ready: kubectl -n kemr-system describe pods; kubectl -n kemr-system logs deploy/kemr"
+fi
 
 say "S3: bucket $BUCKET with the orders and the job"
 s3tool mb "$BUCKET"
