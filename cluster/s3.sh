@@ -93,7 +93,10 @@ apply_service() {
   case "$host" in
     127.*) log "warning: S3 host $host is a loopback address, which Endpoints refuse; set KEMR_S3_HOST"; return 0 ;;
   esac
-  kubectl_ apply --server-side --field-manager=kemr-cluster -f - >/dev/null <<EOF
+  # Endpoints, not an EndpointSlice: the controller-manager mirrors it, and every kube-proxy version reads it
+  # (kubectl's deprecation warning on v1 Endpoints is dropped; other errors still show).
+  kubectl_ apply --server-side --field-manager=kemr-cluster -f - 2> >(grep -v 'v1 Endpoints is deprecated' >&2) \
+    >/dev/null <<EOF
 apiVersion: v1
 kind: Namespace
 metadata: {name: $S3_NAMESPACE}

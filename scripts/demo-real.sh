@@ -93,13 +93,15 @@ say "result: total completed sales per customer, read back from $OUTPUT"
 keys=$(s3tool ls "$OUTPUT")
 echo "$keys" | sed 's/^/  /'
 grep -q '/_SUCCESS$' <<<"$keys" || die "no _SUCCESS under $OUTPUT: the step's output is incomplete"
-for key in $(grep '\.csv$' <<<"$keys"); do s3tool cat "s3://$BUCKET/$key"; done | awk 'NR == 1 || !/^customer_id,/' | column -t -s,
+for key in $(grep '\.csv$' <<<"$keys"); do s3tool cat "s3://$BUCKET/$key"; done |
+  awk 'NR == 1 || !/^customer_id,/' | column -t -s, | sed 's/^/  /'
 
 say "termination"
 kubectl get emrcluster -n "$NAMESPACE" "$CLUSTER" \
   -o jsonpath='  state {.status.state}: {.status.stateChangeReason.code} {.status.stateChangeReason.message}{"\n"}'
 kubectl get emrsteps -n "$NAMESPACE" -l kemr.io/cluster="$CLUSTER" \
   -o jsonpath='{range .items[*]}  step {.metadata.name}: {.status.state}{"\n"}{end}'
-echo "  pods left in $NAMESPACE: $(kubectl get pods -n "$NAMESPACE" --no-headers 2>/dev/null | wc -l)"
+daemons=$(kubectl get pods -n "$NAMESPACE" -l 'kemr.io/role in (master,core,task)' --no-headers 2>/dev/null | wc -l)
+echo "  master/core/task pods left: $daemons (the step's finished driver pod stays, as a record)"
 echo "  logs: $(s3tool ls "s3://$BUCKET/logs/" | grep -c . || true) objects under s3://$BUCKET/logs/ (driver logs, Spark event logs)"
 say "done"
