@@ -43,4 +43,5 @@ def test_dataplane_image_environment_follows_the_contract() -> None:
 def test_operator_image_runs_kemr_as_nonroot() -> None:
     config = built("operator")["config"]
     assert config["User"] == "65532:65532"
-    assert config["Entrypoint"] == ["kemr", "run"]
+    assert config["Entrypoint"] == ["kemr"]
+    assert config["Cmd"] == ["run"]
