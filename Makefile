@@ -34,8 +34,9 @@ cluster-down:  ## stop the local cluster and remove its state
 	cluster/down.sh
 
 .PHONY: crds
-crds: venv  ## regenerate crds/ from the pydantic models
+crds: venv  ## regenerate crds/ from the pydantic models, then the chart's copies and manifests/install.yaml
 	$(UV) run kemr crds --out crds/
+	@$(MAKE) --no-print-directory manifests
 
 .PHONY: manifests
 manifests:  ## copy crds/ into the Helm chart and regenerate manifests/install.yaml from it
@@ -69,7 +70,13 @@ images-for-test: venv
 
 .PHONY: test
 # The cluster's binaries are built first (with progress), so the test session only has to start the cluster.
-test: lint cluster-build images-for-test  ## everything: lint, unit tests, then tests against the local cluster (started if not running)
+# Go check tools of the GitOps tests (kstatus, gopher-lua): built before pytest, outside any test's timeout.
+.PHONY: gitops-tools
+gitops-tools:
+	@gitops/build-go-tool.sh kstatus-check >/dev/null
+	@gitops/build-go-tool.sh argocd/gopher-lua-check >/dev/null
+
+test: lint cluster-build images-for-test gitops-tools  ## everything: lint, unit tests, then tests against the local cluster (started if not running)
 	$(UV) run pytest tests $(PYTEST_ARGS)
 
 .PHONY: demo
