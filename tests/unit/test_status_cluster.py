@@ -57,6 +57,7 @@ def test_starting_until_master_and_core_are_ready() -> None:
     assert conditions(d.status) == {
         "Ready": "False",
         "Progressing": "True",
+        "Reconciling": "True",
         "Degraded": "False",
         "Stalled": "False",
     }
@@ -163,3 +164,78 @@ def test_a_step_waiting_for_its_retry_keeps_a_transient_cluster_alive() -> None:
     retrying = run(spec, ready, obs=observed(steps=ObservedSteps(by_state={StepState.INTERRUPTED: 1})))
     assert retrying.status.state == ClusterState.WAITING
     assert retrying.mode == ChildrenMode.BUILD
+
+
+def condition_of(status: EMRClusterStatus, type_: str) -> tuple[str, str, str]:
+    c = next(c for c in status.conditions if c.type == type_)
+    return c.status.value, c.reason, c.message
+
+
+def _terminated(spec: EMRClusterSpec, previous: EMRClusterStatus, now: datetime) -> EMRClusterStatus:
+    """The status once the termination decided from `previous` at `now` has removed every child."""
+    ending = run(spec, previous, now)
+    assert ending.status.state == ClusterState.TERMINATING
+    assert conditions(ending.status)["Ready"] == "False"  # out of service while tearing down
+    return run(spec, ending.status, now, obs=observed(remaining=0)).status
+
+
+def test_reconciling_mirrors_progressing_for_kstatus() -> None:
+    """kstatus reads Reconciling, not Progressing: a rolling configuration change must show in both."""
+    ready = run().status
+    rolling = ObservedCluster(
+        groups=(
+            ObservedGroup("master", GroupRole.MASTER, 1, 1, True),
+            ObservedGroup("core", GroupRole.CORE, 2, 2, False),
+            ObservedGroup("spot", GroupRole.TASK, 0, 0, True),
+        ),
+        initializing_pods=0,
+        remaining=5,
+        steps=ObservedSteps(),
+    )
+    d = run(previous=ready, obs=rolling)
+    assert conditions(d.status)["Ready"] == "True"
+    assert condition_of(d.status, "Reconciling") == condition_of(d.status, "Progressing")
+    assert condition_of(d.status, "Reconciling") == ("True", "Reconciling", "Waiting for core")
+    assert conditions(run(previous=d.status).status)["Reconciling"] == "False"
+
+
+def test_a_normal_termination_is_ready_so_waiters_return() -> None:
+    """USER_REQUEST, IDLE_TIMEOUT, ALL_STEPS_COMPLETED: the cluster did as asked (kstatus Current)."""
+    ready = run().status
+    spec = SPEC.model_copy(update={"terminate": True})
+    done = _terminated(spec, ready, T0 + timedelta(seconds=5))
+    assert done.state == ClusterState.TERMINATED
+    assert condition_of(done, "Ready") == ("True", "Terminated", "TERMINATED: Terminated at user request")
+    assert conditions(done) | {"Ready": "-"} == {
+        "Ready": "-",
+        "Progressing": "False",
+        "Reconciling": "False",
+        "Degraded": "False",
+        "Stalled": "False",
+    }
+    idle = SPEC.model_copy(
+        update={"auto_termination": SPEC.auto_termination.model_copy(update={"idle_timeout_seconds": 60})}
+    )
+    assert conditions(_terminated(idle, run(idle).status, T0 + timedelta(seconds=61)))["Ready"] == "True"
+
+
+def test_max_lifetime_is_stalled_so_it_needs_a_human() -> None:
+    spec = SPEC.model_copy(
+        update={"auto_termination": SPEC.auto_termination.model_copy(update={"max_lifetime_seconds": 3600})}
+    )
+    done = _terminated(spec, run(spec).status, T0 + timedelta(hours=1))
+    assert done.state == ClusterState.TERMINATED
+    assert conditions(done)["Ready"] == "False"
+    status, reason, message = condition_of(done, "Stalled")
+    assert (status, reason) == ("True", "MaxLifetime")
+    assert "maximum lifetime of 3600s" in message
+
+
+def test_terminated_with_errors_is_stalled_with_the_reason() -> None:
+    steps = ObservedSteps(by_state={StepState.FAILED: 1}, terminate_cluster_failure="etl")
+    ending = run(previous=run().status, obs=observed(steps=steps))
+    done = run(previous=ending.status, obs=observed(steps=steps, remaining=0)).status
+    assert conditions(done)["Ready"] == "False"
+    status, reason, message = condition_of(done, "Stalled")
+    assert (status, reason) == ("True", "TerminatedWithErrors")
+    assert "Step etl failed" in message

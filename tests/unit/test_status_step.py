@@ -154,3 +154,51 @@ def test_cancel_and_wait_cancels_only_steps_pending_at_the_failure() -> None:
     )
     assert cancelled_by(_step("early", "2026-11-22T12:01:00Z"), [failed]) == "x"
     assert cancelled_by(_step("later", "2026-11-22T12:06:00Z"), [failed]) is None
+
+
+def _conditions(status: EMRStepStatus) -> dict[str, tuple[str, str]]:
+    return {c.type: (c.status.value, c.reason) for c in status.conditions}
+
+
+def test_conditions_while_under_way_are_reconciling() -> None:
+    """kstatus reads Reconciling (InProgress); Progressing is kept for Argo CD and humans."""
+    assert _conditions(run().status) == {
+        "Ready": ("False", "Running"),
+        "Progressing": ("True", "Running"),
+        "Reconciling": ("True", "Running"),
+        "Stalled": ("False", "AsExpected"),
+    }
+
+
+def test_a_step_that_ended_as_asked_is_ready() -> None:
+    """COMPLETED, or CANCELLED by the user: `kubectl wait --for=condition=Ready` returns, kstatus Current."""
+    recorded = run().status
+    done = run(previous=recorded, pod=DriverView(uid="u1", phase="Succeeded", exit_code=0)).status
+    assert _conditions(done) == {
+        "Ready": ("True", "Completed"),
+        "Progressing": ("False", "Finished"),
+        "Reconciling": ("False", "Finished"),
+        "Stalled": ("False", "AsExpected"),
+    }
+    cancelled = run(spec(cancel=True)).status
+    assert cancelled.state == StepState.CANCELLED
+    assert _conditions(cancelled)["Ready"] == ("True", "Cancelled")
+    assert _conditions(cancelled)["Stalled"] == ("False", "AsExpected")
+
+
+def test_a_step_that_ended_otherwise_is_stalled_with_its_reason() -> None:
+    """FAILED, or CANCELLED by a failed step or the cluster's termination: the work did not happen."""
+    by_step = run(cancelled="extract").status
+    assert _conditions(by_step)["Ready"] == ("False", "Cancelled")
+    assert _conditions(by_step)["Stalled"] == ("True", "CancelledByFailedStep")
+    stalled = next(c for c in by_step.conditions if c.type == "Stalled")
+    assert "Step extract failed" in stalled.message
+    caught = ClusterView(
+        exists=True, state=ClusterState.TERMINATING, terminating_since=T0 + timedelta(seconds=1)
+    )
+    by_cluster = run(cluster=caught).status
+    assert by_cluster.state == StepState.CANCELLED
+    assert _conditions(by_cluster)["Stalled"] == ("True", "CancelledByClusterTerminating")
+    failed = run(cluster=ClusterView(exists=False)).status
+    assert _conditions(failed)["Stalled"] == ("True", "Failed")
+    assert _conditions(failed)["Ready"] == ("False", "Failed")

@@ -1,6 +1,6 @@
 """The EMRCluster lifecycle, as EMR's: STARTING → BOOTSTRAPPING → WAITING ⇄ RUNNING → TERMINATING →
-TERMINATED (or TERMINATED_WITH_ERRORS), with conditions Ready / Progressing / Degraded / Stalled for kstatus,
-Flux and Argo CD.
+TERMINATED (or TERMINATED_WITH_ERRORS), with conditions Ready / Progressing / Reconciling / Degraded / Stalled
+for kstatus, Flux and Argo CD.
 
 Everything here is pure: the controller passes the spec, the previous status, what it observed and the time.
 """
@@ -246,6 +246,11 @@ def decide(
     )
 
 
+# Terminations that did what was asked: the cluster reached its wanted end, so it is Ready (kstatus Current,
+# `kubectl wait --for=condition=Ready` returns). Any other end needs a human: Stalled (kstatus Failed).
+NORMAL_ENDS = frozenset({Code.ALL_STEPS_COMPLETED, Code.USER_REQUEST, Code.IDLE_TIMEOUT})
+
+
 def _conditions(
     previous: EMRClusterStatus,
     state: ClusterState,
@@ -257,40 +262,46 @@ def _conditions(
     generation: int,
     now: datetime,
 ) -> list[Condition]:
-    """Ready / Progressing / Degraded / Stalled, the conditions kstatus, Flux and Argo CD read."""
+    """Ready / Progressing / Reconciling / Degraded / Stalled, the conditions kstatus, Flux and Argo CD read.
+
+    Reconciling mirrors Progressing because kstatus reads only Reconciling (docs/gitops.md, "kstatus")."""
     final = state in CLUSTER_FINAL_STATES
     in_service = state in (ClusterState.WAITING, ClusterState.RUNNING)
     summary = f"{state.value}: {reason.message}" if reason and reason.message else state.value
 
-    ready = in_service and daemons_ready and not stalled_message
-    ready_reason = "ClusterReady" if ready else _camel(state.value)
+    code = reason.code if reason else None
+    ended_normally = state == ClusterState.TERMINATED and code in NORMAL_ENDS
+    ended_abnormally = final and not ended_normally
+
+    ready = not stalled_message and ((in_service and daemons_ready) or ended_normally)
+    ready_reason = _camel(state.value)  # Starting, Terminating, ...
+    if ready:
+        ready_reason = "Terminated" if ended_normally else "ClusterReady"
 
     rolling = [g.name for g in observed.groups if not g.complete]
     transitional = state in (ClusterState.STARTING, ClusterState.BOOTSTRAPPING, ClusterState.TERMINATING)
     progressing = not final and (transitional or bool(rolling))
     progress_message = f"Waiting for {', '.join(rolling)}" if progressing and rolling else summary
+    progress_reason = "Reconciling" if progressing else "Idle"
 
     short = [g.name for g in groups if g.ready < g.desired] if in_service else []
     degraded_message = f"Groups below their desired size: {', '.join(short)}" if short else ""
 
-    failed = state == ClusterState.TERMINATED_WITH_ERRORS
-    stalled_reason = (
-        "InvalidSpec" if stalled_message else ("TerminatedWithErrors" if failed else "AsExpected")
-    )
-    stalled_detail = stalled_message or (summary if failed else "")
+    if stalled_message:
+        stalled_reason = "InvalidSpec"
+    elif state == ClusterState.TERMINATED_WITH_ERRORS:
+        stalled_reason = "TerminatedWithErrors"
+    elif ended_abnormally:
+        stalled_reason = _camel(code.value) if code else "Terminated"  # e.g. MaxLifetime
+    else:
+        stalled_reason = "AsExpected"
+    stalled_detail = stalled_message or (summary if ended_abnormally else "")
 
     old = previous.conditions
     return [
         condition(old, "Ready", ready, ready_reason, summary, generation, now),
-        condition(
-            old,
-            "Progressing",
-            progressing,
-            "Reconciling" if progressing else "Idle",
-            progress_message,
-            generation,
-            now,
-        ),
+        condition(old, "Progressing", progressing, progress_reason, progress_message, generation, now),
+        condition(old, "Reconciling", progressing, progress_reason, progress_message, generation, now),
         condition(
             old,
             "Degraded",
@@ -301,7 +312,13 @@ def _conditions(
             now,
         ),
         condition(
-            old, "Stalled", bool(stalled_message) or failed, stalled_reason, stalled_detail, generation, now
+            old,
+            "Stalled",
+            bool(stalled_message) or ended_abnormally,
+            stalled_reason,
+            stalled_detail,
+            generation,
+            now,
         ),
     ]
 

@@ -16,6 +16,7 @@ import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 from kemr.api import GroupRole, GroupStatus
 
@@ -142,6 +143,16 @@ def _done(pod: CorePod, namenode: Mapping[str, str] | None) -> bool:
 def _ordinal(pod_name: str) -> int:
     tail = pod_name.rpartition("-")[2]
     return int(tail) if tail.isdigit() else -1
+
+
+def service_proxy_path(url: str, path: str) -> str | None:
+    """The apiserver's proxy path to `path` on a Service given as http://<svc>.<ns>.svc:<port>, or None when
+    the URL names no Service that way."""
+    parsed = urlsplit(url)
+    parts = (parsed.hostname or "").split(".")
+    if parsed.scheme != "http" or len(parts) < 3 or parts[2] != "svc" or parsed.port is None:
+        return None
+    return f"/api/v1/namespaces/{parts[1]}/services/{parts[0]}:{parsed.port}/proxy{path}"
 
 
 def exclude_file(ips: Iterable[str]) -> str:

@@ -356,37 +356,39 @@ def _conditions(
     generation: int,
     now: datetime,
 ) -> list[Any]:
+    """Ready / Progressing / Reconciling / Stalled, for kstatus, Flux and Argo CD (docs/operator.md).
+
+    A step that ended as asked (COMPLETED, or CANCELLED at user request) is Ready, so `kubectl wait
+    --for=condition=Ready` returns and kstatus says Current; one that ended otherwise (FAILED, or CANCELLED
+    by a failed step or a terminating cluster: its work did not happen) is Stalled, which kstatus reads as
+    Failed.
+    Reconciling mirrors Progressing because kstatus reads only Reconciling."""
     message = (reason.message or "") if reason else ""
+    code = reason.code if reason else None
+    final = state in STEP_FINAL_STATES
+    cancelled_by_user = state == StepState.CANCELLED and code == StepReason.USER_REQUEST.value
+    ready = state == StepState.COMPLETED or cancelled_by_user
+    stalled = final and not ready
+    if state == StepState.FAILED:
+        stalled_reason = "Failed"
+    elif code == StepReason.CANCELLED_BY_FAILED_STEP.value:
+        stalled_reason = "CancelledByFailedStep"
+    elif stalled:  # cancelled because the cluster is terminating or gone: CancelledByClusterTerminating, ...
+        stalled_reason = "CancelledBy" + _camel(code) if code else "Cancelled"
+    else:
+        stalled_reason = "AsExpected"
+    progress_reason = "Finished" if final else "Running"
     old = previous.conditions
     return [
-        condition(
-            old,
-            "Ready",
-            state == StepState.COMPLETED,
-            state.value.title().replace("_", ""),
-            message,
-            generation,
-            now,
-        ),
-        condition(
-            old,
-            "Progressing",
-            state not in STEP_FINAL_STATES,
-            "Running" if state not in STEP_FINAL_STATES else "Finished",
-            message,
-            generation,
-            now,
-        ),
-        condition(
-            old,
-            "Stalled",
-            state == StepState.FAILED,
-            "Failed" if state == StepState.FAILED else "AsExpected",
-            message if state == StepState.FAILED else "",
-            generation,
-            now,
-        ),
+        condition(old, "Ready", ready, _camel(state.value), message, generation, now),
+        condition(old, "Progressing", not final, progress_reason, message, generation, now),
+        condition(old, "Reconciling", not final, progress_reason, message, generation, now),
+        condition(old, "Stalled", stalled, stalled_reason, message if stalled else "", generation, now),
     ]
+
+
+def _camel(value: str) -> str:
+    return value.title().replace("_", "")
 
 
 # --- the cluster's step queue -------------------------------------------------------------------------------
