@@ -176,7 +176,8 @@ def _terminated(spec: EMRClusterSpec, previous: EMRClusterStatus, now: datetime)
     ending = run(spec, previous, now)
     assert ending.status.state == ClusterState.TERMINATING
     assert conditions(ending.status)["Ready"] == "False"  # out of service while tearing down
-    return run(spec, ending.status, now, obs=observed(remaining=0)).status
+    done: EMRClusterStatus = run(spec, ending.status, now, obs=observed(remaining=0)).status
+    return done
 
 
 def test_reconciling_mirrors_progressing_for_kstatus() -> None:
