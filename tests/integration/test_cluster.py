@@ -213,7 +213,11 @@ def test_user_terminate_keeps_the_record(operator: OperatorProcess, kube: Kube, 
     kube.apply(cluster_manifest("done", terminate=True), namespace=namespace)
     obj = wait_for_state(kube, namespace, "done", "TERMINATED")
     assert obj["status"]["stateChangeReason"]["code"] == "USER_REQUEST"
-    assert condition(obj, "Ready")["status"] == "False"  # type: ignore[index]
+    # Terminated as asked: Ready (kubectl wait / Flux return), not Stalled, nothing left in progress.
+    ready, stalled, reconciling = (condition(obj, t) or {} for t in ("Ready", "Stalled", "Reconciling"))
+    assert (ready.get("status"), ready.get("reason")) == ("True", "Terminated")
+    assert stalled.get("status") == "False"
+    assert reconciling.get("status") == "False"
     wait_until(lambda: not children(kube, namespace, "done", CHILD_KINDS + ",pods,pvc"), 60, "children freed")
 
 

@@ -46,8 +46,10 @@ if generation ~= nil and (status.observedGeneration == nil or status.observedGen
   return hs
 end
 
+-- Stalled needs a human: its message says why. A TERMINATED cluster is also Stalled when it ended abnormally
+-- (MAX_LIFETIME); the TERMINATED branch below says so with the reason code.
 local stalled = condition(status, "Stalled")
-if stalled ~= nil and stalled.status == "True" then
+if stalled ~= nil and stalled.status == "True" and status.state ~= "TERMINATED" then
   hs.status = "Degraded"
   hs.message = stalled.message
   return hs
