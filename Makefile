@@ -80,9 +80,14 @@ test: lint cluster-build images-for-test gitops-tools  ## everything: lint, unit
 	$(UV) run pytest tests $(PYTEST_ARGS)
 
 .PHONY: demo
-demo: venv  ## bring up the local cluster and run the main job
-	scripts/demo.sh
+# The real demo: images built and imported, the operator installed by its Helm chart, a PySpark step on the real
+# node reading and writing the local S3. Leaves the cluster running; a second run reuses it (docs/s3-and-demo.md).
+demo: venv  ## bring up the local cluster (real node, S3), install the operator with Helm, run a Spark job
+	scripts/demo-real.sh
 
 .PHONY: demo-real
-demo-real: venv  ## the demo in real containers: Spark on the real node, results in the local S3 (docs/s3-and-demo.md)
-	scripts/demo-real.sh
+demo-real: demo
+
+.PHONY: demo-simulated
+demo-simulated: venv  ## the old demo without real containers: kwok simulates the step drivers
+	scripts/demo.sh

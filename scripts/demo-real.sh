@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# The demo on real containers (the future `make demo`): the local cluster with its real node and S3 server, the
+# The demo on real containers (`make demo`): the local cluster with its real node and S3 server, the
 # data-plane and operator images, the operator installed with its Helm chart, then a transient EMRCluster that
 # runs one PySpark step — total sales of completed orders per customer — writes the result to S3 and terminates
-# itself. Each stage says what is missing when its prerequisite isn't there.
+# itself. Each stage says what is missing when its prerequisite isn't there. It leaves the cluster, the operator
+# release (kemr in kemr-system) and the finished EMRCluster in place to look at; a second run replaces the
+# EMRCluster and reuses the rest.
 #   scripts/demo-real.sh                       everything
 #   KEMR_DEMO_SKIP_IMAGES=1 scripts/demo-real.sh   the images are already on the node
 #   KEMR_DEMO_OPERATOR=process scripts/demo-real.sh  the operator as a host process (`kemr run`) with the chart
@@ -50,11 +52,15 @@ if [ "${KEMR_DEMO_OPERATOR:-helm}" = process ]; then
   trap 'kill $operator_pid 2>/dev/null || true' EXIT
   echo "  operator log: $operator_log"
 else
-  say "operator (Helm chart charts/kemr, values manifests/demo/values-local.yaml)"
+  say "operator (Helm chart charts/kemr, values manifests/demo/values-local.yaml, watching $NAMESPACE)"
   [ -f charts/kemr/Chart.yaml ] || die "no Helm chart in charts/kemr"
+  # The release watches only the demo's namespace, which must exist before the install (its Role goes there).
+  # A second run upgrades the same release: a changed chart or image rolls out, an unchanged one is kept.
+  kubectl create namespace "$NAMESPACE" --dry-run=client -o yaml | kubectl apply -f - >/dev/null
   helm upgrade --install kemr charts/kemr --namespace kemr-system --create-namespace \
     -f manifests/demo/values-local.yaml --wait --timeout 3m ||
     die "the operator did not become ready: kubectl -n kemr-system describe pods; kubectl -n kemr-system logs deploy/kemr"
+  kubectl -n kemr-system get pods -l app.kubernetes.io/instance=kemr -o wide | sed 's/^/  /'
 fi
 
 say "S3: bucket $BUCKET with the orders and the job"
