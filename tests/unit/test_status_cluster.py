@@ -93,6 +93,8 @@ def test_invalid_spec_holds_children_and_stalls() -> None:
     stalled = next(c for c in d.status.conditions if c.type == "Stalled")
     assert stalled.status.value == "True"
     assert "spark.master" in stalled.message
+    # Not Reconciling: kstatus reads Reconciling first and would say InProgress instead of Failed.
+    assert conditions(d.status)["Reconciling"] == conditions(d.status)["Progressing"] == "False"
     assert any(e.reason == "InvalidSpec" and e.type == "Warning" for e in d.events)
 
 

@@ -280,9 +280,11 @@ def _conditions(
 
     rolling = [g.name for g in observed.groups if not g.complete]
     transitional = state in (ClusterState.STARTING, ClusterState.BOOTSTRAPPING, ClusterState.TERMINATING)
-    progressing = not final and (transitional or bool(rolling))
+    # A stalled cluster waits for a spec fix, its children held: not progressing. kstatus reads Reconciling
+    # before Stalled, so Reconciling=True here would hide the failure as InProgress.
+    progressing = not final and not stalled_message and (transitional or bool(rolling))
     progress_message = f"Waiting for {', '.join(rolling)}" if progressing and rolling else summary
-    progress_reason = "Reconciling" if progressing else "Idle"
+    progress_reason = "Reconciling" if progressing else ("Stalled" if stalled_message else "Idle")
 
     short = [g.name for g in groups if g.ready < g.desired] if in_service else []
     degraded_message = f"Groups below their desired size: {', '.join(short)}" if short else ""
