@@ -11,8 +11,12 @@ Takes about 2 minutes (an idle timeout can't be shorter than 60 s).
 from __future__ import annotations
 
 import copy
+import json
+import subprocess
 import sys
 import tempfile
+import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -79,6 +83,46 @@ class Capture:
         )
 
 
+class Watch:
+    """Every version of one object, from `kubectl get -w`: a state shorter than a poll (a kwok cluster can be
+    TERMINATING for a fraction of a second) is still seen. Start it before what causes the state."""
+
+    def __init__(self, kube: Kube, kind: str, name: str) -> None:
+        args = ["get", kind, name, "-n", NAMESPACE, "-w", "-o", "json"]
+        cmd = [kube.kubectl_bin, f"--kubeconfig={kube.kubeconfig}", *args]
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
+        self.seen: list[dict[str, Any]] = []
+        self.lock = threading.Lock()
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        assert self.proc.stdout
+        decoder, buffer = json.JSONDecoder(), ""
+        for line in self.proc.stdout:  # kubectl prints one indented JSON document per version
+            buffer += line
+            try:
+                obj, end = decoder.raw_decode(buffer.lstrip())
+            except json.JSONDecodeError:
+                continue
+            buffer = buffer.lstrip()[end:]
+            with self.lock:
+                self.seen.append(obj)
+
+    def state(self, state: str, timeout: float = 90) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with self.lock:
+                found = [o for o in self.seen if (o.get("status") or {}).get("state") == state]
+            if found:
+                return copy.deepcopy(found[0])
+            time.sleep(0.1)
+        raise AssertionError(f"timed out after {timeout:.0f}s waiting for state {state} in a watch")
+
+    def close(self) -> None:
+        self.proc.terminate()
+        self.proc.wait(timeout=10)
+
+
 def stalled(obj: dict[str, Any]) -> bool:
     conds = (obj.get("status") or {}).get("conditions") or []
     return any(c["type"] == "Stalled" and c["status"] == "True" for c in conds)
@@ -96,11 +140,12 @@ def save_derived_from_waiting(waiting: dict[str, Any]) -> None:
     save(behind, "cluster-generation-not-observed", "metadata.generation raised by hand")
 
     rolling = copy.deepcopy(waiting)
-    _set_condition(rolling, "Progressing", "True", "Reconciling", "Waiting for core")
+    for type_ in ("Progressing", "Reconciling"):  # the operator keeps them equal (kstatus reads Reconciling)
+        _set_condition(rolling, type_, "True", "Reconciling", "Waiting for core")
     save(
         rolling,
         "cluster-waiting-rolling",
-        "Progressing condition set by hand (a configuration change rolling)",
+        "Progressing and Reconciling conditions set by hand (a configuration change rolling)",
     )
 
     short = copy.deepcopy(waiting)
@@ -116,7 +161,11 @@ def save_derived_from_idle(idle: dict[str, Any]) -> None:
     lifetime["status"]["stateChangeReason"] = {"code": "MAX_LIFETIME", "message": new}
     for cond in lifetime["status"]["conditions"]:
         cond["message"] = cond["message"].replace(old, new)
-    save(lifetime, "cluster-terminated-max-lifetime", "stateChangeReason set by hand")
+    # An abnormal end: not Ready but Stalled, as operator/kemr/status/cluster.py decides for MAX_LIFETIME.
+    summary = f"TERMINATED: {new}"
+    _set_condition(lifetime, "Ready", "False", "Terminated", summary)
+    _set_condition(lifetime, "Stalled", "True", "MaxLifetime", summary)
+    save(lifetime, "cluster-terminated-max-lifetime", "stateChangeReason and Ready/Stalled set by hand")
 
 
 def run(c: Capture) -> None:
@@ -173,9 +222,11 @@ def run(c: Capture) -> None:
     transient = cluster_manifest("transient", autoTermination={"keepAliveWhenNoSteps": False})
     c.apply(transient)
     c.state("emrcluster", "transient", "WAITING")
+    watch = Watch(c.kube, "emrcluster", "transient")
     c.apply(step_manifest("nightly", "transient", duration="2s"))
-    save(c.state("emrcluster", "transient", "TERMINATING"), "cluster-terminating-all-steps-completed")
-    save(c.state("emrcluster", "transient", "TERMINATED"), "cluster-terminated-all-steps-completed")
+    save(watch.state("TERMINATING"), "cluster-terminating-all-steps-completed")
+    save(watch.state("TERMINATED"), "cluster-terminated-all-steps-completed")
+    watch.close()
 
     c.apply(cluster_manifest("fatal"))
     c.state("emrcluster", "fatal", "WAITING")
@@ -186,9 +237,11 @@ def run(c: Capture) -> None:
     )
     save(c.state("emrcluster", "fatal", "TERMINATED_WITH_ERRORS"), "cluster-terminated-with-errors")
 
+    watch = Watch(c.kube, "emrcluster", "analytics")
     c.patch("emrcluster", "analytics", {"terminate": True})
-    save(c.state("emrcluster", "analytics", "TERMINATING"), "cluster-terminating-user-request")
-    save(c.state("emrcluster", "analytics", "TERMINATED"), "cluster-terminated-user-request")
+    save(watch.state("TERMINATING"), "cluster-terminating-user-request")
+    save(watch.state("TERMINATED"), "cluster-terminated-user-request")
+    watch.close()
 
     idle = c.state("emrcluster", "idle", "TERMINATED", timeout=120)
     save(idle, "cluster-terminated-idle-timeout")
