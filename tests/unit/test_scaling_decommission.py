@@ -93,3 +93,12 @@ def test_core_pod_from_a_pod_object() -> None:
 
 def test_exclude_file_is_stable() -> None:
     assert d.exclude_file(["10.0.0.3", "10.0.0.1", "10.0.0.3"]) == "10.0.0.1\n10.0.0.3\n"
+
+
+def test_an_operator_outside_the_cluster_asks_the_namenode_through_the_apiservers_service_proxy() -> None:
+    url = "http://demo-master.team-a.svc:9870"
+    assert (
+        d.service_proxy_path(url, "/jmx") == "/api/v1/namespaces/team-a/services/demo-master:9870/proxy/jmx"
+    )
+    assert d.service_proxy_path("http://10.0.0.1:9870", "/jmx") is None
+    assert d.service_proxy_path("http://demo-master.team-a.svc", "/jmx") is None

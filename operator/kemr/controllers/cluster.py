@@ -151,7 +151,9 @@ async def reconcile_cluster(ctx: Context, namespace: str, name: str) -> float | 
     scaling_plan = None
     core_plans: dict[str, CoreScaleIn] = {}
     if resolved is not None and decision.mode == ChildrenMode.BUILD:
-        core_plans = await scaling.plan_core_scale_in(spec, resolved, previous, observed, daemon_pods, claims)
+        core_plans = await scaling.plan_core_scale_in(
+            spec, resolved, previous, observed, daemon_pods, claims, ctx.kube
+        )
         resolved, scaling_plan = await _scale(ctx, spec, resolved, previous, observed, core_plans, now)
         groups = with_scaling(
             decision.status.groups,

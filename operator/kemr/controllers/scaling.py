@@ -180,23 +180,44 @@ NAMENODE_RETRY_SECONDS = 10.0  # a decommission waits on the NameNode: ask again
 DECOMMISSION_RECHECK_SECONDS = 10.0
 
 
-async def namenode_states(namespace: str, cluster: str, namenode_ui: str) -> dict[str, str] | None:
-    """DataNode IP → admin state from the NameNode's JMX, or None when it can't be asked."""
+async def namenode_states(
+    namespace: str, cluster: str, namenode_ui: str, kube: KubeClient | None = None
+) -> dict[str, str] | None:
+    """DataNode IP → admin state from the NameNode's JMX, or None when it can't be asked. Directly first (an
+    operator in the cluster); then, when `kube` is given, through the apiserver's service proxy: an operator
+    outside the cluster (a host process) can't resolve `<svc>.<ns>.svc`, and without this a core scale-in
+    would wait forever."""
     probe = _probes.setdefault((namespace, f"{cluster}/namenode"), _MasterProbe())
     if time.monotonic() < probe.next_try:
         return None
     url = f"{namenode_ui.rstrip('/')}/jmx?qry={d.NAMENODE_INFO_QUERY}"
+    errors: list[str] = []
+    states = None
     try:
         timeout = aiohttp.ClientTimeout(total=MASTER_TIMEOUT_SECONDS)
         async with aiohttp.ClientSession(timeout=timeout) as session, session.get(url) as response:
             response.raise_for_status()
             states = d.namenode_admin_states(json.loads(await response.text()))
     except (TimeoutError, aiohttp.ClientError, ValueError, OSError) as err:
+        errors.append(f"{url}: {err}")
+    proxy = d.service_proxy_path(namenode_ui, "/jmx") if states is None and kube is not None else None
+    if proxy is not None and kube is not None:
+        try:
+            states = d.namenode_admin_states(
+                await kube.request("GET", proxy, query={"qry": d.NAMENODE_INFO_QUERY})
+            )
+        except (ApiError, TimeoutError, aiohttp.ClientError, ValueError, OSError) as err:
+            errors.append(f"apiserver proxy {proxy}: {err}")
+    if states is None:
         probe.next_try = time.monotonic() + NAMENODE_RETRY_SECONDS
         if probe.reachable is not False:
-            log.info("%s/%s: NameNode unreachable (%s): decommissions wait", namespace, cluster, err)
+            log.info(
+                "%s/%s: NameNode unreachable (%s): decommissions wait", namespace, cluster, "; ".join(errors)
+            )
         probe.reachable = False
         return None
+    if probe.reachable is not True:
+        log.info("%s/%s: NameNode reachable; decommissions follow its report", namespace, cluster)
     probe.reachable = True
     return states
 
@@ -208,6 +229,7 @@ async def plan_core_scale_in(
     observed: ObservedCluster,
     pods: Sequence[Mapping[str, Any]],
     claims: Sequence[Mapping[str, Any]],
+    kube: KubeClient | None = None,
 ) -> dict[str, d.CoreScaleIn]:
     """Per core group: the StatefulSet's size (held while DataNodes decommission), the DataNodes to exclude,
     the volumes to delete. Asks the NameNode only while some group shrinks."""
@@ -229,7 +251,9 @@ async def plan_core_scale_in(
     shrinking = any(live is not None and g.replicas < live for g, _, live, _ in inputs)
     namenode = None
     if shrinking and resolved.endpoints.namenode_ui:
-        namenode = await namenode_states(resolved.namespace, resolved.name, resolved.endpoints.namenode_ui)
+        namenode = await namenode_states(
+            resolved.namespace, resolved.name, resolved.endpoints.namenode_ui, kube
+        )
     return {
         group.name: d.plan_core_scale_in(
             resolved_group.workload_name,
