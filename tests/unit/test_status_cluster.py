@@ -113,6 +113,10 @@ def test_idle_timeout_terminates_then_terminated_when_children_are_gone() -> Non
     assert done.status.state == ClusterState.TERMINATED
     assert done.status.timeline
     assert done.status.timeline.ended == T0 + timedelta(seconds=70)
+    # When termination began stays put (steps sent meanwhile are judged by it); Ready turned True at the end.
+    assert ending.status.timeline
+    assert ending.status.timeline.terminating == T0 + timedelta(seconds=61)
+    assert done.status.timeline.terminating == T0 + timedelta(seconds=61)
     assert run(spec, done.status, T0 + timedelta(seconds=99)).status.state == ClusterState.TERMINATED
 
 

@@ -490,6 +490,8 @@ class ClusterTimeline(KemrModel):
     """When the operator first saw the cluster."""
     ready: datetime | None = None
     """When the cluster first became ready (WAITING)."""
+    terminating: datetime | None = None
+    """When the cluster began terminating (TERMINATING, or straight to an end state)."""
     ended: datetime | None = None
     """When the cluster reached TERMINATED or TERMINATED_WITH_ERRORS."""
 

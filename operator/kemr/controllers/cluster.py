@@ -282,9 +282,16 @@ async def _write_stalled(
     from kemr.status.conditions import condition
 
     message = "; ".join(str(i) for i in issues)
-    stalled = condition(previous.conditions, "Stalled", True, "InvalidSpec", message, generation, now)
-    others = [c for c in previous.conditions if c.type != "Stalled"]
-    status = previous.model_copy(update={"conditions": [*others, stalled], "observed_generation": generation})
+    # Not under way either: kstatus reads Reconciling before Stalled (a stale Reconciling=True hides it).
+    replaced = [
+        condition(previous.conditions, "Stalled", True, "InvalidSpec", message, generation, now),
+        condition(previous.conditions, "Progressing", False, "Stalled", message, generation, now),
+        condition(previous.conditions, "Reconciling", False, "Stalled", message, generation, now),
+    ]
+    replaced_types = {c.type for c in replaced}
+    others = [c for c in previous.conditions if c.type not in replaced_types]
+    update = {"conditions": [*others, *replaced], "observed_generation": generation}
+    status = previous.model_copy(update=update)
     owner = {"apiVersion": API_VERSION, "kind": CLUSTER_KIND, "metadata": body["metadata"]}
     if status.to_dict() != previous.to_dict():
         await patch_status(ctx.kube, owner, status.to_dict())

@@ -67,10 +67,14 @@ def view_cluster(
 
 
 def terminating_since(cluster: Mapping[str, Any]) -> datetime | None:
-    """When a terminating or terminated cluster began terminating: its Ready condition turned False then."""
+    """When a terminating or terminated cluster began terminating (`status.timeline.terminating`; for a record
+    written before that field existed, when its Ready condition last changed)."""
     status = cluster.get("status") or {}
     if status.get("state") not in {s.value for s in TERMINATING_CLUSTER}:
         return None
+    since = parse_time((status.get("timeline") or {}).get("terminating"))
+    if since is not None:
+        return since
     ready: dict[str, Any] = next((c for c in status.get("conditions") or [] if c.get("type") == "Ready"), {})
     return parse_time(ready.get("lastTransitionTime"))
 

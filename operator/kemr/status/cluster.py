@@ -198,7 +198,11 @@ def decide(
 
     ready_at = prev_timeline.ready or (now if state in (ClusterState.WAITING, ClusterState.RUNNING) else None)
     ended_at = prev_timeline.ended or (now if final else None)
-    timeline = ClusterTimeline(created=prev_timeline.created or created, ready=ready_at, ended=ended_at)
+    ending = state == ClusterState.TERMINATING or final
+    terminating_at = prev_timeline.terminating or (now if ending else None)
+    timeline = ClusterTimeline(
+        created=prev_timeline.created or created, ready=ready_at, terminating=terminating_at, ended=ended_at
+    )
     idle_since = _idle_since(state, previous, observed, ready_at)
 
     if terminating or final:
