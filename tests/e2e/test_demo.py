@@ -15,7 +15,10 @@ from __future__ import annotations
 import copy
 import csv
 import io
+import os
 import secrets
+import subprocess
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import Decimal
@@ -205,3 +208,18 @@ def test_the_transient_cluster_terminates_itself_after_its_steps(demo_run: DemoR
     assert demo_run.cluster["status"]["stateChangeReason"]["code"] == "ALL_STEPS_COMPLETED"
     daemons = kube.items("pods", "-n", demo_run.namespace, "-l", "kemr.io/role in (master,core,task)")
     assert daemons == []
+
+
+def test_kubectl_emr_logs_shows_a_real_driver_log(demo_run: DemoRun, kube: Kube) -> None:
+    # The plugin as a user runs it: kubectl finds kubectl-emr on the PATH (the venv's bin). A finished driver
+    # pod is kept with its step, so its log stays readable after the cluster has terminated.
+    step = demo_run.steps["fails"]["metadata"]["name"]
+    env = {
+        **os.environ,
+        "KUBECONFIG": str(kube.kubeconfig),
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+    }
+    cmd = [kube.kubectl_bin, "emr", "logs", step, "-n", demo_run.namespace]
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert "ValueError: kemr demo: no order has status REFUNDED" in proc.stdout
