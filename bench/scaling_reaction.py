@@ -17,15 +17,16 @@ import os
 import secrets
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 from typing import Any
 
-from kubernetes import client, config, watch
+from kubernetes import client, config
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests"))
+from bench_support import PodRecorder, as_dict, percentile  # noqa: E402
+
 from support.emr import cluster_manifest, step_manifest  # noqa: E402
 from support.operator import OperatorProcess  # noqa: E402
 
@@ -38,42 +39,6 @@ TASK_GROUP = {
     "resources": {"cpu": "1", "memory": "2Gi"},
 }
 SCALING = {"enabled": True, "cooldownSeconds": 0, "scaleDownStabilizationSeconds": 0}
-
-
-def as_dict(value: object) -> dict[str, Any]:
-    if not isinstance(value, dict):
-        raise TypeError(f"expected a JSON object, got {type(value).__name__}")
-    return value
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
-
-
-class TaskPodRecorder(threading.Thread):
-    """When each task pod was first seen on a watch."""
-
-    def __init__(self, core: client.CoreV1Api, namespace: str) -> None:
-        super().__init__(daemon=True)
-        self.core, self.namespace = core, namespace
-        self.seen: dict[str, float] = {}
-        self.stop = threading.Event()
-
-    def run(self) -> None:
-        while not self.stop.is_set():
-            stream = watch.Watch().stream(
-                self.core.list_namespaced_pod,
-                self.namespace,
-                label_selector="kemr.io/role=task",
-                timeout_seconds=5,
-            )
-            for event in stream:
-                self.seen.setdefault(event["object"].metadata.name, time.monotonic())
-
-    def first_after(self, since: float) -> float | None:
-        times = [t for t in self.seen.values() if t >= since]
-        return min(times) if times else None
 
 
 def wait(what: str, probe: Any, timeout: float) -> None:
@@ -99,7 +64,7 @@ def main() -> None:
     core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=namespace)))
     operator = OperatorProcess(kubeconfig, Path(tempfile.mkdtemp()) / "operator.log")
     operator.start()
-    recorder = TaskPodRecorder(core, namespace)
+    recorder = PodRecorder(core, namespace, "kemr.io/role=task", lambda pod: pod.metadata.name)
     deadline = time.monotonic() + args.timeout
     try:
         manifest = cluster_manifest("bench", taskGroups=[TASK_GROUP], managedScaling=SCALING)
