@@ -35,27 +35,8 @@ pytestmark = pytest.mark.timeout(START_TIMEOUT_S + SHRINK_TIMEOUT_S + 180)
 
 
 def manifest(core_replicas: int) -> dict[str, Any]:
-    return {
-        "apiVersion": "kemr.io/v1alpha1",
-        "kind": "EMRCluster",
-        "metadata": {"name": NAME},
-        "spec": {
-            "release": "kemr-1.0",
-            "applications": ["Spark", "HDFS"],
-            "master": {"resources": {"cpu": "100m", "memory": "1Gi"}, "storage": {"size": "1Gi"}},
-            "coreGroups": [
-                {
-                    "name": GROUP,
-                    "replicas": core_replicas,
-                    # 2Gi: the smallest that leaves a Spark worker room for one executor.
-                    "resources": {"cpu": "100m", "memory": "2Gi"},
-                    "storage": {"size": "1Gi"},
-                }
-            ],
-            "autoTermination": {"keepAliveWhenNoSteps": True},
-            "configurations": [{"classification": "hdfs-site", "properties": {"dfs.replication": "2"}}],
-        },
-    }
+    configurations = [{"classification": "hdfs-site", "properties": {"dfs.replication": "2"}}]
+    return emr.small_real_cluster(NAME, GROUP, core_replicas, configurations=configurations)
 
 
 def hdfs(kube: Kube, namespace: str, *args: str, check: bool = True) -> str:

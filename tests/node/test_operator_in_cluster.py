@@ -21,6 +21,7 @@ from typing import Any
 
 import pytest
 
+from support import emr
 from support.kube import Kube, wait_until
 from support.operator import OperatorProcess
 
@@ -54,30 +55,6 @@ def _helm(kube: Kube, *args: str) -> str:
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=300, check=False)
     assert done.returncode == 0, f"{' '.join(cmd)} failed:\n{done.stdout}\n{done.stderr}"
     return done.stdout
-
-
-def _tiny_cluster() -> dict[str, Any]:
-    """A master and one core node, small enough to sit beside others' pods on the real node's 2 CPUs."""
-    return {
-        "apiVersion": "kemr.io/v1alpha1",
-        "kind": "EMRCluster",
-        "metadata": {"name": NAME},
-        "spec": {
-            "release": "kemr-1.0",
-            "applications": ["Spark", "HDFS"],
-            "master": {"resources": {"cpu": "100m", "memory": "1Gi"}, "storage": {"size": "1Gi"}},
-            "coreGroups": [
-                {
-                    "name": "core",
-                    "replicas": 1,
-                    # 2Gi: the smallest a core node takes (the Spark worker keeps 512Mi for its executors).
-                    "resources": {"cpu": "100m", "memory": "2Gi"},
-                    "storage": {"size": "1Gi"},
-                }
-            ],
-            "autoTermination": {"keepAliveWhenNoSteps": True},
-        },
-    }
 
 
 def _all_containers_ready(kube: Kube, namespace: str, pod: str) -> dict[str, Any] | None:
@@ -141,7 +118,7 @@ def test_chart_operator_on_the_real_node_runs_a_spark_cluster(
     assert operator_pod["status"]["phase"] == "Running"
     assert operator_pod["spec"]["containers"][0]["image"].startswith("ghcr.io/kemr-io/kemr-operator:")
 
-    kube.apply(_tiny_cluster(), namespace=namespace)
+    kube.apply(emr.small_real_cluster(NAME), namespace=namespace)
 
     def ready(pod: str) -> dict[str, Any] | None:
         conditions = kube.get("emrcluster", NAME, "-n", namespace).get("status", {}).get("conditions", [])

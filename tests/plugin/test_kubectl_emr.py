@@ -7,37 +7,19 @@ error (naming the pod); reading a real driver log needs the real node.
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
 from support.emr import cluster_manifest, wait_for_state, wait_for_step
 from support.kube import Kube, wait_until
 from support.operator import OperatorProcess
+from support.plugin import kubectl_emr, plugin_env
 
 pytestmark = pytest.mark.timeout(180)
 
-VENV_BIN = Path(sys.executable).parent
 # kwok ends a driver pod as these annotations say (cluster/manifests/kwok-stages.yaml).
 SIMULATE = ["--annotation", "sim.kemr.io/exit-code=0", "--annotation", "sim.kemr.io/duration=2s"]
-
-
-def kubectl_emr(kube: Kube, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-    env = {
-        **os.environ,
-        "KUBECONFIG": str(kube.kubeconfig),
-        "PATH": f"{VENV_BIN}{os.pathsep}{os.environ.get('PATH', '')}",
-        "NO_COLOR": "",
-    }
-    proc = subprocess.run(
-        [kube.kubectl_bin, "emr", *args], capture_output=True, text=True, env=env, timeout=60
-    )
-    if check:
-        assert proc.returncode == 0, f"kubectl emr {' '.join(args)}: {proc.stderr}"
-    return proc
 
 
 @pytest.fixture
@@ -48,7 +30,7 @@ def etl(operator: OperatorProcess, kube: Kube, namespace: str) -> str:
 
 
 def test_kubectl_finds_the_plugin(kube: Kube) -> None:
-    env = {**os.environ, "PATH": f"{VENV_BIN}{os.pathsep}{os.environ.get('PATH', '')}"}
+    env = plugin_env()
     listed = subprocess.run([kube.kubectl_bin, "plugin", "list"], capture_output=True, text=True, env=env)
     assert "kubectl-emr" in listed.stdout
 

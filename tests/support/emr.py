@@ -25,6 +25,35 @@ def cluster_manifest(name: str, **spec: Any) -> dict[str, Any]:
     return obj
 
 
+def small_real_cluster(
+    name: str, core_group: str = "core", core_replicas: int = 1, **spec: Any
+) -> dict[str, Any]:
+    """A master and a core group small enough to sit beside others' pods on the real node's 2 CPUs
+    (placement on the real node comes from the operator's configuration)."""
+    obj: dict[str, Any] = {
+        "apiVersion": "kemr.io/v1alpha1",
+        "kind": "EMRCluster",
+        "metadata": {"name": name},
+        "spec": {
+            "release": "kemr-1.0",
+            "applications": ["Spark", "HDFS"],
+            "master": {"resources": {"cpu": "100m", "memory": "1Gi"}, "storage": {"size": "1Gi"}},
+            "coreGroups": [
+                {
+                    "name": core_group,
+                    "replicas": core_replicas,
+                    # 2Gi: the smallest a core node takes (the Spark worker keeps 512Mi for its executors).
+                    "resources": {"cpu": "100m", "memory": "2Gi"},
+                    "storage": {"size": "1Gi"},
+                }
+            ],
+            "autoTermination": {"keepAliveWhenNoSteps": True},
+        },
+    }
+    obj["spec"].update(spec)
+    return obj
+
+
 def cluster(kube: Kube, namespace: str, name: str) -> dict[str, Any]:
     obj: dict[str, Any] = kube.get("emrcluster", "-n", namespace, name)
     return obj
