@@ -8,18 +8,9 @@ set -euo pipefail
 
 export CGO_ENABLED=0 GOFLAGS=-trimpath
 
-# Prints a progress line every 20 s while a long `go build -v` runs (it logs one line per compiled package).
-with_progress() {
-  local what=$1 logf=$2; shift 2
-  local start=$SECONDS
-  "$@" >"$logf" 2>&1 &
-  local pid=$!
-  while kill -0 "$pid" 2>/dev/null; do
-    sleep 20
-    kill -0 "$pid" 2>/dev/null && log "  $what: $(grep -vc '^go: ' "$logf" || true) packages compiled, $((SECONDS - start)) s"
-  done
-  if ! wait "$pid"; then tail -30 "$logf" >&2; die "$what failed (log: $logf)"; fi
-  log "  $what: done in $((SECONDS - start)) s"
+# A `go build -v` with its output in LOG: a progress line a minute (packages compiled), the log's tail on failure.
+with_progress() {  # WHAT LOG CMD...
+  PROGRESS=go_packages_compiled run_logged "$@"
 }
 
 kube_ldflags() {

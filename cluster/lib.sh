@@ -1,5 +1,7 @@
 # Shared settings for the local-cluster scripts; sourced, not run.
 # shellcheck shell=bash
+# A command that fails inside "$(...)" stops the script as it would outside (bash leaves errexit off there).
+shopt -s inherit_errexit
 CLUSTER_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source=versions.env
 . "$CLUSTER_DIR/versions.env"
@@ -53,4 +55,41 @@ cluster_pids() {
     esac
   done
   node_pids
+}
+
+# uv, found the same way by the Makefile and every script, never from the caller's PATH alone: $UV if set, else
+# `uv` on PATH, else where scripts/setup.sh installs it (pip --user: ~/.local/bin/uv).
+UV=${UV:-$(command -v uv 2>/dev/null || echo "$HOME/.local/bin/uv")}
+
+# run_logged WHAT LOG CMD... : runs CMD with all its output in LOG and prints one line when it ends; while it runs,
+# a line every $KEMR_PROGRESS_S (default 60) seconds with what $PROGRESS (a function given the log; default: the
+# log's latest line) says. On failure: the log's last lines and an error naming WHAT and LOG, and the caller stops.
+run_logged() {
+  local what=$1 logf=$2; shift 2
+  local start=$SECONDS every=${KEMR_PROGRESS_S:-60} pid next latest progress=${PROGRESS:-latest_line}
+  mkdir -p "$(dirname "$logf")"
+  "$@" >"$logf" 2>&1 </dev/null &
+  pid=$!
+  next=$((SECONDS + every))
+  while kill -0 "$pid" 2>/dev/null; do
+    sleep 1
+    if [ $SECONDS -ge $next ] && kill -0 "$pid" 2>/dev/null; then
+      latest=$("$progress" "$logf" || true)
+      log "  $what: $((SECONDS - start)) s${latest:+ … $latest}"
+      next=$((SECONDS + every))
+    fi
+  done
+  if ! wait "$pid"; then
+    tail -n 25 "$logf" | sed 's/^/  | /' >&2
+    die "$what failed after $((SECONDS - start)) s (full log: $logf)"
+  fi
+  log "  $what: done in $((SECONDS - start)) s"
+}
+
+latest_line() {  # LOG : its last non-empty line without our timestamp, cut to 100 characters
+  grep -v '^[[:space:]]*$' "$1" | tail -n 1 | sed -E 's/^\[[0-9:]+\] //' | cut -c1-100
+}
+
+go_packages_compiled() {  # LOG of `go build -v` / `go install -v`: one line per compiled package
+  echo "$(grep -vc '^go: ' "$1" || true) packages compiled"
 }

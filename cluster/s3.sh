@@ -50,20 +50,12 @@ minio_pid() {
 build() {
   [ -x "$MINIO_BIN/minio" ] && return 0
   command -v go >/dev/null || die "Go is required to build MinIO (https://go.dev/dl)"
-  log "building MinIO $MINIO_VERSION from the Go module proxy (cold: ~10 min on 2 cores; log: $KEMR_CACHE/build-minio.log)"
-  local start=$SECONDS tmp=$MINIO_BIN.tmp
+  log "building MinIO $MINIO_VERSION from the Go module proxy (cold: ~6 min on 2 cores)"
+  local tmp=$MINIO_BIN.tmp
   mkdir -p "$tmp"
-  CGO_ENABLED=0 GOFLAGS=-trimpath GOBIN=$tmp go install -v -ldflags "-s -w" "github.com/minio/minio@$MINIO_VERSION" \
-    >"$KEMR_CACHE/build-minio.log" 2>&1 &
-  local pid=$!
-  while kill -0 "$pid" 2>/dev/null; do
-    sleep 20
-    kill -0 "$pid" 2>/dev/null &&
-      log "  minio: $(grep -vc '^go: ' "$KEMR_CACHE/build-minio.log" || true) packages compiled, $((SECONDS - start)) s"
-  done
-  if ! wait "$pid"; then tail -30 "$KEMR_CACHE/build-minio.log" >&2; die "MinIO build failed (log: $KEMR_CACHE/build-minio.log)"; fi
+  CGO_ENABLED=0 GOFLAGS=-trimpath GOBIN=$tmp PROGRESS=go_packages_compiled run_logged minio \
+    "$KEMR_CACHE/build-minio.log" go install -v -ldflags "-s -w" "github.com/minio/minio@$MINIO_VERSION"
   mkdir -p "$MINIO_BIN" && mv "$tmp/minio" "$MINIO_BIN/minio" && rmdir "$tmp"
-  log "  minio: done in $((SECONDS - start)) s"
 }
 
 # Generated once and kept with the data: the data is only readable with the credentials it was written with.

@@ -13,15 +13,9 @@ set -euo pipefail
 
 usage() { echo "usage: images/build.sh [spark|operator|all]" >&2; exit 2; }
 
-ensure_tools() {
-  local missing=()
-  command -v buildah >/dev/null || missing+=(buildah)
-  command -v debootstrap >/dev/null || missing+=(debootstrap)
-  [ ${#missing[@]} -eq 0 ] && return 0
-  [ "$(id -u)" -eq 0 ] || die "images/build.sh needs ${missing[*]} (apt-get install ${missing[*]}) and root"
-  log "installing ${missing[*]} from Debian"
-  apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+ensure_tools() {  # buildah and debootstrap, from Debian (the one list: cluster/install-deps.sh)
+  "$REPO_DIR/cluster/install-deps.sh" images
+  [ -x "$UV" ] || die "uv not found ($UV): run scripts/setup.sh (make demo and make test do)"
 }
 
 # A hash of files' paths and contents (and of any extra words), to name what a build was made from.
@@ -40,7 +34,8 @@ ensure_base() {
   tag="localhost/kemr-debian:$DEBIAN_SUITE-$key"
   if [ -n "${KEMR_IMAGES_REBUILD:-}" ] || ! bah inspect --type image "$tag" >/dev/null 2>&1; then
     rootfs=$IMAGES_CACHE/base-rootfs.tmp
-    make_base_rootfs "$rootfs"
+    log "base image: debootstrap $DEBIAN_SUITE (minbase) from $DEBIAN_MIRROR, about 2 min"
+    run_logged "debootstrap" "$KEMR_CACHE/build-image-base.log" make_base_rootfs "$rootfs"
     ctr=$(bah from --quiet scratch)
     mnt=$(bah mount "$ctr")
     cp -a "$rootfs/." "$mnt/"
@@ -56,9 +51,7 @@ ensure_base() {
 make_base_rootfs() {
   local rootfs=$1
   rm -rf "$rootfs"
-  log "debootstrap $DEBIAN_SUITE (minbase) from $DEBIAN_MIRROR: about 2 min"
-  debootstrap --variant=minbase "$DEBIAN_SUITE" "$rootfs" "$DEBIAN_MIRROR" |
-    awk '/^I: (Retrieving|Validating|Configuring|Base system)/ { n++; if (n % 25 == 0 || /Base system/) print "  " $0 }' >&2
+  debootstrap --variant=minbase "$DEBIAN_SUITE" "$rootfs" "$DEBIAN_MIRROR"
   # As the slim images: packages installed later leave out docs, man pages and translations.
   cat >"$rootfs/etc/dpkg/dpkg.cfg.d/excludes" <<'EXCLUDES'
 path-exclude /usr/share/doc/*
@@ -78,7 +71,7 @@ EXCLUDES
 
 # build_image NAME TAG CONTEXT BASE: bud the context's Dockerfile unless an archive of the same inputs exists.
 build_image() {
-  local name=$1 tag=$2 context=$3 base=$4 key archive start digest
+  local name=$1 tag=$2 context=$3 base=$4 key archive start digest logf
   key=$(inputs_hash "$tag $base" "$context")
   archive=$IMAGES_CACHE/kemr-$name-$key.oci.tar
   if [ -f "$archive" ] && [ -z "${KEMR_IMAGES_REBUILD:-}" ]; then
@@ -88,14 +81,16 @@ build_image() {
   fi
   log "$tag: building from $context (inputs $key)"
   start=$SECONDS
+  logf=$KEMR_CACHE/build-image-$name.log
   # The machine's own extra CAs (a TLS-inspecting proxy's), for the Dockerfiles' download stages only.
   local ca=""
   if compgen -G "/usr/local/share/ca-certificates/*.crt" >/dev/null; then
     ca=$(cat /usr/local/share/ca-certificates/*.crt)
   fi
-  bah bud --isolation chroot --layers --pull=false --build-arg "BASE=$base" --build-arg "BUILD_CA=$ca" \
-    -f "$context/Dockerfile" -t "$tag" "$context"
-  bah push --quiet "$tag" "oci-archive:$archive.tmp:$tag"
+  # buildah prints every RUN's output (apt, pip, Maven): into the log; a progress line shows its latest STEP.
+  run_logged "$name image" "$logf" bah bud --isolation chroot --layers --pull=false --build-arg "BASE=$base" \
+    --build-arg "BUILD_CA=$ca" -f "$context/Dockerfile" -t "$tag" "$context"
+  bah push --quiet "$tag" "oci-archive:$archive.tmp:$tag" >>"$logf" 2>&1 || die "$tag: buildah push failed (log: $logf)"
   mv "$archive.tmp" "$archive"
   ln -sfn "$(basename "$archive")" "$(latest_archive "$name")"
   # Older archives of this image, and intermediate layers no tag needs, are dead weight (GBs of jars).
@@ -111,13 +106,13 @@ operator_context() {
   rm -rf "$ctx"
   mkdir -p "$ctx/dist"
   cp "$IMAGES_DIR/operator/Dockerfile" "$ctx/"
-  (cd "$REPO_DIR" && "${UV:-uv}" export --quiet --frozen --no-dev --no-emit-project --format requirements-txt -o "$ctx/requirements.txt")
-  (cd "$REPO_DIR" && SOURCE_DATE_EPOCH=315532800 "${UV:-uv}" build --quiet --wheel --out-dir "$ctx/dist")
+  (cd "$REPO_DIR" && "$UV" export --quiet --frozen --no-dev --no-emit-project --format requirements-txt -o "$ctx/requirements.txt")
+  (cd "$REPO_DIR" && SOURCE_DATE_EPOCH=315532800 "$UV" build --quiet --wheel --out-dir "$ctx/dist")
   echo "$ctx"
 }
 
 main() {
-  local what=${1:-all} base
+  local what=${1:-all} base context
   case "$what" in spark | operator | all) ;; *) usage ;; esac
   ensure_tools
   mkdir -p "$IMAGES_CACHE" "$BUILDAH_ROOT" "$BUILDAH_RUNROOT"
@@ -126,7 +121,9 @@ main() {
     build_image spark "$SPARK_IMAGE" "$IMAGES_DIR/spark" "$base"
   fi
   if [ "$what" = operator ] || [ "$what" = all ]; then
-    build_image operator "$(operator_image)" "$(operator_context)" "$base"
+    # Assigned first, not passed as "$(...)": a failing substitution in an argument list would not stop the run.
+    context=$(operator_context) || die "preparing the operator's build context failed (uv export / uv build above)"
+    build_image operator "$(operator_image)" "$context" "$base"
   fi
 }
 

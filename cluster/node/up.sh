@@ -53,6 +53,7 @@ KC
 }
 
 network() {
+  "$CLUSTER_DIR/install-deps.sh" node  # iptables, ip6tables and the bridge tools are used right below
   mkdir -p "$NODE_HOME"
   local s
   # Saved once per machine (in the cache, not the run's state): a node that died without down.sh must not
@@ -176,7 +177,7 @@ EOF
 node_ready() { $KUBECTL get node "$NODE_NAME" -o jsonpath='{.status.conditions[?(@.type=="Ready")].status}' | grep -qx True; }
 
 prepare() {  # everything slow and cached: Debian packages, kubelet/kube-proxy/CoreDNS builds, image archives
-  "$CLUSTER_DIR/node/install-deps.sh"
+  "$CLUSTER_DIR/install-deps.sh" node
   "$CLUSTER_DIR/build.sh" node
   "$CLUSTER_DIR/node/images.sh" build
 }
