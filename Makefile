@@ -5,6 +5,9 @@ SHELL := /bin/bash
 # uv as every script finds it (cluster/lib.sh): $UV, else on PATH, else where scripts/setup.sh installs it.
 UV ?= $(shell command -v uv 2>/dev/null || echo $(HOME)/.local/bin/uv)
 export UV
+# uv trusts the machine's certificate store, as the scripts' uv does (cluster/lib.sh says why).
+UV_SYSTEM_CERTS ?= 1
+export UV_SYSTEM_CERTS
 PYTEST_ARGS ?=
 
 .PHONY: help

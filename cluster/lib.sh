@@ -60,6 +60,9 @@ cluster_pids() {
 # uv, found the same way by the Makefile and every script, never from the caller's PATH alone: $UV if set, else
 # `uv` on PATH, else where scripts/setup.sh installs it (pip --user: ~/.local/bin/uv).
 UV=${UV:-$(command -v uv 2>/dev/null || echo "$HOME/.local/bin/uv")}
+# uv trusts the machine's certificate store (/etc/ssl/certs), as pip, Go and apt do, not only its built-in roots: a
+# machine behind a TLS-inspecting proxy has that proxy's CA there, and nothing else in a login shell points to it.
+export UV_SYSTEM_CERTS=${UV_SYSTEM_CERTS:-1}
 
 # run_logged WHAT LOG CMD... : runs CMD with all its output in LOG and prints one line when it ends; while it runs,
 # a line every $KEMR_PROGRESS_S (default 60) seconds with what $PROGRESS (a function given the log; default: the
