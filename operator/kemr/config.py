@@ -273,6 +273,11 @@ class OperatorConfig(FrozenModel):
     image_pull_secrets: tuple[str, ...] = ()
     """Secrets (in each cluster's namespace) to pull the data-plane image with."""
     sizing: Sizing = Field(default_factory=Sizing)
+    driver_start_timeout_seconds: int = Field(default=600, ge=30, le=86400)
+    """How long a step's driver pod may take to start (be scheduled, get its image, run its container) before
+    the attempt ends with DRIVER_START_FAILURE (counted like a failed attempt against retry.maxAttempts).
+    Seconds; default 600. While it waits, the step's stateChangeReason says why, in the scheduler's or the
+    kubelet's own words."""
     operator_peer: dict[str, Any] | None = None
     """A NetworkPolicy peer (podSelector/namespaceSelector) for the operator itself, added to every cluster's
     NetworkPolicy when the operator must reach the Spark master's REST/UI (managed scaling)."""

@@ -25,7 +25,9 @@ def expected_totals(orders_csv: Path) -> dict[str, Decimal]:
     with orders_csv.open(newline="") as f:
         for row in csv.DictReader(f):
             if row["status"] == "COMPLETED":
-                totals[row["customer_id"]] = totals.get(row["customer_id"], Decimal(0)) + Decimal(row["amount"])
+                totals[row["customer_id"]] = totals.get(row["customer_id"], Decimal(0)) + Decimal(
+                    row["amount"]
+                )
     return totals
 
 
@@ -50,9 +52,18 @@ def read_result(prefix: str) -> list[dict[str, str]]:
 def differences(rows: list[dict[str, str]], expected: dict[str, Decimal]) -> list[str]:
     """What differs between the result rows and the expected totals, one line each (empty: they agree)."""
     got = {row["customer_id"]: Decimal(row["total_sales"]) for row in rows}
-    problems = [f"{c}: result has no row, expected {expected[c]}" for c in sorted(expected.keys() - got.keys())]
-    problems += [f"{c}: result has {got[c]}, which the input has no completed order for" for c in sorted(got.keys() - expected.keys())]
-    problems += [f"{c}: result {got[c]} != expected {expected[c]}" for c in sorted(got.keys() & expected.keys()) if got[c] != expected[c]]
+    problems = [
+        f"{c}: result has no row, expected {expected[c]}" for c in sorted(expected.keys() - got.keys())
+    ]
+    problems += [
+        f"{c}: result has {got[c]}, which the input has no completed order for"
+        for c in sorted(got.keys() - expected.keys())
+    ]
+    problems += [
+        f"{c}: result {got[c]} != expected {expected[c]}"
+        for c in sorted(got.keys() & expected.keys())
+        if got[c] != expected[c]
+    ]
     if len(rows) != len(got):
         problems.append(f"{len(rows)} rows for {len(got)} customers: some customer appears twice")
     return problems
@@ -69,7 +80,10 @@ def main(argv: list[str]) -> int:
     if problems:
         print("result WRONG: " + "; ".join(problems), file=sys.stderr)
         return 1
-    print(f"  result verified: {len(rows)} customers, every total equals the sum of its COMPLETED orders in {argv[0]}")
+    print(
+        f"  result verified: {len(rows)} customers, every total equals the sum of its COMPLETED orders "
+        f"in {argv[0]}"
+    )
     return 0
 
 

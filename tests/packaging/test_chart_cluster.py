@@ -113,9 +113,10 @@ def test_namespaced_rendering_passes_server_dry_run(crds: Kube, namespaces: Call
 def test_install_manifest_passes_server_dry_run(crds: Kube) -> None:
     """The namespace must exist for its objects to be dry-run: created (restricted) and removed if absent.
 
-    `make demo` leaves its Helm release `kemr` in that namespace: the same objects, owned by the manager "helm".
-    What is checked is that the apiserver accepts install.yaml without a warning, not who owns the fields, so
-    conflicts are forced — harmless in a dry run, and the README's two commands pass one after the other."""
+    `make demo` leaves its Helm release `kemr` in that namespace: the same objects, owned by the manager
+    "helm". What is checked is that the apiserver accepts install.yaml without a warning, not who owns the
+    fields, so conflicts are forced: harmless in a dry run, and the README's two commands pass one after the
+    other."""
     install = (REPO / "manifests" / "install.yaml").read_text()
     [namespace] = [d for d in yaml.safe_load_all(install) if d and d["kind"] == "Namespace"]
     name = namespace["metadata"]["name"]

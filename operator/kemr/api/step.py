@@ -245,6 +245,8 @@ class StepReason(StrEnum):
     STEP_FAILURE = "STEP_FAILURE"  # the driver exited non-zero
     DEADLINE_EXCEEDED = "DEADLINE_EXCEEDED"
     DRIVER_LOST = "DRIVER_LOST"  # the driver pod vanished or its node failed (INTERRUPTED)
+    DRIVER_START_FAILURE = "DRIVER_START_FAILURE"  # the driver did not start in time (unschedulable, image…)
+    OUT_OF_MEMORY = "OUT_OF_MEMORY"  # the kernel OOM-killed the driver container (exit 137, reason OOMKilled)
     CANCELLED_BY_FAILED_STEP = (
         "CANCELLED_BY_FAILED_STEP"  # another step's CANCEL_AND_WAIT / TERMINATE_CLUSTER
     )
@@ -256,8 +258,8 @@ class StepStateChangeReason(KemrModel):
 
     code: str | None = Field(default=None, max_length=64, pattern=r"^[A-Z][A-Z0-9_]*$")
     """Reason code: USER_REQUEST, CLUSTER_NOT_FOUND, CLUSTER_TERMINATING, CLUSTER_TERMINATED,
-    VALIDATION_ERROR, STEP_FAILURE, DEADLINE_EXCEEDED, DRIVER_LOST, CANCELLED_BY_FAILED_STEP,
-    INTERNAL_ERROR."""
+    VALIDATION_ERROR, STEP_FAILURE, DEADLINE_EXCEEDED, DRIVER_LOST, DRIVER_START_FAILURE, OUT_OF_MEMORY,
+    CANCELLED_BY_FAILED_STEP, INTERNAL_ERROR."""
     message: str | None = None
     """Human-readable details."""
 
@@ -270,6 +272,7 @@ class AttemptOutcome(StrEnum):
     INTERRUPTED = "INTERRUPTED"
     CANCELLED = "CANCELLED"
     DEADLINE_EXCEEDED = "DEADLINE_EXCEEDED"
+    START_FAILED = "START_FAILED"  # the driver never started within the operator's driverStartTimeoutSeconds
 
 
 class StepAttempt(KemrModel):
@@ -279,8 +282,11 @@ class StepAttempt(KemrModel):
     """Attempt number, from 1."""
     driver_pod: str
     """Name of the attempt's driver pod."""
+    requested_time: datetime | None = None
+    """When the attempt was recorded and its driver pod requested; activeDeadlineSeconds and the operator's
+    driverStartTimeoutSeconds count from here (for attempts recorded before this field: startTime)."""
     start_time: datetime | None = None
-    """When the driver pod started."""
+    """When the driver container started running (from the pod's containerStatuses); unset until it does."""
     end_time: datetime | None = None
     """When the driver pod ended."""
     exit_code: int | None = None
@@ -288,7 +294,8 @@ class StepAttempt(KemrModel):
     pod_uid: str | None = Field(default=None, max_length=64)
     """UID of the driver pod once it was created (a recorded attempt without one has no pod yet)."""
     outcome: AttemptOutcome | None = None
-    """COMPLETED, FAILED, INTERRUPTED, CANCELLED or DEADLINE_EXCEEDED; unset while the attempt runs."""
+    """COMPLETED, FAILED, INTERRUPTED, CANCELLED, DEADLINE_EXCEEDED or START_FAILED; unset while the attempt
+    runs."""
 
 
 class FailureDetails(KemrModel):
@@ -308,7 +315,7 @@ class StepTimeline(KemrModel):
     created: datetime | None = None
     """When the operator first saw the step."""
     started: datetime | None = None
-    """When the first attempt started."""
+    """When a driver first started running (unset while no driver has started)."""
     ended: datetime | None = None
     """When the step reached COMPLETED, CANCELLED or FAILED."""
 

@@ -30,10 +30,13 @@ from kemr.status.step import (
     TERMINATING_CLUSTER,
     Action,
     ClusterView,
+    PodRefusal,
     StepDecision,
     cancelled_by,
+    classify_refusal,
     decide_step,
     driver_view,
+    refused,
     startable,
 )
 from kemr.validate import ValidationIssue, validate_step
@@ -123,6 +126,8 @@ async def _reconcile_locked(ctx: Context, body: Mapping[str, Any], spec: EMRStep
     steps = ctx.store.steps_of(namespace, spec.cluster_ref.name)
     last = previous.attempts[-1] if previous.attempts else None
     pod = ctx.store.get("Pod", namespace, last.driver_pod) if last else None
+    if pod is not None and not controlled_by(pod, meta["uid"]):
+        pod = None  # an earlier EMRStep's of the same name: never adopted, never its result (as Jobs check)
 
     decision = decide_step(
         name,
@@ -136,15 +141,52 @@ async def _reconcile_locked(ctx: Context, body: Mapping[str, Any], spec: EMRStep
         pod=driver_view(pod),
         issues=step_issues(spec, cluster_spec),
         now=now,
+        start_timeout=ctx.config.driver_start_timeout_seconds,
     )
     owner = {"apiVersion": API_VERSION, "kind": STEP_KIND, "metadata": meta}
-    if patch := status_patch(previous.to_dict(), decision.status.to_dict()):
-        if pod is not None and (pod.get("status") or {}).get("phase") in ("Succeeded", "Failed"):
-            crash_point("step-before-result-recorded")
-        updated = await patch_status(ctx.kube, owner, patch, resource_version=meta["resourceVersion"])
-        ctx.store.upsert(STEP_KIND, {"apiVersion": API_VERSION, "kind": STEP_KIND, **updated})
-    await _act(ctx, body, spec, decision, resolved, cluster_spec)
-    return decision
+    finished = pod is not None and (pod.get("status") or {}).get("phase") in ("Succeeded", "Failed")
+    if finished and status_patch(previous.to_dict(), decision.status.to_dict()):
+        crash_point("step-before-result-recorded")
+    version = await _write_status(ctx, owner, previous, decision, meta["resourceVersion"])
+    refusal = await _act(ctx, body, spec, decision, resolved, cluster_spec)
+    if refusal is None:
+        return decision
+    # The apiserver refused the driver pod: that is part of the step's status, never only a log line.
+    after = refused(
+        spec,
+        decision.status,
+        refusal,
+        decision.status.observed_generation or 1,
+        now,
+        ctx.config.driver_start_timeout_seconds,
+    )
+    await _write_status(ctx, owner, decision.status, after, version)
+    return StepDecision(
+        status=after.status,
+        action=decision.action,
+        events=decision.events + after.events,
+        requeue_after=after.requeue_after,
+    )
+
+
+async def _write_status(
+    ctx: Context, owner: Mapping[str, Any], old: EMRStepStatus, decision: StepDecision, version: str
+) -> str:
+    """Patches the step's status from `old` to the decision's (nothing when equal), under optimistic
+    concurrency at `version`; returns the resourceVersion after the write."""
+    patch = status_patch(old.to_dict(), decision.status.to_dict())
+    if not patch:
+        return version
+    updated = await patch_status(ctx.kube, owner, patch, resource_version=version)
+    ctx.store.upsert(STEP_KIND, {"apiVersion": API_VERSION, "kind": STEP_KIND, **updated})
+    return str(updated["metadata"]["resourceVersion"])
+
+
+def controlled_by(obj: Mapping[str, Any], uid: str) -> bool:
+    """Whether `obj`'s controller owner reference is the object with `uid` (a pod left by a deleted EMRStep
+    of the same name is not)."""
+    refs = obj.get("metadata", {}).get("ownerReferences") or []
+    return any(r.get("controller") and r.get("uid") == uid for r in refs)
 
 
 async def _act(
@@ -154,10 +196,11 @@ async def _act(
     decision: StepDecision,
     resolved: ResolvedCluster | None,
     cluster_spec: EMRClusterSpec | None,
-) -> None:
+) -> PodRefusal | None:
+    """Carries out the decision's action; returns the apiserver's refusal of a driver pod, if it refused."""
     attempt = decision.status.attempts[-1] if decision.status.attempts else None
     if attempt is None or decision.action == Action.NONE:
-        return
+        return None
     namespace = body["metadata"]["namespace"]
     pods = kind_named("Pod")
     if decision.action == Action.DELETE_POD:
@@ -174,9 +217,9 @@ async def _act(
         except ApiError as err:
             if not err.not_found:
                 raise
-        return
+        return None
     if resolved is None or cluster_spec is None:
-        return
+        return None
     crash_point("step-attempt-recorded")
     manifest = build_driver_pod(
         resolved, body, spec, attempt.number, attempt.driver_pod, cluster_spec.pod_overrides
@@ -187,8 +230,30 @@ async def _act(
         ctx.store.upsert("Pod", {"apiVersion": "v1", "kind": "Pod", **created})
         STEP_SUBMIT_LATENCY_SECONDS.observe(time.monotonic() - started)
     except ApiError as err:
-        if not err.conflict:  # already exists: created before a restart; never a second driver
-            raise
+        # Already exists: ours, created before a restart (never a second driver), or an earlier step's.
+        if err.conflict:
+            return await _foreign_driver(ctx, namespace, attempt.driver_pod, body["metadata"]["uid"])
+        log.warning("driver pod %s/%s refused: %s", namespace, attempt.driver_pod, err)
+        return classify_refusal(err.status, err.message)
+    return None
+
+
+async def _foreign_driver(ctx: Context, namespace: str, name: str, uid: str) -> PodRefusal | None:
+    """None when the existing pod `name` is this step's; else a transient refusal: a pod of an earlier EMRStep
+    of the same name, which the garbage collector removes (its owner is gone)."""
+    try:
+        pod = await ctx.kube.request("GET", kind_named("Pod").path(namespace, name))
+    except ApiError as err:
+        if err.not_found:  # gone meanwhile: the next attempt to create it will tell
+            return PodRefusal(transient=True, message=f"pod {name} was being deleted")
+        raise
+    if controlled_by(pod, uid):
+        return None
+    return PodRefusal(
+        transient=True,
+        message=f"pod {name} of an earlier EMRStep of the same name still exists; it is not adopted, and "
+        "is removed by the garbage collector (its owner is gone)",
+    )
 
 
 def _observe_metrics(ctx: Context, namespace: str, previous: EMRStepStatus, decision: StepDecision) -> None:

@@ -60,7 +60,8 @@ class ClusterView:
 
 @dataclass(frozen=True)
 class DriverView:
-    """The last attempt's driver pod, as observed."""
+    """The last attempt's driver pod, as observed. The outcome is the driver container's, not the pod phase: a
+    sidecar that keeps running does not keep the step running."""
 
     uid: str
     phase: str
@@ -68,6 +69,22 @@ class DriverView:
     message: str | None = None
     lost: bool = False  # its node went away (pod GC / DisruptionTarget), not the job's fault
     deleting: bool = False
+    started_at: datetime | None = None  # the driver container's running/terminated startedAt
+    driver_exited: bool = False  # the driver container terminated (the pod may still run sidecars)
+    terminated_reason: str | None = None  # the container's reason: Completed, Error, OOMKilled, …
+    memory_limit: str | None = None  # the driver container's memory limit, as in the pod spec ("2Gi")
+    not_started: str | None = None  # why it hasn't started, in the scheduler's / kubelet's words
+
+    @property
+    def outcome(self) -> str | None:
+        """`Succeeded` or `Failed` once the driver is done (its container, else the pod), else None."""
+        if self.driver_exited and self.exit_code is not None:
+            return "Succeeded" if self.exit_code == 0 else "Failed"
+        return self.phase if self.phase in ("Succeeded", "Failed") else None
+
+    @property
+    def running(self) -> bool:
+        return self.outcome is None and self.phase in ("Pending", "Running")
 
 
 @dataclass(frozen=True)
@@ -80,18 +97,21 @@ class StepDecision:
 
 
 def driver_view(pod: Mapping[str, Any] | None, container: str = "driver") -> DriverView | None:
+    """What the step needs of its driver pod (a Pod object as the apiserver returns it), or None."""
     if pod is None:
         return None
     status = pod.get("status") or {}
     statuses = status.get("containerStatuses") or []
     main = next((c for c in statuses if c.get("name") == container), statuses[0] if statuses else {})
-    terminated = (main.get("state") or {}).get("terminated") or {}
+    state = main.get("state") or {}
+    terminated = state.get("terminated") or {}
     conditions = {c.get("type"): c for c in status.get("conditions") or []}
     disruption = conditions.get("DisruptionTarget", {})
     lost = disruption.get("status") == "True" and disruption.get("reason") in (
         "DeletionByPodGC",
         "TerminationByKubelet",
     )
+    started = (state.get("running") or terminated).get("startedAt")
     return DriverView(
         uid=pod["metadata"]["uid"],
         phase=status.get("phase") or "Pending",
@@ -99,7 +119,65 @@ def driver_view(pod: Mapping[str, Any] | None, container: str = "driver") -> Dri
         message=terminated.get("message"),
         lost=lost or status.get("reason") == "NodeLost",
         deleting=bool(pod["metadata"].get("deletionTimestamp")),
+        started_at=_parse_time(started),
+        driver_exited=bool(terminated),
+        terminated_reason=terminated.get("reason"),
+        memory_limit=_memory_limit(pod, container),
+        not_started=None if started or terminated else _why_not_started(status, conditions),
     )
+
+
+# Container waiting reasons that are a normal part of starting, not a problem to report.
+_STARTING_REASONS = frozenset({"ContainerCreating", "PodInitializing"})
+
+
+def _why_not_started(status: Mapping[str, Any], conditions: Mapping[str, Mapping[str, Any]]) -> str | None:
+    """The scheduler's or the kubelet's explanation for a driver that hasn't started, naming the spec field
+    to change where one is known; None while it is starting normally."""
+    scheduled = conditions.get("PodScheduled", {})
+    if scheduled.get("status") == "False" and scheduled.get("message"):
+        why = f"not scheduled: {scheduled['message']}"
+        return f"{why} ({_field_for(why)})"
+    for c in [*(status.get("initContainerStatuses") or []), *(status.get("containerStatuses") or [])]:
+        state = c.get("state") or {}
+        waiting = state.get("waiting") or {}
+        if waiting.get("reason") and waiting["reason"] not in _STARTING_REASONS:
+            why = f"container {c.get('name')}: {waiting['reason']}"
+            if waiting.get("message"):
+                why += f": {waiting['message']}"
+            return f"{why} ({_field_for(why)})"
+        failed = state.get("terminated") or {}
+        if c in (status.get("initContainerStatuses") or []) and failed.get("exitCode"):
+            why = f"init container {c.get('name')} exited with code {failed['exitCode']}"
+            return f"{why}: {failed.get('message') or failed.get('reason') or ''}".rstrip(": ")
+    return None
+
+
+def _field_for(why: str) -> str:
+    """The spec field a start problem points at, from the words of its message."""
+    lower = why.lower()
+    if "insufficient cpu" in lower or ("cpu" in lower and "exceed" in lower):
+        return "change spec.driver.resources.cpu"
+    if "insufficient memory" in lower or ("memory" in lower and "exceed" in lower):
+        return "change spec.driver.resources.memory"
+    if "image" in lower:
+        return "check the image: the cluster's spec.images / releaseLabel and the operator's imagePullSecrets"
+    if "secret" in lower or "configmap" in lower:
+        return "a Secret or ConfigMap the pod names is missing: spec.s3.credentials or podOverrides"
+    if "taint" in lower or "affinity" in lower or "selector" in lower:
+        return "check spec.podOverrides (nodeSelector, affinity, tolerations) and the operator's placement"
+    return "see spec.driver and spec.podOverrides"
+
+
+def _memory_limit(pod: Mapping[str, Any], container: str) -> str | None:
+    for c in (pod.get("spec") or {}).get("containers") or []:
+        if c.get("name") == container:
+            return ((c.get("resources") or {}).get("limits") or {}).get("memory")
+    return None
+
+
+def _parse_time(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value.replace("Z", "+00:00")) if value else None
 
 
 def driver_pod_name(step: str, attempt: int) -> str:
@@ -145,14 +223,32 @@ class _Draft:
     def new_attempt(self, step: str, now: datetime) -> None:
         number = len(self.attempts) + 1
         self.attempts.append(
-            StepAttempt(number=number, driver_pod=driver_pod_name(step, number), start_time=now)
+            StepAttempt(number=number, driver_pod=driver_pod_name(step, number), requested_time=now)
         )
+
+    def driver_started(self, at: datetime) -> None:
+        """The last attempt's driver container is running (or ran) since `at`."""
+        last = self.attempts[-1]
+        if last.start_time is None:
+            self.attempts[-1] = last.model_copy(update={"start_time": at})
         if not self.timeline.started:
-            self.timeline = self.timeline.model_copy(update={"started": now})
+            self.timeline = self.timeline.model_copy(update={"started": at})
+
+    def explain(self, message: str, reason: str = "DriverNotStarted") -> None:
+        """A new explanation of a running step's wait (same state): in stateChangeReason, and once as a
+        Warning Event with `reason`."""
+        if self.reason is None or self.reason.message != message:
+            self.events.append(Event("Warning", reason, message))
+        self.reason = StepStateChangeReason(code=None, message=message)
 
 
-def _count(attempts: Sequence[StepAttempt], outcome: AttemptOutcome) -> int:
-    return sum(1 for a in attempts if a.outcome == outcome)
+def _count(attempts: Sequence[StepAttempt], *outcomes: AttemptOutcome) -> int:
+    return sum(1 for a in attempts if a.outcome in outcomes)
+
+
+def requested(attempt: StepAttempt) -> datetime | None:
+    """When the attempt's driver was asked for (startTime for attempts recorded before requestedTime)."""
+    return attempt.requested_time or attempt.start_time
 
 
 def decide_step(
@@ -167,7 +263,10 @@ def decide_step(
     pod: DriverView | None,
     issues: Sequence[ValidationIssue],
     now: datetime,
+    start_timeout: float = 600,
 ) -> StepDecision:
+    """The step's next status and the one action to carry out. `pod` is the last attempt's driver pod (only
+    when the step controls it); `start_timeout` (seconds) bounds how long a driver may take to start."""
     d = _Draft(
         state=previous.state or StepState.PENDING,
         reason=previous.state_change_reason,
@@ -177,7 +276,7 @@ def decide_step(
     )
     action, requeue = Action.NONE, None
     current = d.attempts[-1] if d.attempts and d.attempts[-1].outcome is None else None
-    running = current is not None and pod is not None and pod.phase in ("Pending", "Running")
+    running = current is not None and pod is not None and pod.running
 
     if d.state in STEP_FINAL_STATES:
         pass
@@ -220,7 +319,7 @@ def decide_step(
             now,
         )
     elif current is not None:
-        action, requeue = _follow_attempt(d, name, spec, current, pod, cluster, now)
+        action, requeue = _follow_attempt(d, name, spec, current, pod, cluster, now, start_timeout)
     elif d.state in (StepState.RUNNING, StepState.INTERRUPTED):  # between attempts: backoff
         last = d.attempts[-1]
         interrupted = last.outcome == AttemptOutcome.INTERRUPTED
@@ -242,6 +341,19 @@ def decide_step(
             d.move(StepState.RUNNING, None, "Attempt 1 started", now)
             action = Action.CREATE_POD
 
+    return _decision(d, spec, previous, generation, now, start_timeout, action, requeue)
+
+
+def _decision(
+    d: _Draft,
+    spec: EMRStepSpec,
+    previous: EMRStepStatus,
+    generation: int,
+    now: datetime,
+    start_timeout: float,
+    action: Action,
+    requeue: float | None,
+) -> StepDecision:
     status = EMRStepStatus(
         state=d.state,
         state_change_reason=d.reason,
@@ -252,9 +364,82 @@ def decide_step(
         timeline=d.timeline,
         observed_generation=generation,
     )
-    deadline = _deadline_in(spec, d, now) if d.state == StepState.RUNNING else None
+    deadline = _deadline_in(spec, d, now, start_timeout) if d.state == StepState.RUNNING else None
     requeue = min(filter(None, (requeue, deadline)), default=None)
     return StepDecision(status=status, action=action, events=tuple(d.events), requeue_after=requeue)
+
+
+# --- the apiserver refuses a driver pod ---------------------------------------------------------------------
+
+REFUSAL_RETRY_SECONDS = 10
+
+
+@dataclass(frozen=True)
+class PodRefusal:
+    """The apiserver's answer to creating the driver pod: `transient` ones (a full ResourceQuota, a
+    terminating namespace, throttling, a server error) are retried; the others are caused by the spec."""
+
+    transient: bool
+    message: str
+
+
+def classify_refusal(status: int, message: str) -> PodRefusal:
+    """`status` is the HTTP status of the refused create (403, 422, 429, 5xx, or 0 when unreachable),
+    `message` the apiserver's own words (its Status message)."""
+    lower = message.lower()
+    transient = (
+        status in (0, 404, 408, 429)
+        or status >= 500
+        or (status == 403 and ("exceeded quota" in lower or "is being terminated" in lower))
+    )
+    return PodRefusal(transient=transient, message=message)
+
+
+def _refusal_hint(message: str) -> str:
+    lower = message.lower()
+    if "priorityclass" in lower:
+        return "fix priorityClassName in spec.podOverrides or the cluster's spec.podOverrides"
+    if "podsecurity" in lower:
+        return "spec.podOverrides must keep the pod within the namespace's Pod Security level"
+    if "limitrange" in lower or "per pod" in lower or "per container" in lower:
+        return "spec.driver.resources must fit the namespace's LimitRange"
+    return "see spec.driver and spec.podOverrides (the cluster's too)"
+
+
+def refused(
+    spec: EMRStepSpec,
+    previous: EMRStepStatus,
+    refusal: PodRefusal,
+    generation: int,
+    now: datetime,
+    start_timeout: float = 600,
+) -> StepDecision:
+    """The status after the apiserver refused the last attempt's driver pod (`previous`: the status written
+    just before): a transient refusal is explained and retried — activeDeadlineSeconds and the start timeout
+    still count; a refusal caused by the spec fails the step with VALIDATION_ERROR naming what to fix."""
+    d = _Draft(
+        state=previous.state or StepState.RUNNING,
+        reason=previous.state_change_reason,
+        attempts=list(previous.attempts),
+        timeline=previous.timeline or StepTimeline(created=now),
+        failure=previous.failure_details,
+    )
+    number = d.attempts[-1].number if d.attempts else 1
+    if refusal.transient:
+        d.explain(
+            f"Attempt {number}: the apiserver refused the driver pod, retrying in {REFUSAL_RETRY_SECONDS}s: "
+            f"{refusal.message}",
+            reason="DriverPodRefused",
+        )
+        return _decision(
+            d, spec, previous, generation, now, start_timeout, Action.NONE, REFUSAL_RETRY_SECONDS
+        )
+    if d.attempts:
+        d.close_attempt(AttemptOutcome.START_FAILED, now)
+    message = f"The apiserver refused the driver pod: {refusal.message} ({_refusal_hint(refusal.message)})"
+    d.failure = FailureDetails(reason=StepReason.VALIDATION_ERROR.value, message=message)
+    d.move(StepState.FAILED, StepReason.VALIDATION_ERROR, message, now)
+    return _decision(d, spec, previous, generation, now, start_timeout, Action.NONE, None)
 
 
 def _cluster_gone(cluster: ClusterView, spec: EMRStepSpec) -> tuple[StepReason, str]:
@@ -274,50 +459,35 @@ def _follow_attempt(
     pod: DriverView | None,
     cluster: ClusterView,
     now: datetime,
+    start_timeout: float,
 ) -> tuple[Action, float | None]:
-    """The last attempt is under way: create its pod, record its pod, or judge its end."""
+    """The last attempt is under way: create its pod, record its pod, explain a wait, or judge its end."""
     if pod is None:
         if current.pod_uid is None:
             return Action.CREATE_POD, None  # recorded but never created (or creation not seen yet)
         return _interrupted(d, name, "the driver pod disappeared", now)
     if current.pod_uid is None:
-        d.attempts[-1] = current.model_copy(update={"pod_uid": pod.uid})
+        d.attempts[-1] = current = current.model_copy(update={"pod_uid": pod.uid})
+    started = pod.started_at or (now if pod.phase != "Pending" else None)
+    if started is not None:
+        d.driver_started(started)
     if pod.lost:
         return _interrupted(d, name, "the driver's node was lost", now)
-    if pod.phase == "Succeeded":
+    # A driver whose container exited while the pod still runs (a sidecar) is done: record, then stop the pod.
+    cleanup = Action.DELETE_POD if pod.phase in ("Pending", "Running") and not pod.deleting else Action.NONE
+    if pod.outcome == "Succeeded":
         d.close_attempt(AttemptOutcome.COMPLETED, now, pod.exit_code or 0)
         d.move(StepState.COMPLETED, None, "Driver exited 0", now)
-        return Action.NONE, None
-    if pod.phase == "Failed":
-        d.close_attempt(AttemptOutcome.FAILED, now, pod.exit_code)
-        failed = _count(d.attempts, AttemptOutcome.FAILED)
-        if failed < spec.retry.max_attempts:
-            d.move(
-                StepState.RUNNING,
-                StepReason.STEP_FAILURE,
-                f"Attempt {current.number} failed (exit code {pod.exit_code}); retrying in "
-                f"{spec.retry.backoff_seconds}s",
-                now,
-            )
-            return Action.NONE, float(spec.retry.backoff_seconds)
-        message = pod.message or f"Driver exited with code {pod.exit_code}"
-        d.failure = FailureDetails(
-            reason=StepReason.STEP_FAILURE.value,
-            message=message,
-            log_file=log_file(cluster, name, current.number),
-        )
-        d.move(
-            StepState.FAILED,
-            StepReason.STEP_FAILURE,
-            f"Driver exited with code {pod.exit_code} after {failed} attempt(s)",
-            now,
-        )
-        return Action.NONE, None
+        return cleanup, None
+    if pod.outcome == "Failed":
+        return _attempt_failed(d, name, spec, current, pod, cluster, now, cleanup)
+    since = requested(current) or now
     deadline = spec.active_deadline_seconds
-    started = current.start_time or now
-    if deadline and (now - started).total_seconds() >= deadline:
+    if deadline and (now - since).total_seconds() >= deadline:
         d.close_attempt(AttemptOutcome.DEADLINE_EXCEEDED, now)
         message = f"Attempt {current.number} ran longer than activeDeadlineSeconds ({deadline}s)"
+        if started is None and pod.not_started:
+            message += f"; its driver never started: {pod.not_started}"
         d.failure = FailureDetails(
             reason=StepReason.DEADLINE_EXCEEDED.value,
             message=message,
@@ -325,7 +495,72 @@ def _follow_attempt(
         )
         d.move(StepState.FAILED, StepReason.DEADLINE_EXCEEDED, message, now)
         return Action.DELETE_POD, None
+    if started is None:
+        why = pod.not_started or "its pod is starting"
+        if (now - since).total_seconds() >= start_timeout:
+            return _start_failed(d, spec, current, f"not started after {start_timeout:.0f}s: {why}", now)
+        if pod.not_started:
+            d.explain(f"Attempt {current.number}: the driver has not started: {why}")
     return Action.NONE, None
+
+
+def _attempt_failed(
+    d: _Draft,
+    name: str,
+    spec: EMRStepSpec,
+    current: StepAttempt,
+    pod: DriverView,
+    cluster: ClusterView,
+    now: datetime,
+    cleanup: Action,
+) -> tuple[Action, float | None]:
+    """The driver exited non-zero: retry while attempts remain, else FAILED with the driver's own words."""
+    d.close_attempt(AttemptOutcome.FAILED, now, pod.exit_code)
+    failed = _count(d.attempts, AttemptOutcome.FAILED, AttemptOutcome.START_FAILED)
+    oom = pod.terminated_reason == "OOMKilled"
+    code = StepReason.OUT_OF_MEMORY if oom else StepReason.STEP_FAILURE
+    what = (
+        f"the driver was OOM-killed (exit code {pod.exit_code}): it used more than its memory limit "
+        f"{pod.memory_limit or '(none set)'}; raise spec.driver.resources.memory"
+        if oom
+        else f"exit code {pod.exit_code}"
+    )
+    if failed < spec.retry.max_attempts:
+        d.move(
+            StepState.RUNNING,
+            code,
+            f"Attempt {current.number} failed ({what}); retrying in {spec.retry.backoff_seconds}s",
+            now,
+        )
+        return cleanup, float(spec.retry.backoff_seconds)
+    message = what[0].upper() + what[1:] if oom else pod.message or f"Driver exited with code {pod.exit_code}"
+    d.failure = FailureDetails(
+        reason=code.value, message=message, log_file=log_file(cluster, name, current.number)
+    )
+    summary = "The driver was OOM-killed" if oom else f"Driver exited with code {pod.exit_code}"
+    d.move(StepState.FAILED, code, f"{summary} after {failed} attempt(s)", now)
+    return cleanup, None
+
+
+def _start_failed(
+    d: _Draft, spec: EMRStepSpec, current: StepAttempt, why: str, now: datetime
+) -> tuple[Action, float | None]:
+    """The attempt's driver never started: the attempt ends START_FAILED (its pod, if any, is deleted) and
+    counts against retry.maxAttempts like a failed one."""
+    d.close_attempt(AttemptOutcome.START_FAILED, now)
+    failed = _count(d.attempts, AttemptOutcome.FAILED, AttemptOutcome.START_FAILED)
+    message = f"Attempt {current.number}: the driver {why}"
+    if failed < spec.retry.max_attempts:
+        d.move(
+            StepState.RUNNING,
+            StepReason.DRIVER_START_FAILURE,
+            f"{message}; retrying in {spec.retry.backoff_seconds}s",
+            now,
+        )
+        return Action.DELETE_POD, float(spec.retry.backoff_seconds)
+    d.failure = FailureDetails(reason=StepReason.DRIVER_START_FAILURE.value, message=message)
+    d.move(StepState.FAILED, StepReason.DRIVER_START_FAILURE, message, now)
+    return Action.DELETE_POD, None
 
 
 def _interrupted(d: _Draft, name: str, why: str, now: datetime) -> tuple[Action, float | None]:
@@ -342,11 +577,15 @@ def _interrupted(d: _Draft, name: str, why: str, now: datetime) -> tuple[Action,
     return Action.NONE, float(INTERRUPTION_BACKOFF_SECONDS)
 
 
-def _deadline_in(spec: EMRStepSpec, d: _Draft, now: datetime) -> float | None:
-    if not spec.active_deadline_seconds or not d.attempts or d.attempts[-1].outcome is not None:
+def _deadline_in(spec: EMRStepSpec, d: _Draft, now: datetime, start_timeout: float) -> float | None:
+    """Seconds until the running attempt's next bound: activeDeadlineSeconds, or the start timeout while its
+    driver hasn't started."""
+    if not d.attempts or d.attempts[-1].outcome is not None:
         return None
-    started = d.attempts[-1].start_time or now
-    return max(0.0, spec.active_deadline_seconds - (now - started).total_seconds()) + 0.5
+    last = d.attempts[-1]
+    elapsed = (now - (requested(last) or now)).total_seconds()
+    bounds = [spec.active_deadline_seconds or None, start_timeout if last.start_time is None else None]
+    return min((max(0.0, b - elapsed) + 0.5 for b in bounds if b), default=None)
 
 
 def _conditions(
