@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
+
 from kemr.api import ClusterState, EMRStepSpec, EMRStepStatus, StepState
 from kemr.status.step import (
     Action,
@@ -12,7 +14,10 @@ from kemr.status.step import (
     DriverView,
     StepDecision,
     cancelled_by,
+    classify_refusal,
     decide_step,
+    driver_view,
+    refused,
     startable,
 )
 
@@ -202,3 +207,173 @@ def test_a_step_that_ended_otherwise_is_stalled_with_its_reason() -> None:
     failed = run(cluster=ClusterView(exists=False)).status
     assert _conditions(failed)["Stalled"] == ("True", "Failed")
     assert _conditions(failed)["Ready"] == ("False", "Failed")
+
+
+# --- a driver that doesn't start, a refused pod, the driver container's own outcome -------------------------
+
+
+def pending_pod(**status: Any) -> dict[str, Any]:
+    return {
+        "metadata": {"uid": "u1", "name": "load-attempt-1"},
+        "spec": {"containers": [{"name": "driver", "resources": {"limits": {"memory": "1Gi"}}}]},
+        "status": {"phase": "Pending", **status},
+    }
+
+
+UNSCHEDULABLE = pending_pod(
+    conditions=[
+        {
+            "type": "PodScheduled",
+            "status": "False",
+            "reason": "Unschedulable",
+            "message": "0/13 nodes are available: 13 Insufficient cpu.",
+        }
+    ]
+)
+
+
+def test_an_unschedulable_driver_says_why_in_the_schedulers_words_and_names_the_field() -> None:
+    recorded = run().status
+    assert recorded.attempts[0].start_time is None  # recorded, not started
+    assert recorded.timeline
+    assert recorded.timeline.started is None
+    waiting = run(previous=recorded, pod=driver_view(UNSCHEDULABLE), now=T0 + timedelta(seconds=2))
+    assert waiting.status.state == StepState.RUNNING
+    reason = waiting.status.state_change_reason
+    assert reason
+    assert reason.message
+    assert "0/13 nodes are available: 13 Insufficient cpu." in reason.message
+    assert "spec.driver.resources.cpu" in reason.message
+    assert [(e.type, e.reason) for e in waiting.events] == [("Warning", "DriverNotStarted")]
+    # the same explanation again: no second Event; the start timeout is what it waits for next
+    again = run(previous=waiting.status, pod=driver_view(UNSCHEDULABLE), now=T0 + timedelta(seconds=30))
+    assert again.events == ()
+    assert again.requeue_after == 600 - 30 + 0.5
+
+
+def test_a_driver_that_never_starts_ends_with_driver_start_failure_and_its_pod_deleted() -> None:
+    recorded = run().status
+    late = run(previous=recorded, pod=driver_view(UNSCHEDULABLE), now=T0 + timedelta(seconds=601))
+    assert late.status.state == StepState.FAILED
+    assert late.action == Action.DELETE_POD
+    assert late.status.attempts[0].outcome == "START_FAILED"
+    details = late.status.failure_details
+    assert details
+    assert details.reason == "DRIVER_START_FAILURE"
+    assert details.message
+    assert "not started after 600s" in details.message
+    assert "Insufficient cpu" in details.message
+
+
+def test_a_start_failure_uses_up_an_attempt_and_is_retried_while_attempts_remain() -> None:
+    s = spec(retry={"maxAttempts": 2, "backoffSeconds": 5})
+    late = run(s, run(s).status, pod=driver_view(UNSCHEDULABLE), now=T0 + timedelta(seconds=601))
+    assert late.status.state == StepState.RUNNING
+    assert late.status.state_change_reason
+    assert late.status.state_change_reason.code == "DRIVER_START_FAILURE"
+    assert (late.action, late.requeue_after) == (Action.DELETE_POD, 5.0)
+
+
+def test_an_image_that_cant_be_pulled_is_explained() -> None:
+    pod = pending_pod(
+        conditions=[{"type": "PodScheduled", "status": "True"}],
+        containerStatuses=[
+            {
+                "name": "driver",
+                "state": {"waiting": {"reason": "ErrImageNeverPull", "message": 'image "x" is not present'}},
+            }
+        ],
+    )
+    d = run(previous=run().status, pod=driver_view(pod))
+    reason = d.status.state_change_reason
+    assert reason
+    assert reason.message
+    assert "container driver: ErrImageNeverPull" in reason.message
+    assert "spec.images" in reason.message
+
+
+def test_start_time_is_when_the_driver_container_started() -> None:
+    started = "2026-11-22T12:00:42Z"
+    pod = pending_pod(containerStatuses=[{"name": "driver", "state": {"running": {"startedAt": started}}}])
+    pod["status"]["phase"] = "Running"
+    d = run(previous=run().status, pod=driver_view(pod), now=T0 + timedelta(seconds=50))
+    assert d.status.attempts[0].start_time == T0 + timedelta(seconds=42)
+    assert d.status.timeline
+    assert d.status.timeline.started == T0 + timedelta(seconds=42)
+    assert d.status.attempts[0].requested_time == T0
+
+
+def test_a_sidecar_does_not_keep_the_step_running() -> None:
+    pod = pending_pod(
+        containerStatuses=[
+            {"name": "driver", "state": {"terminated": {"exitCode": 0, "reason": "Completed"}}},
+            {"name": "istio-proxy", "state": {"running": {"startedAt": "2026-11-22T12:00:01Z"}}},
+        ]
+    )
+    pod["status"]["phase"] = "Running"
+    d = run(previous=run().status, pod=driver_view(pod))
+    assert d.status.state == StepState.COMPLETED
+    assert d.action == Action.DELETE_POD  # the sidecar is stopped once the outcome is recorded
+
+
+def test_an_oom_killed_driver_is_reported_with_its_limit_and_the_field_to_raise() -> None:
+    pod = pending_pod(
+        containerStatuses=[
+            {"name": "driver", "state": {"terminated": {"exitCode": 137, "reason": "OOMKilled"}}}
+        ]
+    )
+    pod["status"]["phase"] = "Failed"
+    d = run(previous=run().status, pod=driver_view(pod))
+    assert d.status.state == StepState.FAILED
+    details = d.status.failure_details
+    assert details
+    assert details.reason == "OUT_OF_MEMORY"
+    assert details.message
+    assert "1Gi" in details.message
+    assert "spec.driver.resources.memory" in details.message
+
+
+def test_a_refusal_caused_by_the_spec_fails_the_step_naming_the_fix() -> None:
+    recorded = run().status
+    refusal = classify_refusal(
+        403, 'pods "load-attempt-1" is forbidden: no PriorityClass with name gold was found'
+    )
+    assert not refusal.transient
+    d = refused(spec(), recorded, refusal, 1, T0)
+    assert d.status.state == StepState.FAILED
+    details = d.status.failure_details
+    assert details
+    assert details.reason == "VALIDATION_ERROR"
+    assert details.message
+    assert "no PriorityClass with name gold" in details.message
+    assert "priorityClassName in spec.podOverrides" in details.message
+    assert d.status.attempts[0].outcome == "START_FAILED"
+
+
+def test_a_full_quota_is_retried_and_the_deadline_still_counts() -> None:
+    s = spec(activeDeadlineSeconds=30)
+    recorded = run(s).status
+    refusal = classify_refusal(403, 'pods "load-attempt-1" is forbidden: exceeded quota: q, requested: cpu=2')
+    assert refusal.transient
+    d = refused(s, recorded, refusal, 1, T0 + timedelta(seconds=5))
+    assert d.status.state == StepState.RUNNING
+    assert d.requeue_after == 10
+    assert [e.reason for e in d.events] == ["DriverPodRefused"]
+    assert d.status.state_change_reason
+    assert "exceeded quota" in (d.status.state_change_reason.message or "")
+    assert run(s, d.status, pod=None, now=T0 + timedelta(seconds=15)).action == Action.CREATE_POD  # retried
+    # the pod never came: the deadline counts from the request, not from a start that never happened
+    gone = run(s, d.status, pod=None, now=T0 + timedelta(seconds=31))
+    assert gone.status.state == StepState.FAILED
+    assert gone.action == Action.NONE
+    assert "exceeded quota" in (gone.status.failure_details.message or "")  # type: ignore[union-attr]
+    assert gone.status.state_change_reason
+    assert gone.status.state_change_reason.code == "DEADLINE_EXCEEDED"
+
+
+@pytest.mark.parametrize(
+    ("status", "transient"),
+    [(422, False), (400, False), (403, False), (429, True), (500, True), (503, True), (0, True), (404, True)],
+)
+def test_refusal_kinds(status: int, transient: bool) -> None:
+    assert classify_refusal(status, "x").transient is transient

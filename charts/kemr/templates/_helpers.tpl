@@ -54,7 +54,7 @@ operator pods (so clusters' NetworkPolicies let the operator reach their Spark m
 
 {{- /* The operator's rules in a namespace it watches. Exactly what the operator sends (operator/kemr/apply, controllers/, and kopf's watches): no wildcards,
 no Secrets, no get where a watch cache answers. Children are written by server-side apply (patch, and create
-when the object is new) and pruned (delete); pods are created and deleted (step drivers); volume claims are
+when the object is new) and pruned (delete); pods are created and deleted (step drivers) and patched (pod-deletion-cost of task pods); volume claims are
 deleted with their cluster. The finalizers subresources are needed where the OwnerReferencesPermissionEnforcement
 admission plugin is on (e.g. OpenShift): children point at their EMRCluster/EMRStep with blockOwnerDeletion. */}}
 {{- define "kemr.rules" -}}
@@ -84,7 +84,7 @@ admission plugin is on (e.g. OpenShift): children point at their EMRCluster/EMRS
   verbs: [list, watch, create, patch, delete]
 - apiGroups: [""]
   resources: [pods]
-  verbs: [list, watch, create, delete]
+  verbs: [list, watch, create, patch, delete]
 - apiGroups: [""]
   resources: [persistentvolumeclaims]
   verbs: [list, watch, delete]

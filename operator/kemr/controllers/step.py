@@ -240,13 +240,10 @@ async def _act(
 
 async def _foreign_driver(ctx: Context, namespace: str, name: str, uid: str) -> PodRefusal | None:
     """None when the existing pod `name` is this step's; else a transient refusal: a pod of an earlier EMRStep
-    of the same name, which the garbage collector removes (its owner is gone)."""
-    try:
-        pod = await ctx.kube.request("GET", kind_named("Pod").path(namespace, name))
-    except ApiError as err:
-        if err.not_found:  # gone meanwhile: the next attempt to create it will tell
-            return PodRefusal(transient=True, message=f"pod {name} was being deleted")
-        raise
+    of the same name, which the garbage collector removes (its owner is gone). Read from the watch cache."""
+    pod = ctx.store.get("Pod", namespace, name)
+    if pod is None:  # not in the cache yet: the next try tells
+        return PodRefusal(transient=True, message=f"pod {name} already exists and is not yet observed")
     if controlled_by(pod, uid):
         return None
     return PodRefusal(

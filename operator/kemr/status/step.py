@@ -463,14 +463,16 @@ def _follow_attempt(
 ) -> tuple[Action, float | None]:
     """The last attempt is under way: create its pod, record its pod, explain a wait, or judge its end."""
     if pod is None:
-        if current.pod_uid is None:
-            return Action.CREATE_POD, None  # recorded but never created (or creation not seen yet)
+        if current.pod_uid is None:  # recorded but never created (refused, or creation not seen yet)
+            ended = _past_bounds(d, name, spec, current, None, cluster, now, start_timeout)
+            return ended or (Action.CREATE_POD, None)
         return _interrupted(d, name, "the driver pod disappeared", now)
     if current.pod_uid is None:
         d.attempts[-1] = current = current.model_copy(update={"pod_uid": pod.uid})
     started = pod.started_at or (now if pod.phase != "Pending" else None)
     if started is not None:
         d.driver_started(started)
+        current = d.attempts[-1]
     if pod.lost:
         return _interrupted(d, name, "the driver's node was lost", now)
     # A driver whose container exited while the pod still runs (a sidecar) is done: record, then stop the pod.
@@ -481,27 +483,51 @@ def _follow_attempt(
         return cleanup, None
     if pod.outcome == "Failed":
         return _attempt_failed(d, name, spec, current, pod, cluster, now, cleanup)
-    since = requested(current) or now
+    ended = _past_bounds(d, name, spec, current, pod, cluster, now, start_timeout)
+    if ended:
+        return ended
+    if started is None and pod.not_started:
+        d.explain(f"Attempt {current.number}: the driver has not started: {pod.not_started}")
+    return Action.NONE, None
+
+
+def _past_bounds(
+    d: _Draft,
+    name: str,
+    spec: EMRStepSpec,
+    current: StepAttempt,
+    pod: DriverView | None,
+    cluster: ClusterView,
+    now: datetime,
+    start_timeout: float,
+) -> tuple[Action, float | None] | None:
+    """Ends an attempt that ran past activeDeadlineSeconds, or whose driver (`pod`: None when it was never
+    created) has not started within `start_timeout` seconds — both counted from the attempt's request.
+    None while within both."""
+    elapsed = (now - (requested(current) or now)).total_seconds()
+    why = ""
+    if current.start_time is None:
+        why = (
+            pod.not_started or "its pod is starting"
+            if pod
+            else (d.reason.message if d.reason and d.reason.message else "its pod was never created")
+        )
     deadline = spec.active_deadline_seconds
-    if deadline and (now - since).total_seconds() >= deadline:
+    if deadline and elapsed >= deadline:
         d.close_attempt(AttemptOutcome.DEADLINE_EXCEEDED, now)
         message = f"Attempt {current.number} ran longer than activeDeadlineSeconds ({deadline}s)"
-        if started is None and pod.not_started:
-            message += f"; its driver never started: {pod.not_started}"
+        if current.start_time is None:
+            message += f"; its driver never started: {why}"
         d.failure = FailureDetails(
             reason=StepReason.DEADLINE_EXCEEDED.value,
             message=message,
             log_file=log_file(cluster, name, current.number),
         )
         d.move(StepState.FAILED, StepReason.DEADLINE_EXCEEDED, message, now)
-        return Action.DELETE_POD, None
-    if started is None:
-        why = pod.not_started or "its pod is starting"
-        if (now - since).total_seconds() >= start_timeout:
-            return _start_failed(d, spec, current, f"not started after {start_timeout:.0f}s: {why}", now)
-        if pod.not_started:
-            d.explain(f"Attempt {current.number}: the driver has not started: {why}")
-    return Action.NONE, None
+        return (Action.DELETE_POD if pod else Action.NONE), None
+    if current.start_time is None and elapsed >= start_timeout:
+        return _start_failed(d, spec, current, f"not started after {start_timeout:.0f}s: {why}", now)
+    return None
 
 
 def _attempt_failed(
