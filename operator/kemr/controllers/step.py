@@ -248,8 +248,8 @@ async def _foreign_driver(ctx: Context, namespace: str, name: str, uid: str) -> 
         return None
     return PodRefusal(
         transient=True,
-        message=f"pod {name} of an earlier EMRStep of the same name still exists; it is not adopted, and "
-        "is removed by the garbage collector (its owner is gone)",
+        message=f"pod {name} of an earlier EMRStep of the same name still exists and is never adopted; the "
+        f"garbage collector removes it once its owner is gone, or remove it: kubectl delete pod {name}",
     )
 
 

@@ -376,8 +376,9 @@ REFUSAL_RETRY_SECONDS = 10
 
 @dataclass(frozen=True)
 class PodRefusal:
-    """The apiserver's answer to creating the driver pod: `transient` ones (a full ResourceQuota, a
-    terminating namespace, throttling, a server error) are retried; the others are caused by the spec."""
+    """The apiserver's answer to creating the driver pod: `transient` ones (a full ResourceQuota or one whose
+    usage isn't known yet, a terminating namespace, throttling, a server error) are retried; the others are
+    caused by the spec."""
 
     transient: bool
     message: str
@@ -390,7 +391,7 @@ def classify_refusal(status: int, message: str) -> PodRefusal:
     transient = (
         status in (0, 404, 408, 429)
         or status >= 500
-        or (status == 403 and ("exceeded quota" in lower or "is being terminated" in lower))
+        or (status == 403 and ("quota" in lower or "is being terminated" in lower))
     )
     return PodRefusal(transient=transient, message=message)
 

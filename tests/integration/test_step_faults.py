@@ -1,0 +1,162 @@
+"""A driver that never starts, a driver pod the apiserver refuses, an earlier step's pod (issue 13: 1 and 4).
+
+Against the local cluster's real scheduler and apiserver (kwok nodes: 32 CPUs each). Each fault must explain
+itself in the step's stateChangeReason and a Warning Event within a minute, in the scheduler's or apiserver's
+own words, and end within a bound."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from support.emr import cluster_manifest, step, step_manifest, wait_for_state, wait_for_step
+from support.kube import Kube, wait_until
+from support.operator import OperatorProcess
+
+pytestmark = pytest.mark.timeout(300)
+
+
+@pytest.fixture
+def ready_cluster(operator: OperatorProcess, kube: Kube, namespace: str) -> str:
+    kube.apply(cluster_manifest("etl"), namespace=namespace)
+    wait_for_state(kube, namespace, "etl", "WAITING")
+    return "etl"
+
+
+def _reason(kube: Kube, namespace: str, name: str) -> dict[str, Any]:
+    reason: dict[str, Any] = step(kube, namespace, name).get("status", {}).get("stateChangeReason") or {}
+    return reason
+
+
+def _explained(kube: Kube, namespace: str, name: str, words: str, timeout: float = 60) -> tuple[str, float]:
+    """Waits until the step's stateChangeReason.message contains `words`; returns it and the seconds taken."""
+    start = time.monotonic()
+    message = wait_until(
+        lambda: (m := _reason(kube, namespace, name).get("message") or "") and words in m and m,
+        timeout,
+        f"EMRStep {name}'s stateChangeReason to say {words!r}",
+    )
+    return message, time.monotonic() - start
+
+
+def _warnings(kube: Kube, namespace: str, name: str, reason: str) -> list[dict[str, Any]]:
+    return kube.items(
+        "events",
+        "-n",
+        namespace,
+        "--field-selector",
+        f"involvedObject.name={name},type=Warning,reason={reason}",
+    )
+
+
+def test_an_unschedulable_driver_says_why_within_a_minute(
+    kube: Kube, namespace: str, ready_cluster: str
+) -> None:
+    kube.apply(
+        step_manifest("huge", ready_cluster, driver={"resources": {"cpu": "40", "memory": "4Gi"}}),
+        namespace=namespace,
+    )
+    message, took = _explained(kube, namespace, "huge", "Insufficient cpu")
+    assert "spec.driver.resources.cpu" in message
+    assert took < 60
+    running = step(kube, namespace, "huge")["status"]
+    assert running["state"] == "RUNNING"
+    assert "startTime" not in running["attempts"][0]  # recorded and requested, never started
+    assert running["attempts"][0]["requestedTime"]
+    assert "started" not in running["timeline"]
+    wait_until(lambda: _warnings(kube, namespace, "huge", "DriverNotStarted"), 30, "a DriverNotStarted Event")
+
+
+def test_a_driver_that_never_starts_ends_after_the_start_timeout(
+    kube: Kube,
+    namespace: str,
+    ready_cluster: str,
+    spawn_operator: Callable[..., OperatorProcess],
+    tmp_path: Path,
+) -> None:
+    config = tmp_path / "config.yaml"
+    config.write_text(yaml.safe_dump({"driverStartTimeoutSeconds": 30}))
+    spawn_operator("short-start", env={"KEMR_CONFIG": str(config)}).start()
+    kube.apply(
+        step_manifest("huge", ready_cluster, driver={"resources": {"cpu": "40", "memory": "4Gi"}}),
+        namespace=namespace,
+    )
+    failed = wait_for_step(kube, namespace, "huge", "FAILED", timeout=90)["status"]
+    assert failed["stateChangeReason"]["code"] == "DRIVER_START_FAILURE"
+    assert failed["failureDetails"]["reason"] == "DRIVER_START_FAILURE"
+    assert "not started after 30s" in failed["failureDetails"]["message"]
+    assert "Insufficient cpu" in failed["failureDetails"]["message"]
+    assert failed["attempts"][0]["outcome"] == "START_FAILED"
+    wait_until(
+        lambda: not kube.items("pods", "-n", namespace, "-l", "kemr.io/step=huge"),
+        30,
+        "the pending pod deleted",
+    )
+    wait_for_state(kube, namespace, ready_cluster, "WAITING")  # the cluster is free again
+
+
+def test_a_pod_the_spec_makes_invalid_fails_the_step_with_the_apiservers_words(
+    kube: Kube, namespace: str, ready_cluster: str
+) -> None:
+    manifest = step_manifest("gold", ready_cluster)
+    manifest["spec"]["podOverrides"]["spec"] = {"priorityClassName": "no-such-class"}
+    kube.apply(manifest, namespace=namespace)
+    failed = wait_for_step(kube, namespace, "gold", "FAILED")["status"]
+    assert failed["stateChangeReason"]["code"] == "VALIDATION_ERROR"
+    details = failed["failureDetails"]["message"]
+    assert "no PriorityClass with name no-such-class was found" in details
+    assert "priorityClassName in spec.podOverrides" in details
+    assert not kube.items("pods", "-n", namespace, "-l", "kemr.io/step=gold")
+
+
+def test_a_full_quota_is_explained_and_retried_until_it_has_room(
+    kube: Kube, namespace: str, ready_cluster: str
+) -> None:
+    pods = len(kube.items("pods", "-n", namespace))
+    quota = {
+        "apiVersion": "v1",
+        "kind": "ResourceQuota",
+        "metadata": {"name": "full"},
+        "spec": {"hard": {"pods": str(pods)}},
+    }
+    kube.apply(quota, namespace=namespace)
+    wait_until(
+        lambda: kube.get("resourcequota", "full", "-n", namespace).get("status", {}).get("used"),
+        30,
+        "the quota's usage computed",
+    )
+    kube.apply(step_manifest("squeezed", ready_cluster), namespace=namespace)
+    message, took = _explained(kube, namespace, "squeezed", "exceeded quota")
+    assert "the apiserver refused the driver pod, retrying" in message
+    assert took < 60
+    assert step(kube, namespace, "squeezed")["status"]["state"] == "RUNNING"
+    wait_until(
+        lambda: _warnings(kube, namespace, "squeezed", "DriverPodRefused"), 30, "a DriverPodRefused Event"
+    )
+    kube.run("delete", "resourcequota", "full", "-n", namespace)
+    done = wait_for_step(kube, namespace, "squeezed", "COMPLETED", timeout=60)["status"]
+    assert [a["outcome"] for a in done["attempts"]] == ["COMPLETED"]
+
+
+def test_a_step_recreated_under_the_same_name_never_adopts_the_old_driver(
+    kube: Kube, namespace: str, ready_cluster: str
+) -> None:
+    kube.apply(step_manifest("dup", ready_cluster, exit_code="0"), namespace=namespace)
+    wait_for_step(kube, namespace, "dup", "COMPLETED")
+    # The old step goes, its finished driver pod stays (orphaned): the new one must not take its result.
+    kube.run("delete", "emrstep", "dup", "-n", namespace, "--cascade=orphan")
+    wait_until(
+        lambda: kube.run("get", "emrstep", "dup", "-n", namespace, check=False).returncode != 0, 30, "gone"
+    )
+    kube.apply(step_manifest("dup", ready_cluster, exit_code="3"), namespace=namespace)
+    message, _ = _explained(kube, namespace, "dup", "earlier EMRStep of the same name")
+    assert "kubectl delete pod dup-attempt-1" in message
+    assert step(kube, namespace, "dup")["status"]["state"] == "RUNNING"
+    kube.run("delete", "pod", "dup-attempt-1", "-n", namespace, "--wait=true")
+    failed = wait_for_step(kube, namespace, "dup", "FAILED", timeout=60)["status"]
+    assert failed["attempts"][0]["exitCode"] == 3  # its own driver's result, not the old one's 0
