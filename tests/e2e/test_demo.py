@@ -7,7 +7,9 @@ S3. One cluster (the demo's manifest) runs five steps in order, then terminates 
 3. `count`: reads them back from HDFS and writes the count to S3;
 4. `fails`: raises a ValueError; the step must end FAILED with the exception as failureDetails.message and its
    driver log at failureDetails.logFile;
-5. `half-written`: fails while its tasks write; the committer must leave no output at all.
+5. `half-written`: fails while its tasks write; the committer must leave no output at all;
+6. `literal`: a command step whose arguments hold `$(VAR)`, `$$` and `${X}`: the program must get them exactly
+   (the kubelet expands `$(VAR)` in a container's command unless kemr escapes it).
 """
 
 from __future__ import annotations
@@ -37,6 +39,8 @@ DEMO = REPO / "scripts" / "demo"
 ORDERS = DEMO / "orders.csv"
 MANIFEST = REPO / "manifests" / "demo" / "emrcluster-demo.yaml"
 HDFS_DIR = "hdfs:///kemr-e2e/completed-orders"
+# User strings the kubelet would rewrite in a command if kemr passed them unescaped.
+LITERAL = ("$(HOME) $$ ${X}", "spark.x=$(KEMR_STEP)")
 # Cold images and JVMs on 2 CPUs: cluster start ~2 min, each step ~1 min.
 RUN_TIMEOUT_S = 1500
 
@@ -101,6 +105,14 @@ def demo_cluster(bucket: str) -> dict[str, Any]:
         step("count", "count_hdfs_orders.py", HDFS_DIR, f"s3a://{bucket}/output/hdfs_count/"),
         step("fails", "failing_job.py", orders),
         step("half-written", "fails_mid_write.py", orders, f"s3a://{bucket}/output/half_written/"),
+        {
+            "name": "literal",
+            "actionOnFailure": "CONTINUE",
+            # Prints its two arguments into the termination message, which becomes failureDetails.message.
+            "command": {
+                "args": ["sh", "-c", 'printf "%s|%s" "$1" "$2" >/dev/termination-log; exit 3', "sh", *LITERAL]
+            },
+        },
     ]
     return manifest
 
@@ -206,6 +218,12 @@ def test_the_transient_cluster_terminates_itself_after_its_steps(demo_run: DemoR
     assert demo_run.cluster["status"]["stateChangeReason"]["code"] == "ALL_STEPS_COMPLETED"
     daemons = kube.items("pods", "-n", demo_run.namespace, "-l", "kemr.io/role in (master,core,task)")
     assert daemons == []
+
+
+def test_user_strings_reach_the_program_exactly(demo_run: DemoRun) -> None:
+    status = demo_run.steps["literal"]["status"]
+    assert status["state"] == "FAILED"
+    assert status["failureDetails"]["message"] == "|".join(LITERAL)
 
 
 def test_kubectl_emr_logs_shows_a_real_driver_log(demo_run: DemoRun, kube: Kube) -> None:

@@ -188,3 +188,31 @@ def test_inline_steps_are_validated_as_steps() -> None:
 
 def test_issue_reads_as_field_colon_message() -> None:
     assert str(ValidationIssue("spec.x", "bad")) == "spec.x: bad"
+
+
+def test_a_driver_too_small_for_sparks_minimum_heap_names_the_minimum() -> None:
+    small = EMRStepSpec.model_validate(
+        {
+            "clusterRef": {"name": "etl"},
+            "spark": {"mainApplicationFile": "/a.py", "driver": {"resources": {"memory": "512Mi"}}},
+        }
+    )
+    [issue] = validate_step(small)
+    assert issue.field == "spec.spark.driver.resources.memory"
+    assert "below Spark's minimum of 450Mi" in issue.message
+    assert "at least 834Mi" in issue.message
+    fits = small.model_copy(deep=True)
+    fits.spark.driver.resources.memory = "1Gi"  # type: ignore[union-attr]
+    assert validate_step(fits) == []
+
+
+def test_an_external_shuffle_service_per_step_is_refused_with_the_fix() -> None:
+    spec = EMRStepSpec.model_validate(
+        {
+            "clusterRef": {"name": "etl"},
+            "spark": {"mainApplicationFile": "/a.py", "conf": {"spark.shuffle.service.enabled": "true"}},
+        }
+    )
+    [issue] = validate_step(spec)
+    assert issue.field == 'spec.spark.conf["spark.shuffle.service.enabled"]'
+    assert "no external shuffle service" in issue.message

@@ -14,6 +14,7 @@ from kemr.builders.pod import (
     client_env,
     common_env,
     container_security_context,
+    literal,
     placement_spec,
     pod_security_context,
     script,
@@ -21,7 +22,7 @@ from kemr.builders.pod import (
     shared_volumes,
 )
 from kemr.resolve import ResolvedCluster
-from kemr.resolve.quantity import cpu_millis, memory_mib
+from kemr.resolve.quantity import cpu_millis, driver_heap_mib, memory_mib
 
 DRIVER_CONTAINER = "driver"
 LABEL_ATTEMPT = "kemr.io/attempt"
@@ -29,7 +30,8 @@ DRIVER_UI_PORT = 4040
 
 
 def spark_submit_args(resolved: ResolvedCluster, step: str, spec: EMRStepSpec) -> list[str]:
-    """Arguments of spark-submit / spark-sql (client mode; the driver is this pod)."""
+    """Arguments of spark-submit / spark-sql (client mode; the driver is this pod), as the container's command
+    holds them: the user's strings escaped for the kubelet (`literal`), kemr's own `$(KEMR_POD_IP)` not."""
     common = [
         "--master",
         resolved.endpoints.master,
@@ -45,25 +47,25 @@ def spark_submit_args(resolved: ResolvedCluster, step: str, spec: EMRStepSpec) -
     if spec.spark:
         s = spec.spark
         args = list(common)
-        args += ["--class", s.main_class] if s.main_class else []
-        args += ["--py-files", ",".join(s.py_files)] if s.py_files else []
-        args += ["--jars", ",".join(s.jars)] if s.jars else []
+        args += ["--class", literal(s.main_class)] if s.main_class else []
+        args += ["--py-files", literal(",".join(s.py_files))] if s.py_files else []
+        args += ["--jars", literal(",".join(s.jars))] if s.jars else []
         args += _driver_conf(s.driver.resources)
         for key, value in sorted(s.conf.items()):
-            args += ["--conf", f"{key}={value}"]
-        return [*args, s.main_application_file, *s.args]
+            args += ["--conf", literal(f"{key}={value}")]
+        return [*args, literal(s.main_application_file), *map(literal, s.args)]
     if spec.spark_sql:
         q = spec.spark_sql
-        source = ["-e", q.query] if q.query else ["-f", str(q.file)]
+        source = ["-e", literal(q.query)] if q.query else ["-f", literal(str(q.file))]
         return [*common, *_driver_conf(q.driver.resources), *source]
     raise ValueError("not a Spark step")
 
 
 def _driver_conf(resources: Resources) -> list[str]:
-    # What the JVM needs beside its heap (metaspace, threads, buffers) and the PySpark process: Spark's own
-    # memoryOverhead rule, max(384Mi, a share of the container); a 1Gi driver gets a 640m heap, not OOMKilled.
-    memory = memory_mib(resources.memory)
-    heap_mib = max(256, memory - max(384, memory // 5))
+    # What the JVM needs beside its heap is left free (driver_heap_mib): a 1Gi driver gets 640m and is not
+    # OOM-killed.
+    # validate_step refuses a driver too small for Spark's minimum heap.
+    heap_mib = max(256, driver_heap_mib(memory_mib(resources.memory)))
     cores = max(1, cpu_millis(resources.cpu) // 1000)
     return ["--conf", f"spark.driver.memory={heap_mib}m", "--conf", f"spark.driver.cores={cores}"]
 
@@ -72,7 +74,7 @@ def driver_command(resolved: ResolvedCluster, step: str, spec: EMRStepSpec) -> l
     """A command step runs as given; Spark steps run through submit.sh, which uploads the driver's log and
     writes the failure message (see templates/submit.sh.j2)."""
     if spec.command:
-        return list(spec.command.args)
+        return [literal(a) for a in spec.command.args]
     program = "spark-sql" if spec.spark_sql else "spark-submit"
     return [*script("submit.sh"), program, *spark_submit_args(resolved, step, spec)]
 

@@ -50,6 +50,13 @@ HASH_LENGTH: Final = 16
 # --- shared pieces (also for the drivers' pods) ----------------------------------------------------------
 
 
+def literal(value: str) -> str:
+    """`value` as it must appear in a container's command or args to reach the program exactly: the kubelet
+    expands `$(VAR)` there and turns `$$` into `$`, so every `$` of a user's string is doubled (Kubernetes'
+    "Define a command and arguments": `$$(VAR)` passes the literal text `$(VAR)`)."""
+    return value.replace("$", "$$")
+
+
 def config_hash(*config_map_data: Mapping[str, str]) -> str:
     """Hash of the ConfigMap contents a pod mounts: its template's annotation, so a change rolls the pods."""
     text = json.dumps([dict(d) for d in config_map_data], sort_keys=True, separators=(",", ":"))
@@ -159,7 +166,7 @@ def bootstrap_init_containers(
             "image": resolved.spark_image,
             "imagePullPolicy": resolved.image_pull_policy,
             "command": script("bootstrap.sh"),
-            "args": [action.name, action.script, *action.args],
+            "args": [literal(a) for a in (action.name, action.script, *action.args)],
             "env": [
                 *common_env(resolved, role, group),
                 {"name": "KEMR_BOOTSTRAP_ACTION", "value": action.name},

@@ -61,3 +61,24 @@ def format_cpu(millis: int) -> str:
 def format_memory(mib: int) -> str:
     """`4Gi` for whole GiB, `1536Mi` otherwise."""
     return f"{mib // 1024}Gi" if mib % 1024 == 0 else f"{mib}Mi"
+
+
+# Spark refuses to start a JVM whose heap is below 1.5 times its 300 MiB of reserved memory
+# (UnifiedMemoryManager: "System memory … must be at least 471859200").
+SPARK_MIN_HEAP_MIB = 450
+
+
+def driver_heap_mib(container_memory_mib: int) -> int:
+    """The driver JVM's heap (spark.driver.memory, MiB) in a container of `container_memory_mib`: what is left
+    after Spark's own memoryOverhead rule, max(384 MiB, 20%), for metaspace, threads, buffers and the PySpark
+    process. A 1Gi driver gets 640 MiB."""
+    return container_memory_mib - max(384, container_memory_mib // 5)
+
+
+def min_driver_memory_mib() -> int:
+    """The smallest container memory (MiB) whose driver heap reaches SPARK_MIN_HEAP_MIB (834)."""
+    return next(
+        m
+        for m in range(SPARK_MIN_HEAP_MIB, 4 * SPARK_MIN_HEAP_MIB)
+        if driver_heap_mib(m) >= SPARK_MIN_HEAP_MIB
+    )

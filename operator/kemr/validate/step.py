@@ -2,10 +2,22 @@
 
 from __future__ import annotations
 
+from kemr.api.common import Resources
 from kemr.api.step import StepBody
+from kemr.resolve.quantity import SPARK_MIN_HEAP_MIB, driver_heap_mib, memory_mib, min_driver_memory_mib
 from kemr.validate.config import check_properties
-from kemr.validate.issues import ValidationIssue
+from kemr.validate.issues import ValidationIssue, key_path
 from kemr.validate.owned import STEP_CONF_OWNED
+
+# Step conf that needs something on the cluster's workers that kemr doesn't run there: key → value → the fix.
+NEEDS_WORKER_SUPPORT = {
+    "spark.shuffle.service.enabled": (
+        "true",
+        "kemr's Spark workers run no external shuffle service; remove it (for dynamic allocation kemr "
+        "relies on spark.dynamicAllocation.shuffleTracking.enabled=true, Spark's default since 3.4, and on "
+        "decommissioning to keep shuffle data)",
+    ),
+}
 
 
 def validate_step(spec: StepBody, field: str = "spec") -> list[ValidationIssue]:
@@ -19,4 +31,34 @@ def validate_step(spec: StepBody, field: str = "spec") -> list[ValidationIssue]:
         issues.extend(
             check_properties(spec.spark.conf, STEP_CONF_OWNED, f"{field}.spark.conf", line_format=False)
         )
+        issues.extend(_unsupported_conf(spec.spark.conf, f"{field}.spark.conf"))
+        issues.extend(_driver_memory(spec.spark.driver.resources, f"{field}.spark.driver.resources.memory"))
+    if spec.spark_sql is not None:
+        issues.extend(
+            _driver_memory(spec.spark_sql.driver.resources, f"{field}.sparkSql.driver.resources.memory")
+        )
     return issues
+
+
+def _driver_memory(resources: Resources, field: str) -> list[ValidationIssue]:
+    """A driver container too small for Spark's minimum heap would fail at start with a JVM error."""
+    memory = memory_mib(resources.memory)
+    heap = driver_heap_mib(memory)
+    if heap >= SPARK_MIN_HEAP_MIB:
+        return []
+    return [
+        ValidationIssue(
+            field,
+            f"{resources.memory} leaves the driver JVM a heap of {max(heap, 0)}Mi (the container less "
+            f"max(384Mi, 20%) for Spark's memoryOverhead), below Spark's minimum of {SPARK_MIN_HEAP_MIB}Mi; "
+            f"set at least {min_driver_memory_mib()}Mi (1Gi)",
+        )
+    ]
+
+
+def _unsupported_conf(conf: dict[str, str], field: str) -> list[ValidationIssue]:
+    return [
+        ValidationIssue(key_path(field, key), fix)
+        for key, (value, fix) in NEEDS_WORKER_SUPPORT.items()
+        if str(conf.get(key, "")).strip().lower() == value
+    ]

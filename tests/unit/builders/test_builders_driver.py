@@ -72,3 +72,23 @@ def test_driver_heap_leaves_room_for_the_jvm_and_python_in_its_container() -> No
     assert "spark.driver.memory=640m" in _driver(_with_logs(), small)["command"]
     assert "spark.driver.memory=3277m" in _driver(_with_logs(), large)["command"]
     assert "spark.driver.cores=2" in _driver(_with_logs(), large)["command"]
+
+
+def test_user_strings_are_escaped_for_the_kubelet_and_kemrs_own_references_are_not() -> None:
+    """The kubelet expands `$(VAR)` and turns `$$` into `$` in command and args: a user's `$` is doubled so
+    the program gets the string as written; kemr's own `$(KEMR_POD_IP)` must still expand."""
+    step = {
+        "spark": {
+            "mainApplicationFile": "s3a://b/$(X).py",
+            "args": ["$(HOME)", "a$$b", "${Y}"],
+            "conf": {"spark.app.tag": "$(TAG)"},
+        }
+    }
+    command = _driver(resolve_spec(small_spec()), step)["command"]
+    assert command[-4:] == ["s3a://b/$$(X).py", "$$(HOME)", "a$$$$b", "$${Y}"]
+    assert "spark.app.tag=$$(TAG)" in command
+    assert "spark.driver.host=$(KEMR_POD_IP)" in command
+    sql = _driver(resolve_spec(small_spec()), {"sparkSql": {"query": "SELECT '$(X)'"}})["command"]
+    assert sql[-1] == "SELECT '$$(X)'"
+    shell = _driver(resolve_spec(small_spec()), {"command": {"args": ["echo", "$(HOME)"]}})["command"]
+    assert shell == ["echo", "$$(HOME)"]
