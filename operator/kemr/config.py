@@ -278,6 +278,10 @@ class OperatorConfig(FrozenModel):
     the attempt ends with DRIVER_START_FAILURE (counted like a failed attempt against retry.maxAttempts).
     Seconds; default 600. While it waits, the step's stateChangeReason says why, in the scheduler's or the
     kubelet's own words."""
+    cluster_provisioning_timeout_seconds: int = Field(default=900, ge=60, le=86400)
+    """How long a new cluster's master and core nodes may take to become ready before it ends
+    TERMINATED_WITH_ERRORS (INSTANCE_FAILURE) with what its pods reported. Seconds from creation; default 900.
+    A bootstrap action that exits non-zero ends it at once (BOOTSTRAP_FAILURE), as on EMR."""
     operator_peer: dict[str, Any] | None = None
     """A NetworkPolicy peer (podSelector/namespaceSelector) for the operator itself, added to every cluster's
     NetworkPolicy when the operator must reach the Spark master's REST/UI (managed scaling)."""

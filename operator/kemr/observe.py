@@ -9,6 +9,7 @@ from typing import Any
 
 from kemr.api import GroupRole, StepState
 from kemr.api.constants import LABEL_FALLBACK, LABEL_GROUP, LABEL_ROLE, ROLE_TASK
+from kemr.builders.pod import BOOTSTRAP_PREFIX
 from kemr.status.scaling import unschedulable_since
 
 # Steps not finished yet: the cluster is not idle while one exists (INTERRUPTED: waiting for its retry).
@@ -54,6 +55,10 @@ class ObservedCluster:
     fallbacks: tuple[ObservedGroup, ...] = ()
     # Task pods (not stand-ins) the scheduler can't place, by group: since when.
     unschedulable: Mapping[str, tuple[datetime, ...]] = field(default_factory=dict)
+    # Why master/core pods aren't running, in the scheduler's or kubelet's words, one line per pod.
+    daemon_problems: tuple[str, ...] = ()
+    # Bootstrap actions (init containers) of master/core pods that exited non-zero, one line each.
+    bootstrap_failures: tuple[str, ...] = ()
 
     def group(self, name: str) -> ObservedGroup | None:
         return next((g for g in self.groups if g.name == name), None)
@@ -101,6 +106,48 @@ def _initializing(pod: Mapping[str, Any]) -> bool:
     return any("terminated" not in (s.get("state") or {}) for s in statuses)
 
 
+# Container waiting reasons that are a normal part of starting, not a problem to report.
+STARTING_REASONS = frozenset({"ContainerCreating", "PodInitializing"})
+
+
+def why_not_running(pod: Mapping[str, Any]) -> str | None:
+    """Why a pod (a Pod object) isn't running as it should, in the scheduler's or the kubelet's words: not
+    scheduled, a container waiting for a reason other than starting (image, config, crash loop — with the
+    last exit code), an init container that failed. None while it runs or starts normally."""
+    status = pod.get("status") or {}
+    for cond in status.get("conditions") or []:
+        if cond.get("type") == "PodScheduled" and cond.get("status") == "False" and cond.get("message"):
+            return f"not scheduled: {cond['message']}"
+    for c in [*(status.get("initContainerStatuses") or []), *(status.get("containerStatuses") or [])]:
+        waiting = (c.get("state") or {}).get("waiting") or {}
+        if waiting.get("reason") and waiting["reason"] not in STARTING_REASONS:
+            why = f"container {c.get('name')}: {waiting['reason']}"
+            why += f": {waiting['message']}" if waiting.get("message") else ""
+            last = (c.get("lastState") or {}).get("terminated") or {}
+            if last.get("exitCode") is not None:
+                reason = f", {last['reason']}" if last.get("reason") else ""
+                why += f" (last exit code {last['exitCode']}{reason})"
+            return why
+    return None
+
+
+def failed_bootstrap(pod: Mapping[str, Any]) -> str | None:
+    """The first bootstrap action (an init container named bootstrap-<action>) of the pod that exited
+    non-zero, now or before a restart: "bootstrap action NAME exited with code N in pod P: MESSAGE"."""
+    for c in (pod.get("status") or {}).get("initContainerStatuses") or []:
+        name = str(c.get("name") or "")
+        if not name.startswith(BOOTSTRAP_PREFIX):
+            continue
+        for state in (c.get("state") or {}, c.get("lastState") or {}):
+            ended = state.get("terminated") or {}
+            if ended.get("exitCode"):
+                detail = (ended.get("message") or ended.get("reason") or "").strip()
+                action, where = name.removeprefix(BOOTSTRAP_PREFIX), pod["metadata"]["name"]
+                said = f": {detail}" if detail else ""
+                return f"bootstrap action {action} exited with code {ended['exitCode']} in pod {where}{said}"
+    return None
+
+
 def observe_cluster(
     workloads: Iterable[Mapping[str, Any]],
     pods: Iterable[Mapping[str, Any]],
@@ -119,4 +166,8 @@ def observe_cluster(
         steps=steps or ObservedSteps(),
         fallbacks=tuple(observe_group(w) for w in workloads if is_fallback(w)),
         unschedulable=unschedulable_task_pods(pods),
+        daemon_problems=tuple(
+            f"pod {p['metadata']['name']}: {why}" for p in daemon_pods if (why := why_not_running(p))
+        ),
+        bootstrap_failures=tuple(f for p in daemon_pods if (f := failed_bootstrap(p))),
     )

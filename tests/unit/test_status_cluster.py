@@ -2,9 +2,18 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime, timedelta
 
-from kemr.api import ClusterState, EMRClusterSpec, EMRClusterStatus, Endpoints, GroupRole, StepState
+from kemr.api import (
+    ClusterState,
+    ClusterStateChangeReasonCode,
+    EMRClusterSpec,
+    EMRClusterStatus,
+    Endpoints,
+    GroupRole,
+    StepState,
+)
 from kemr.observe import ObservedCluster, ObservedGroup, ObservedSteps
 from kemr.status.cluster import ChildrenMode, decide
 from kemr.validate import ValidationIssue
@@ -246,3 +255,62 @@ def test_terminated_with_errors_is_stalled_with_the_reason() -> None:
     status, reason, message = condition_of(done, "Stalled")
     assert (status, reason) == ("True", "TerminatedWithErrors")
     assert "Step etl failed" in message
+
+
+# --- a cluster that cannot start ends, saying why (issue 13, kind 2) ----------------------------------------
+
+
+def starting(problems: tuple[str, ...] = (), bootstrap: tuple[str, ...] = ()) -> ObservedCluster:
+    return dataclasses.replace(observed(core=0), daemon_problems=problems, bootstrap_failures=bootstrap)
+
+
+def test_a_starting_cluster_says_what_is_in_the_way() -> None:
+    problem = "pod etl-core-core-0: not scheduled: 0/13 nodes are available: 13 Insufficient memory."
+    d = run(obs=starting((problem,)), now=T0 + timedelta(seconds=20))
+    assert d.status.state == ClusterState.STARTING
+    assert d.status.state_change_reason
+    assert d.status.state_change_reason.message == f"Provisioning master and core nodes: {problem}"
+    assert d.requeue_after == 900 - 20 + 0.5  # the provisioning timeout is what it waits for
+
+
+def test_a_cluster_not_ready_within_the_provisioning_timeout_ends_with_instance_failure() -> None:
+    problem = "pod etl-master-0: container spark-master: CrashLoopBackOff (last exit code 1, Error)"
+    first = run(obs=starting((problem,)))
+    late = run(previous=first.status, obs=starting((problem,)), now=T0 + timedelta(seconds=900))
+    assert late.status.state == ClusterState.TERMINATING
+    reason = late.status.state_change_reason
+    assert reason
+    assert reason.code == ClusterStateChangeReasonCode.INSTANCE_FAILURE
+    assert "not ready within 900s" in (reason.message or "")
+    assert problem in (reason.message or "")
+    assert late.mode == ChildrenMode.TEARDOWN
+    gone = dataclasses.replace(starting((problem,)), remaining=0)
+    ended = run(previous=late.status, obs=gone, now=T0 + timedelta(seconds=910))
+    assert ended.status.state == ClusterState.TERMINATED_WITH_ERRORS
+
+
+def test_a_failed_bootstrap_action_ends_the_cluster_at_once() -> None:
+    failure = "bootstrap action install-deps exited with code 2 in pod etl-master-0: pip: not found"
+    d = run(obs=starting(bootstrap=(failure,)))
+    reason = d.status.state_change_reason
+    assert reason
+    assert reason.code == ClusterStateChangeReasonCode.BOOTSTRAP_FAILURE
+    assert failure in (reason.message or "")
+    assert "spec.bootstrapActions" in (reason.message or "")
+
+
+def test_a_new_cluster_whose_spec_cant_be_built_never_shows_starting() -> None:
+    issue = ValidationIssue("spec.coreGroups[core].resources.memory", "the Spark worker would offer 0Mi")
+    d = run(obs=dataclasses.replace(starting(), remaining=0), issues=[issue])
+    assert d.status.state == ClusterState.TERMINATED_WITH_ERRORS
+    assert d.status.state_change_reason
+    assert d.status.state_change_reason.code == ClusterStateChangeReasonCode.VALIDATION_ERROR
+    assert "spec.coreGroups[core].resources.memory" in (d.status.state_change_reason.message or "")
+
+
+def test_a_cluster_that_was_ready_holds_its_children_on_a_bad_spec_change() -> None:
+    ready = run().status
+    issue = ValidationIssue("spec.configurations[spark-defaults]", "spark.master is owned")
+    d = run(previous=ready, obs=observed(core=1), issues=[issue])
+    assert d.mode == ChildrenMode.HOLD
+    assert d.status.state == ClusterState.WAITING

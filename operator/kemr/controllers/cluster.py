@@ -147,7 +147,17 @@ async def reconcile_cluster(ctx: Context, namespace: str, name: str) -> float | 
         workloads, daemon_pods, claims, observe_steps(ctx.store.steps_of(namespace, name))
     )
 
-    decision = decide(spec, generation, previous, observed, issues, endpoints, created, now)
+    decision = decide(
+        spec,
+        generation,
+        previous,
+        observed,
+        issues,
+        endpoints,
+        created,
+        now,
+        ctx.config.cluster_provisioning_timeout_seconds,
+    )
     scaling_plan = None
     core_plans: dict[str, CoreScaleIn] = {}
     if resolved is not None and decision.mode == ChildrenMode.BUILD:

@@ -72,6 +72,36 @@ def _seconds(delta: timedelta) -> float:
     return delta.total_seconds()
 
 
+def startup_failure(
+    previous: EMRClusterStatus,
+    observed: ObservedCluster,
+    issues: Sequence[ValidationIssue],
+    created: datetime,
+    now: datetime,
+    provisioning_timeout: float,
+) -> ClusterStateChangeReason | None:
+    """Why a cluster that has never been ready can't start, as EMR ends such a cluster: a bootstrap action
+    exited non-zero (BOOTSTRAP_FAILURE), the spec can't be built (VALIDATION_ERROR), or the master and core
+    nodes weren't ready within `provisioning_timeout` seconds of creation (INSTANCE_FAILURE, with the pods'
+    problems). None for a cluster that was ready once: its spec errors hold the children instead."""
+    if previous.timeline is not None and previous.timeline.ready is not None:
+        return None
+    if observed.bootstrap_failures:
+        return ClusterStateChangeReason(
+            code=Code.BOOTSTRAP_FAILURE,
+            message="; ".join(observed.bootstrap_failures) + " (see spec.bootstrapActions)",
+        )
+    if issues:
+        return ClusterStateChangeReason(code=Code.VALIDATION_ERROR, message="; ".join(str(i) for i in issues))
+    if _seconds(now - created) >= provisioning_timeout:
+        problems = "; ".join(observed.daemon_problems) or "no pod reported a problem"
+        return ClusterStateChangeReason(
+            code=Code.INSTANCE_FAILURE,
+            message=f"Master and core nodes were not ready within {provisioning_timeout:.0f}s: {problems}",
+        )
+    return None
+
+
 def termination_reason(
     spec: EMRClusterSpec,
     previous: EMRClusterStatus,
@@ -79,12 +109,16 @@ def termination_reason(
     created: datetime,
     idle_since: datetime | None,
     now: datetime,
+    startup: ClusterStateChangeReason | None = None,
 ) -> ClusterStateChangeReason | None:
-    """Why the cluster must terminate now, if it must. Once TERMINATING the reason sticks."""
+    """Why the cluster must terminate now, if it must (`startup`: why it can't start, see startup_failure).
+    Once TERMINATING the reason sticks."""
     if previous.state == ClusterState.TERMINATING and previous.state_change_reason:
         return previous.state_change_reason
     if spec.terminate:
         return ClusterStateChangeReason(code=Code.USER_REQUEST, message="Terminated at user request")
+    if startup:  # termination protection guards a running cluster; one that can't start has nothing to guard
+        return startup
     if spec.termination_protected:
         return None  # automatic termination never applies to a protected cluster, as in EMR
     if observed.steps.terminate_cluster_failure:
@@ -187,12 +221,18 @@ def decide(
     endpoints: Endpoints,
     created: datetime,
     now: datetime,
+    provisioning_timeout: float = 900,
 ) -> ClusterDecision:
+    """The cluster's next status and what to do with its children. `provisioning_timeout` (seconds from
+    creation) bounds how long the master and core nodes may take to become ready."""
     prev_state = previous.state or None
     prev_timeline = previous.timeline or ClusterTimeline(created=created)
     groups = _groups_status(spec, observed)
     daemons_ready = _daemons_ready(groups)
-    terminating = termination_reason(spec, previous, observed, created, previous.idle_since, now)
+    startup = None
+    if not daemons_ready and previous.state not in CLUSTER_FINAL_STATES:
+        startup = startup_failure(previous, observed, issues, created, now, provisioning_timeout)
+    terminating = termination_reason(spec, previous, observed, created, previous.idle_since, now, startup)
     state = _next_state(previous, terminating, observed, daemons_ready, bool(spec.bootstrap_actions))
     final = state in CLUSTER_FINAL_STATES
 
@@ -210,6 +250,10 @@ def decide(
     elif state in (ClusterState.WAITING, ClusterState.RUNNING):
         reason = ClusterStateChangeReason(
             message="Cluster ready" if state == ClusterState.WAITING else "Running steps"
+        )
+    elif observed.daemon_problems:  # still within the provisioning timeout: say what is in the way
+        reason = ClusterStateChangeReason(
+            message="Provisioning master and core nodes: " + "; ".join(observed.daemon_problems)
         )
     else:
         reason = ClusterStateChangeReason(message="Provisioning master and core nodes")
@@ -242,12 +286,13 @@ def decide(
     events = list(_transition_events(prev_state, state, reason))
     if issues and not any(c.type == "Stalled" and c.status == "True" for c in previous.conditions):
         events.append(Event("Warning", "InvalidSpec", stalled_message))
-    return ClusterDecision(
-        status=status,
-        mode=mode,
-        events=tuple(events),
-        requeue_after=_next_deadline(spec, created, idle_since, now, state),
-    )
+    if state == prev_state and observed.daemon_problems and reason and reason != previous.state_change_reason:
+        events.append(Event("Warning", "ProvisioningProblem", reason.message or ""))
+    deadline = _next_deadline(spec, created, idle_since, now, state)
+    if state in (ClusterState.STARTING, ClusterState.BOOTSTRAPPING):
+        due = max(0.0, provisioning_timeout - _seconds(now - created)) + 0.5
+        deadline = min(filter(None, (deadline, due)), default=due)
+    return ClusterDecision(status=status, mode=mode, events=tuple(events), requeue_after=deadline)
 
 
 # Terminations that did what was asked: the cluster reached its wanted end, so it is Ready (kstatus Current,

@@ -24,6 +24,7 @@ from kemr.api import (
     StepStateChangeReason,
     StepTimeline,
 )
+from kemr.observe import failed_bootstrap, why_not_running
 from kemr.status.cluster import Event
 from kemr.status.conditions import condition
 from kemr.validate import ValidationIssue
@@ -123,39 +124,22 @@ def driver_view(pod: Mapping[str, Any] | None, container: str = "driver") -> Dri
         driver_exited=bool(terminated),
         terminated_reason=terminated.get("reason"),
         memory_limit=_memory_limit(pod, container),
-        not_started=None if started or terminated else _why_not_started(status, conditions),
+        not_started=None if started or terminated else _why_not_started(pod),
     )
 
 
-# Container waiting reasons that are a normal part of starting, not a problem to report.
-_STARTING_REASONS = frozenset({"ContainerCreating", "PodInitializing"})
-
-
-def _why_not_started(status: Mapping[str, Any], conditions: Mapping[str, Mapping[str, Any]]) -> str | None:
-    """The scheduler's or the kubelet's explanation for a driver that hasn't started, naming the spec field
-    to change where one is known; None while it is starting normally."""
-    scheduled = conditions.get("PodScheduled", {})
-    if scheduled.get("status") == "False" and scheduled.get("message"):
-        why = f"not scheduled: {scheduled['message']}"
-        return f"{why} ({_field_for(why)})"
-    for c in [*(status.get("initContainerStatuses") or []), *(status.get("containerStatuses") or [])]:
-        state = c.get("state") or {}
-        waiting = state.get("waiting") or {}
-        if waiting.get("reason") and waiting["reason"] not in _STARTING_REASONS:
-            why = f"container {c.get('name')}: {waiting['reason']}"
-            if waiting.get("message"):
-                why += f": {waiting['message']}"
-            return f"{why} ({_field_for(why)})"
-        failed = state.get("terminated") or {}
-        if c in (status.get("initContainerStatuses") or []) and failed.get("exitCode"):
-            why = f"init container {c.get('name')} exited with code {failed['exitCode']}"
-            return f"{why}: {failed.get('message') or failed.get('reason') or ''}".rstrip(": ")
-    return None
+def _why_not_started(pod: Mapping[str, Any]) -> str | None:
+    """Why the driver hasn't started (a failed bootstrap action, the scheduler's or kubelet's words), with the
+    spec field to change; None while it starts normally."""
+    why = failed_bootstrap(pod) or why_not_running(pod)
+    return f"{why} ({_field_for(why)})" if why else None
 
 
 def _field_for(why: str) -> str:
     """The spec field a start problem points at, from the words of its message."""
     lower = why.lower()
+    if "bootstrap action" in lower:
+        return "see the cluster's spec.bootstrapActions"
     if "insufficient cpu" in lower or ("cpu" in lower and "exceed" in lower):
         return "change spec.driver.resources.cpu"
     if "insufficient memory" in lower or ("memory" in lower and "exceed" in lower):
@@ -546,12 +530,15 @@ def _attempt_failed(
     failed = _count(d.attempts, AttemptOutcome.FAILED, AttemptOutcome.START_FAILED)
     oom = pod.terminated_reason == "OOMKilled"
     code = StepReason.OUT_OF_MEMORY if oom else StepReason.STEP_FAILURE
-    what = (
-        f"the driver was OOM-killed (exit code {pod.exit_code}): it used more than its memory limit "
-        f"{pod.memory_limit or '(none set)'}; raise spec.driver.resources.memory"
-        if oom
-        else f"exit code {pod.exit_code}"
-    )
+    if oom:
+        what = (
+            f"the driver was OOM-killed (exit code {pod.exit_code}): it used more than its memory limit "
+            f"{pod.memory_limit or '(none set)'}; raise spec.driver.resources.memory"
+        )
+    elif pod.exit_code is None and pod.not_started:
+        what = f"the driver never ran: {pod.not_started}"
+    else:
+        what = f"exit code {pod.exit_code}"
     if failed < spec.retry.max_attempts:
         d.move(
             StepState.RUNNING,
@@ -560,7 +547,10 @@ def _attempt_failed(
             now,
         )
         return cleanup, float(spec.retry.backoff_seconds)
-    message = what[0].upper() + what[1:] if oom else pod.message or f"Driver exited with code {pod.exit_code}"
+    if oom or pod.exit_code is None:
+        message = what[0].upper() + what[1:]
+    else:
+        message = pod.message or f"Driver exited with code {pod.exit_code}"
     d.failure = FailureDetails(
         reason=code.value, message=message, log_file=log_file(cluster, name, current.number)
     )
