@@ -1,0 +1,78 @@
+"""A cluster that cannot start says why within a minute and ends within a bound (issue 13, kind 2), against
+the local cluster's real scheduler and apiserver (kwok nodes: 32 CPUs, 128Gi each). Bootstrap actions that
+exit non-zero need real containers: the pure decision is in tests/unit/test_status_cluster.py."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from support.emr import cluster, cluster_manifest, step_manifest, wait_for_state, wait_for_step
+from support.kube import Kube, wait_until
+from support.operator import OperatorProcess
+
+pytestmark = pytest.mark.timeout(300)
+
+
+def _message(kube: Kube, namespace: str, name: str) -> str:
+    return str(
+        (cluster(kube, namespace, name).get("status") or {}).get("stateChangeReason", {}).get("message", "")
+    )
+
+
+def test_a_master_no_node_can_fit_is_explained_then_ends_with_instance_failure(
+    kube: Kube, namespace: str, spawn_operator: Callable[..., OperatorProcess], tmp_path: Path
+) -> None:
+    config = tmp_path / "config.yaml"
+    config.write_text(yaml.safe_dump({"clusterProvisioningTimeoutSeconds": 60}))
+    spawn_operator("short-provisioning", env={"KEMR_CONFIG": str(config)}).start()
+    start = time.monotonic()
+    kube.apply(
+        cluster_manifest(
+            "huge", master={"resources": {"cpu": "40", "memory": "2Gi"}, "storage": {"size": "1Gi"}}
+        ),
+        step_manifest("waits", "huge"),
+        namespace=namespace,
+    )
+    wait_until(lambda: "Insufficient cpu" in _message(kube, namespace, "huge"), 60, "STARTING to say why")
+    explained = time.monotonic() - start
+    assert cluster(kube, namespace, "huge")["status"]["state"] == "STARTING"
+    assert "pod huge-master-0: not scheduled" in _message(kube, namespace, "huge")
+    events = kube.items(
+        "events", "-n", namespace, "--field-selector", "involvedObject.name=huge,type=Warning"
+    )
+    assert any(e["reason"] == "ProvisioningProblem" for e in events)
+
+    ended = wait_for_state(kube, namespace, "huge", "TERMINATED_WITH_ERRORS", timeout=150)
+    reason = ended["status"]["stateChangeReason"]
+    assert reason["code"] == "INSTANCE_FAILURE"
+    assert "not ready within 60s" in reason["message"]
+    assert "Insufficient cpu" in reason["message"]
+    step: dict[str, Any] = wait_for_step(kube, namespace, "waits", "CANCELLED", "FAILED")
+    assert step["status"]["stateChangeReason"]["code"].startswith("CLUSTER_TERMIN")
+    assert explained < 60
+
+
+def test_a_new_cluster_whose_spec_cannot_be_built_ends_with_validation_error(
+    operator: OperatorProcess, kube: Kube, namespace: str
+) -> None:
+    # Accepted by the schema, refused by sizing: a 1Gi core node leaves its Spark worker too little.
+    core = [
+        {
+            "name": "core",
+            "replicas": 1,
+            "resources": {"cpu": "1", "memory": "1Gi"},
+            "storage": {"size": "1Gi"},
+        }
+    ]
+    kube.apply(cluster_manifest("tiny", coreGroups=core), namespace=namespace)
+    ended = wait_for_state(kube, namespace, "tiny", "TERMINATED_WITH_ERRORS", timeout=60)
+    reason = ended["status"]["stateChangeReason"]
+    assert reason["code"] == "VALIDATION_ERROR"
+    assert "spec.coreGroups[core].resources.memory" in reason["message"]
+    assert not kube.items("statefulsets", "-n", namespace, "-l", "kemr.io/cluster=tiny")
