@@ -50,3 +50,8 @@ SCALING_DECISIONS = Counter(
     "Scaling and spot fallback decisions that changed a group, by reason",
     ["namespace", "reason"],
 )
+LEADER = Gauge("kemr_leader", "1 while this process holds the leader Lease, else 0")
+LEADER_ELECTION_ERRORS = Counter(
+    "kemr_leader_election_errors_total",
+    "Failed attempts to read, take or renew the leader Lease (RBAC, a missing namespace, API errors)",
+)

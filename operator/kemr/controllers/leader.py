@@ -3,6 +3,12 @@
 kopf's own peering is not Lease-based (equal priorities freeze), so the operator elects itself: a standby
 replica (or a second process started by mistake) waits until the holder stops renewing, then takes over; a
 leader that can't renew within the lease duration exits rather than risk two operators writing at once.
+
+As client-go's leaderelection: expiry is judged by this process's own clock, from when it last saw the Lease
+record change, never by comparing the holder's renewTime with local time (clock skew between replicas would
+make a standby take over a live leader). An error reading or writing the Lease (missing RBAC, a missing
+namespace, an API outage) is retried with backoff and shows in the log, in `kemr_leader_election_errors_total`
+and in /healthz (unhealthy while not leading and unable to try), never as a healthy-looking idle operator.
 """
 
 from __future__ import annotations
@@ -11,11 +17,13 @@ import asyncio
 import logging
 import os
 import socket
+import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from kemr.apply.client import ApiError, KubeClient
 from kemr.apply.kinds import kind_named
+from kemr.metrics import LEADER, LEADER_ELECTION_ERRORS
 
 log = logging.getLogger(__name__)
 LEASES = kind_named("Lease")
@@ -29,16 +37,29 @@ def _stamp(t: datetime) -> str:
     return t.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-def _parse(value: str | None) -> datetime | None:
-    return datetime.fromisoformat(value.replace("Z", "+00:00")) if value else None
+MAX_RETRY_SECONDS = 30.0
 
 
-def expired(lease: dict[str, Any], now: datetime) -> bool:
-    spec = lease.get("spec") or {}
-    renewed = _parse(spec.get("renewTime")) or _parse(spec.get("acquireTime"))
-    if not spec.get("holderIdentity") or renewed is None:
-        return True
-    return now > renewed + timedelta(seconds=int(spec.get("leaseDurationSeconds") or 0))
+class LeaseClock:
+    """When this process last saw a Lease's record change, on its own monotonic clock (client-go's
+    observedTime): a holder is alive while its record keeps changing within leaseDurationSeconds."""
+
+    def __init__(self) -> None:
+        self.record: tuple[Any, ...] | None = None
+        self.seen_at = 0.0
+
+    def expired(self, lease: dict[str, Any], now: float | None = None) -> bool:
+        """`now`: monotonic seconds (time.monotonic() when None). A Lease without holder is free; a record
+        seen for the first time or changed since counts as just renewed."""
+        spec = lease.get("spec") or {}
+        if not spec.get("holderIdentity"):
+            return True
+        now = time.monotonic() if now is None else now
+        record = (spec.get("holderIdentity"), spec.get("renewTime"), spec.get("leaseTransitions"))
+        if record != self.record:
+            self.record, self.seen_at = record, now
+            return False
+        return now > self.seen_at + int(spec.get("leaseDurationSeconds") or 0)
 
 
 class LeaderElector:
@@ -49,6 +70,15 @@ class LeaderElector:
         self.identity = f"{socket.gethostname()}_{os.getpid()}"
         self.lease_seconds = lease_seconds
         self.renew_seconds = max(1.0, lease_seconds / 3)
+        self.clock = LeaseClock()
+        self.leading = False
+        self.last_error: str | None = None  # the last failed attempt's error, while not leading
+
+    def healthy(self) -> str | None:
+        """None when healthy; else why not: this process neither leads nor can take part in the election."""
+        if self.leading or self.last_error is None:
+            return None
+        return f"cannot take part in leader election (Lease {self.namespace}/{self.name}): {self.last_error}"
 
     def _lease(self, lease: dict[str, Any] | None, acquired: datetime | None) -> dict[str, Any]:
         now = _now()
@@ -82,7 +112,7 @@ class LeaderElector:
     async def try_acquire_or_renew(self) -> bool:
         lease = await self._get()
         holder = ((lease or {}).get("spec") or {}).get("holderIdentity")
-        if lease and holder != self.identity and not expired(lease, _now()):
+        if lease and holder != self.identity and not self.clock.expired(lease):
             return False
         try:
             if lease is None:
@@ -100,12 +130,32 @@ class LeaderElector:
         return True
 
     async def acquire(self) -> None:
+        """Returns once this process leads. Errors are retried with backoff (up to MAX_RETRY_SECONDS apart),
+        logged when they change, counted, and kept in last_error for /healthz."""
         logged = False
-        while not await self.try_acquire_or_renew():
-            if not logged:
-                log.info("waiting to become the leader (Lease %s/%s)", self.namespace, self.name)
-                logged = True
-            await asyncio.sleep(self.renew_seconds)
+        delay = self.renew_seconds
+        while True:
+            try:
+                if await self.try_acquire_or_renew():
+                    break
+                self.last_error, delay = None, self.renew_seconds
+                if not logged:
+                    log.info("waiting to become the leader (Lease %s/%s)", self.namespace, self.name)
+                    logged = True
+            except Exception as err:  # 403 (RBAC), 404 (namespace), 5xx, connection: keep trying
+                LEADER_ELECTION_ERRORS.inc()
+                if str(err) != self.last_error:
+                    log.error(
+                        "leader election: cannot read or take the Lease %s/%s, retrying: %s",
+                        self.namespace,
+                        self.name,
+                        err,
+                    )
+                self.last_error = str(err)
+                delay = min(MAX_RETRY_SECONDS, delay * 2)
+            await asyncio.sleep(delay)
+        self.leading, self.last_error = True, None
+        LEADER.set(1)
         log.info("became the leader as %s (Lease %s/%s)", self.identity, self.namespace, self.name)
 
     async def keep(self) -> None:
@@ -118,12 +168,15 @@ class LeaderElector:
                     deadline = _now() + timedelta(seconds=self.lease_seconds)
                     continue
                 log.error("another operator holds the Lease %s/%s", self.namespace, self.name)
-                return
+                break
             except Exception as err:  # renewing failed: keep trying until the lease would expire
+                LEADER_ELECTION_ERRORS.inc()
                 log.warning("could not renew the Lease: %s", err)
             if _now() > deadline:
                 log.error("could not renew the Lease for %ss", self.lease_seconds)
-                return
+                break
+        self.leading = False
+        LEADER.set(0)
 
     async def release(self) -> None:
         """Lets a standby take over at once (on a graceful stop)."""

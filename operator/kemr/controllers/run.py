@@ -195,6 +195,17 @@ async def lead(ctx: Context) -> None:
         os.kill(os.getpid(), signal.SIGTERM)
 
 
+@kopf.on.probe(id="leaderElection")
+def leader_election_probe(memo: kopf.Memo, **_: Any) -> str:
+    """/healthz fails (HTTP 500) while this process neither leads nor can take part in the election (e.g. its
+    Lease can't be read: RBAC, a missing namespace), so a stuck standby is restarted and seen, not idle."""
+    ctx: Context | None = memo.get("ctx")
+    why = ctx.elector.healthy() if ctx and ctx.elector else None
+    if why:
+        raise kopf.PermanentError(why)
+    return "leading" if ctx and ctx.elector and ctx.elector.leading else "ok"
+
+
 @kopf.on.cleanup()
 async def cleanup(memo: kopf.Memo, **_: Any) -> None:
     ctx: Context | None = memo.get("ctx")
