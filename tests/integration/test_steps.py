@@ -269,3 +269,20 @@ def test_operator_killed_at_a_crash_point_runs_each_attempt_once(
     done = wait_for_step(kube, namespace, "once", "COMPLETED")
     assert [a["number"] for a in done["status"]["attempts"]] == [1]
     assert [p["metadata"]["name"] for p in _driver_pods(kube, namespace, "once")] == ["once-attempt-1"]
+
+
+def test_steps_sent_within_one_second_run_in_the_order_sent(
+    kube: Kube, namespace: str, ready_cluster: str
+) -> None:
+    """creationTimestamp has one-second precision; names in reverse alphabetical order make a name tie-break
+    visibly wrong. One `kubectl apply` creates them in document order within the same second."""
+    names = ["s-d", "s-c", "s-b", "s-a"]
+    kube.apply(*(step_manifest(n, ready_cluster, duration="1s") for n in names), namespace=namespace)
+    done = [wait_for_step(kube, namespace, n, "COMPLETED", timeout=120) for n in names]
+    created = {d["metadata"]["creationTimestamp"] for d in done}
+    requested = [d["status"]["attempts"][0]["requestedTime"] for d in done]
+    assert requested == sorted(requested), "steps must start in the order they were sent"
+    ended = [d["status"]["timeline"]["ended"] for d in done]
+    assert ended == sorted(ended)
+    if len(created) == 1:
+        print("all four were created within the same second")

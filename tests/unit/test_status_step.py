@@ -377,3 +377,26 @@ def test_a_full_quota_is_retried_and_the_deadline_still_counts() -> None:
 )
 def test_refusal_kinds(status: int, transient: bool) -> None:
     assert classify_refusal(status, "x").transient is transient
+
+
+def test_steps_created_in_the_same_second_run_in_the_order_they_were_stored() -> None:
+    """creationTimestamp has one-second precision: z, y and x were sent in that order within one second."""
+    second = "2026-11-22T12:00:03Z"
+    z = _step("z", second)
+    z["status"] = {"state": "PENDING", "creationRevision": "1001"}  # recorded when first seen
+    z["metadata"]["resourceVersion"] = "1200"  # its status written since: not what orders it
+    y = _step("y", second)
+    y["metadata"]["resourceVersion"] = "1002"  # not recorded yet: its current resourceVersion
+    x = _step("x", second)
+    x["metadata"]["resourceVersion"] = "1003"
+    assert startable([x, y, z], 1) == {"z"}
+    assert startable([x, y, z], 2) == {"z", "y"}
+
+
+def test_the_first_revision_seen_is_kept() -> None:
+    first = decide_step(
+        "load", spec(), 1, EMRStepStatus(), T0, READY, False, None, None, [], T0, revision="1001"
+    ).status
+    assert first.creation_revision == "1001"
+    later = decide_step("load", spec(), 1, first, T0, READY, False, None, None, [], T0, revision="1500")
+    assert later.status.creation_revision == "1001"

@@ -339,3 +339,6 @@ class EMRStepStatus(KemrModel):
     """When the step was created, started and ended."""
     observed_generation: int | None = Field(default=None, ge=0)
     """The .metadata.generation the status was computed from."""
+    creation_revision: str | None = Field(default=None, max_length=64)
+    """The step's metadata.resourceVersion when the operator first recorded it: orders steps created within
+    the same second (creationTimestamp has one-second precision) in the order the apiserver stored them."""

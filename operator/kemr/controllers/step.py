@@ -142,6 +142,7 @@ async def _reconcile_locked(ctx: Context, body: Mapping[str, Any], spec: EMRStep
         issues=step_issues(spec, cluster_spec),
         now=now,
         start_timeout=ctx.config.driver_start_timeout_seconds,
+        revision=meta.get("resourceVersion"),
     )
     owner = {"apiVersion": API_VERSION, "kind": STEP_KIND, "metadata": meta}
     finished = pod is not None and (pod.get("status") or {}).get("phase") in ("Succeeded", "Failed")

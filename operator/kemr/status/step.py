@@ -248,9 +248,11 @@ def decide_step(
     issues: Sequence[ValidationIssue],
     now: datetime,
     start_timeout: float = 600,
+    revision: str | None = None,
 ) -> StepDecision:
     """The step's next status and the one action to carry out. `pod` is the last attempt's driver pod (only
-    when the step controls it); `start_timeout` (seconds) bounds how long a driver may take to start."""
+    when the step controls it); `start_timeout` (seconds) bounds how long a driver may take to start;
+    `revision` is the step's metadata.resourceVersion (kept as creationRevision when first recorded)."""
     d = _Draft(
         state=previous.state or StepState.PENDING,
         reason=previous.state_change_reason,
@@ -325,7 +327,7 @@ def decide_step(
             d.move(StepState.RUNNING, None, "Attempt 1 started", now)
             action = Action.CREATE_POD
 
-    return _decision(d, spec, previous, generation, now, start_timeout, action, requeue)
+    return _decision(d, spec, previous, generation, now, start_timeout, action, requeue, revision)
 
 
 def _decision(
@@ -337,6 +339,7 @@ def _decision(
     start_timeout: float,
     action: Action,
     requeue: float | None,
+    revision: str | None = None,
 ) -> StepDecision:
     status = EMRStepStatus(
         state=d.state,
@@ -347,6 +350,7 @@ def _decision(
         conditions=_conditions(previous, d.state, d.reason, generation, now),
         timeline=d.timeline,
         observed_generation=generation,
+        creation_revision=previous.creation_revision or revision,
     )
     deadline = _deadline_in(spec, d, now, start_timeout) if d.state == StepState.RUNNING else None
     requeue = min(filter(None, (requeue, deadline)), default=None)
@@ -650,11 +654,16 @@ def _camel(value: str) -> str:
 # --- the cluster's step queue -------------------------------------------------------------------------------
 
 
-def step_order_key(step: Mapping[str, Any]) -> tuple[str, int, str]:
-    """Creation order; inline steps carry their position, and same-second ties fall back to the name."""
+def step_order_key(step: Mapping[str, Any]) -> tuple[str, int, int, str]:
+    """Submission order: creationTimestamp; inline steps then carry their position; steps created within the
+    same second go in the order the apiserver stored them: the resourceVersion the operator first saw
+    (status.creationRevision; for a step not recorded yet, its current one); the name last."""
     meta = step["metadata"]
     index = int((meta.get("annotations") or {}).get(STEP_INDEX_ANNOTATION, "0"))
-    return (meta.get("creationTimestamp", ""), index, meta["name"])
+    revision = str((step.get("status") or {}).get("creationRevision") or meta.get("resourceVersion") or "")
+    # resourceVersions are etcd revisions in every apiserver; one that isn't a number sorts after the rest.
+    stored = int(revision) if revision.isdigit() else 2**63
+    return (meta.get("creationTimestamp", ""), index, stored, meta["name"])
 
 
 def startable(steps: Sequence[Mapping[str, Any]], concurrency: int) -> set[str]:
