@@ -300,3 +300,22 @@ def test_deleting_the_namespace_still_deletes_a_protected_cluster(api: Kube) -> 
         return api.run("get", "namespace", name, check=False).returncode != 0
 
     wait_until(gone, 60, f"namespace {name} to be deleted")
+
+
+def test_a_core_group_is_resized_never_removed_or_renamed(api: Kube, ns: str) -> None:
+    """As on EMR: removing or renaming a core group would delete its DataNodes' volumes before HDFS moved
+    their blocks (issue 13, kind 5)."""
+    cluster = _cluster()
+    _apply(api, ns, cluster)
+    core = {"name": "core", "replicas": 2, "storage": {"size": "2Gi"}}
+    renamed = {"coreGroups": [{**core, "name": "core-b"}]}
+    code, stderr = _update(api, ns, cluster, renamed)
+    assert code != 0
+    assert "a core group cannot be removed or renamed while the cluster runs HDFS" in stderr
+    assert "Lower its replicas instead" in stderr
+    added = {"coreGroups": [core, {**core, "name": "core-b", "replicas": 1}]}
+    code, stderr = _update(api, ns, cluster, added)
+    assert code == 0, stderr
+    code, stderr = _update(api, ns, cluster, {"coreGroups": [core]})  # and removing the new one again
+    assert code != 0
+    assert "cannot be removed or renamed" in stderr
