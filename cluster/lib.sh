@@ -89,8 +89,9 @@ run_logged() {
   log "  $what: done in $((SECONDS - start)) s"
 }
 
-latest_line() {  # LOG : its last non-empty line without our timestamp, cut to 100 characters
-  grep -v '^[[:space:]]*$' "$1" | tail -n 1 | sed -E 's/^\[[0-9:]+\] //' | cut -c1-100
+latest_line() {  # LOG : its last non-empty line without colours or our timestamp, cut to 100 characters
+  sed -E 's/\x1b\[[0-9;]*[A-Za-z]//g' "$1" | grep -v '^[[:space:]]*$' | tail -n 1 | sed -E 's/^\[[0-9:]+\] //' |
+    cut -c1-100
 }
 
 go_packages_compiled() {  # LOG of `go build -v` / `go install -v`: one line per compiled package

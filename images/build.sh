@@ -88,7 +88,7 @@ build_image() {
     ca=$(cat /usr/local/share/ca-certificates/*.crt)
   fi
   # buildah prints every RUN's output (apt, pip, Maven): into the log; a progress line shows its latest STEP.
-  run_logged "$name image" "$logf" bah bud --isolation chroot --layers --pull=false --build-arg "BASE=$base" \
+  PROGRESS=buildah_step run_logged "$name image" "$logf" bah bud --isolation chroot --layers --pull=false --build-arg "BASE=$base" \
     --build-arg "BUILD_CA=$ca" -f "$context/Dockerfile" -t "$tag" "$context"
   bah push --quiet "$tag" "oci-archive:$archive.tmp:$tag" >>"$logf" 2>&1 || die "$tag: buildah push failed (log: $logf)"
   mv "$archive.tmp" "$archive"
@@ -98,6 +98,10 @@ build_image() {
   bah rmi --prune >/dev/null 2>&1 || true
   digest=$(python3 "$IMAGES_DIR/oci.py" digest "$archive")
   log "$tag: built in $((SECONDS - start)) s, $(du -m "$archive" | cut -f1) MiB archive, manifest $digest"
+}
+
+buildah_step() {  # LOG of `buildah bud`: the Dockerfile step it is at ("STEP 7/15: RUN ...")
+  grep -aoE 'STEP [0-9]+/[0-9]+: .*' "$1" | tail -n 1 | cut -c1-90
 }
 
 # The operator's build context: the kemr wheel and the locked runtime dependencies (with hashes).
