@@ -110,7 +110,14 @@ def demo_cluster(bucket: str) -> dict[str, Any]:
             "actionOnFailure": "CONTINUE",
             # Prints its two arguments into the termination message, which becomes failureDetails.message.
             "command": {
-                "args": ["sh", "-c", 'printf "%s|%s" "$1" "$2" >/dev/termination-log; exit 3', "sh", *LITERAL]
+                "args": [
+                    "sh",
+                    "-c",
+                    'printf "%s|%s" "$1" "$2" >/dev/termination-log; exit 3',
+                    "sh",
+                    *LITERAL,
+                ],
+                "driver": {"resources": {"cpu": "100m", "memory": "128Mi"}},
             },
         },
     ]

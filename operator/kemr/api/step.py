@@ -104,7 +104,10 @@ class CommandStep(KemrModel):
     """An arbitrary command run in the cluster's image, as EMR's command-runner.jar."""
 
     args: list[Arg] = Field(min_length=1, max_length=MAX_ARGS)
-    """The command and its arguments (no shell: use ["bash", "-c", "..."] for one)."""
+    """The command and its arguments (no shell: use ["bash", "-c", "..."] for one), passed exactly as
+    written (kemr escapes `$(VAR)` and `$$` from the kubelet's expansion)."""
+    driver: DriverSpec = Field(default_factory=DriverSpec)
+    """The pod the command runs in: its CPU and memory."""
 
 
 class Retry(KemrModel):

@@ -93,7 +93,7 @@ def _driver_env(resolved: ResolvedCluster, step: str, attempt: int) -> list[dict
 
 
 def _resources(spec: EMRStepSpec) -> Resources:
-    body = spec.spark or spec.spark_sql
+    body = spec.spark or spec.spark_sql or spec.command
     return body.driver.resources if body else Resources()
 
 
