@@ -293,8 +293,8 @@ _SPEC_RULES = [
         "!('HDFS' in self.applications) || !has(oldSelf.coreGroups)"
         " || oldSelf.coreGroups.all(o, has(self.coreGroups) && self.coreGroups.exists(n, n.name == o.name))",
         "a core group cannot be removed or renamed while the cluster runs HDFS: its DataNodes hold blocks"
-        " that would be lost. Lower its replicas instead (leaving DataNodes are decommissioned first), add new"
-        " groups beside it, or terminate the cluster",
+        " that would be lost. Lower its replicas instead (leaving DataNodes are decommissioned first), add"
+        " new groups beside it, or terminate the cluster",
         field_path=".coreGroups",
         reason="FieldValueForbidden",
     ),
