@@ -160,3 +160,50 @@ def test_a_step_recreated_under_the_same_name_never_adopts_the_old_driver(
     kube.run("delete", "pod", "dup-attempt-1", "-n", namespace, "--wait=true")
     failed = wait_for_step(kube, namespace, "dup", "FAILED", timeout=60)["status"]
     assert failed["attempts"][0]["exitCode"] == 3  # its own driver's result, not the old one's 0
+
+
+def _pod(kube: Kube, namespace: str, name: str) -> dict[str, Any] | None:
+    proc = kube.run("get", "pod", name, "-n", namespace, "-o", "json", check=False)
+    return yaml.safe_load(proc.stdout) if proc.returncode == 0 else None
+
+
+def test_a_driver_that_finished_and_was_deleted_while_the_operator_was_down_keeps_its_result(
+    operator: OperatorProcess, kube: Kube, namespace: str, ready_cluster: str
+) -> None:
+    kube.apply(step_manifest("quiet", ready_cluster, duration="4s"), namespace=namespace)
+    wait_until(lambda: _pod(kube, namespace, "quiet-attempt-1"), 30, "the driver pod")
+    operator.stop()
+    try:
+        wait_until(
+            lambda: (
+                (p := _pod(kube, namespace, "quiet-attempt-1")) and p["status"].get("phase") == "Succeeded"
+            ),
+            30,
+            "the driver to succeed",
+        )
+        kube.run("delete", "pod", "quiet-attempt-1", "-n", namespace, "--wait=false")
+        time.sleep(2)
+        held = _pod(kube, namespace, "quiet-attempt-1")
+        assert held, "the finalizer keeps the pod until its outcome is recorded"
+        assert "kemr.io/driver-outcome" in held["metadata"]["finalizers"]
+    finally:
+        operator.start()
+    done = wait_for_step(kube, namespace, "quiet", "COMPLETED")["status"]
+    assert [(a["outcome"], a["exitCode"]) for a in done["attempts"]] == [("COMPLETED", 0)]
+    wait_until(lambda: not _pod(kube, namespace, "quiet-attempt-1"), 30, "the pod gone once recorded")
+
+
+def test_a_running_driver_deleted_by_hand_fails_the_step_and_never_runs_twice(
+    kube: Kube, namespace: str, ready_cluster: str
+) -> None:
+    kube.apply(step_manifest("once", ready_cluster, duration="10m"), namespace=namespace)
+    wait_until(
+        lambda: (p := _pod(kube, namespace, "once-attempt-1")) and p["status"].get("phase") == "Running",
+        30,
+        "the driver running",
+    )
+    kube.run("delete", "pod", "once-attempt-1", "-n", namespace, "--wait=false")
+    failed = wait_for_step(kube, namespace, "once", "FAILED")["status"]
+    assert [a["outcome"] for a in failed["attempts"]] == ["FAILED"]  # one attempt: maxAttempts 1
+    assert failed["attempts"][0]["exitCode"] == 143
+    wait_until(lambda: not _pod(kube, namespace, "once-attempt-1"), 30, "the pod gone once recorded")

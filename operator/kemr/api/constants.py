@@ -35,6 +35,9 @@ ROLE_MASTER: Final = "master"
 ROLE_CORE: Final = "core"
 ROLE_TASK: Final = "task"
 ROLE_DRIVER: Final = "driver"
+# On every driver pod, removed by the operator once the attempt's outcome is in the step's status (as the Job
+# controller's batch.kubernetes.io/job-tracking): a driver deleted meanwhile can't take its result with it.
+DRIVER_FINALIZER: Final = "kemr.io/driver-outcome"
 ROLES: Final = (ROLE_MASTER, ROLE_CORE, ROLE_TASK, ROLE_DRIVER)
 
 # Name lengths. Workloads are named "<cluster>-core-<group>" / "<cluster>-task-<group>" (resolve/names) and

@@ -163,6 +163,7 @@ def build_driver_pod(
         "name": pod_name,
         "namespace": resolved.namespace,
         "ownerReferences": [owner],
+        "finalizers": [c.DRIVER_FINALIZER],
     }
     return {"apiVersion": "v1", "kind": "Pod", **pod}
 

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import ValidationError
 
 from kemr.api import ClusterState, EMRClusterSpec, EMRStepSpec, EMRStepStatus, StepState
-from kemr.api.constants import API_VERSION, CLUSTER_KIND, STEP_KIND
+from kemr.api.constants import API_VERSION, CLUSTER_KIND, DRIVER_FINALIZER, LABEL_STEP, STEP_KIND
 from kemr.apply.client import ApiError
 from kemr.apply.events import post_event
 from kemr.apply.kinds import kind_named
@@ -98,6 +98,7 @@ def step_issues(spec: EMRStepSpec, cluster: EMRClusterSpec | None) -> list[Valid
 async def reconcile_step(ctx: Context, namespace: str, name: str) -> float | None:
     body = ctx.store.get(STEP_KIND, namespace, name)
     if body is None or body["metadata"].get("deletionTimestamp"):
+        await release_drivers(ctx, namespace, name, None, None)  # the step is gone: its pods may go too
         return None
     try:
         spec = EMRStepSpec.model_validate(body.get("spec") or {})
@@ -110,6 +111,7 @@ async def reconcile_step(ctx: Context, namespace: str, name: str) -> float | Non
         body = ctx.store.get(STEP_KIND, namespace, name) or body
         previous = EMRStepStatus.model_validate(body.get("status") or {})
         decision = await _reconcile_locked(ctx, body, spec)
+    await release_drivers(ctx, namespace, name, body["metadata"]["uid"], decision.status)
     owner = {"apiVersion": API_VERSION, "kind": STEP_KIND, "metadata": body["metadata"]}
     for event in decision.events:  # outside the lock: the queue of the cluster's other steps moves on
         await post_event(ctx.kube, owner, event.type, event.reason, event.message)
@@ -181,6 +183,43 @@ async def _write_status(
     updated = await patch_status(ctx.kube, owner, patch, resource_version=version)
     ctx.store.upsert(STEP_KIND, {"apiVersion": API_VERSION, "kind": STEP_KIND, **updated})
     return str(updated["metadata"]["resourceVersion"])
+
+
+async def release_drivers(
+    ctx: Context, namespace: str, step: str, uid: str | None, status: EMRStepStatus | None
+) -> None:
+    """Removes DRIVER_FINALIZER from the step's driver pods whose outcome is recorded in `status` (the
+    status just written): every pod but the running attempt's. With `uid`/`status` None (the step is gone),
+    from all of its pods. A pod of another step of the same name is released too: its owner is gone."""
+    running = None
+    if status is not None and status.attempts and status.attempts[-1].outcome is None:
+        running = status.attempts[-1].driver_pod
+    if status is not None:  # the attempts name every pod the step made
+        found = (ctx.store.get("Pod", namespace, a.driver_pod) for a in status.attempts)
+        pods = [p for p in found if p is not None]
+    else:
+        pods = ctx.store.all("Pod", namespace)
+    for pod in pods:
+        meta = pod["metadata"]
+        if (meta.get("labels") or {}).get(LABEL_STEP) != step:
+            continue
+        if DRIVER_FINALIZER not in (meta.get("finalizers") or []):
+            continue
+        if meta["name"] == running and uid is not None and controlled_by(pod, uid):
+            continue  # its outcome is not recorded yet
+        kept = [f for f in meta.get("finalizers") or [] if f != DRIVER_FINALIZER]
+        patch = {"metadata": {"finalizers": kept or None, "resourceVersion": meta["resourceVersion"]}}
+        try:
+            updated = await ctx.kube.request(
+                "PATCH",
+                kind_named("Pod").path(namespace, meta["name"]),
+                body=patch,
+                content_type="application/merge-patch+json",
+            )
+            ctx.store.upsert("Pod", {"apiVersion": "v1", "kind": "Pod", **updated})
+        except ApiError as err:
+            if not (err.not_found or err.conflict):  # gone, or changed: the pod's next event retries
+                raise
 
 
 def controlled_by(obj: Mapping[str, Any], uid: str) -> bool:
