@@ -18,11 +18,15 @@ ensure_tools() {  # buildah and debootstrap, from Debian (the one list: cluster/
   [ -x "$UV" ] || die "uv not found ($UV): run scripts/setup.sh (make demo and make test do)"
 }
 
-# A hash of files' paths and contents (and of any extra words), to name what a build was made from.
+# A hash of files' contents and paths relative to their folder (and of any extra words), to name what a build was
+# made from: the same sources give the same name in any checkout (CI clones into a new folder every run).
 inputs_hash() {
-  local extra=$1
+  local extra=$1 dir
   shift
-  { echo "$extra"; find "$@" -type f -print0 | sort -z | xargs -0 sha256sum; } | sha256sum | cut -c1-16
+  {
+    echo "$extra"
+    for dir in "$@"; do (cd "$dir" && find . -type f -print0 | sort -z | xargs -0 sha256sum); done
+  } | sha256sum | cut -c1-16
 }
 
 # The BASE image: a minimal Debian made with debootstrap, as debian:bookworm-slim is (no docs, man pages or
