@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import secrets
 import subprocess
@@ -10,8 +11,9 @@ from pathlib import Path
 
 import pytest
 
+from support.helm import chart_identity
 from support.kube import Kube
-from support.operator import OperatorProcess, kill_leftovers
+from support.operator import OperatorProcess, kill_leftovers, log_sizes, rbac_denials
 
 REPO = Path(__file__).resolve().parent.parent
 CLUSTER_DIR = REPO / "cluster"
@@ -79,11 +81,33 @@ def spawn_operator(operator: OperatorProcess, tmp_path: Path) -> Iterator[Callab
     operator.start()
 
 
+@pytest.fixture(autouse=True)
+def forbidden_calls_fail_the_test(request: pytest.FixtureRequest) -> Iterator[None]:
+    """A test during which an operator was denied a call by RBAC fails, naming the call: the chart's rules
+    must allow everything the operator does."""
+    if not {"operator", "spawn_operator", "real_node_operator"} & set(request.fixturenames):
+        yield
+        return
+    before = log_sizes()
+    yield
+    denials = rbac_denials(before)
+    assert not denials, "the operator was denied calls the chart must allow:\n" + "\n".join(denials)
+
+
+OPERATOR_NAMESPACE = "kemr-tests"  # where the tests' operators hold their Lease (POD_NAMESPACE)
+
+
 @pytest.fixture(scope="session")
 def operator(crds: Kube, tmp_path_factory: pytest.TempPathFactory) -> Iterator[OperatorProcess]:
-    """The operator running as a process (`kemr run`) against the local cluster."""
-    log = tmp_path_factory.mktemp("operator") / "operator.log"
-    proc = OperatorProcess(crds.kubeconfig, log)
+    """The operator running as a process (`kemr run`) against the local cluster, as the Helm chart's
+    ServiceAccount with exactly the chart's rules (plus the service proxy a host process needs): a call the
+    chart doesn't allow fails the test that made it (see `forbidden_calls_fail_the_test`). Every operator a
+    test starts from it (spawn_operator, the e2e one) authenticates the same way."""
+    workdir = tmp_path_factory.mktemp("operator")
+    kubeconfig = chart_identity(crds, workdir / "kubeconfig", namespace=OPERATOR_NAMESPACE)
+    os.environ["POD_NAMESPACE"] = OPERATOR_NAMESPACE  # inherited by every operator process of the session
+    log = workdir / "operator.log"
+    proc = OperatorProcess(kubeconfig, log)
     proc.start()
     try:
         yield proc

@@ -22,6 +22,7 @@ import yaml
 from chart_support import CHART, GOLDEN, REPO, helm, render_text, values_args
 
 from support.emr import cluster_manifest, diagnose, step_manifest, wait_for_step
+from support.helm import token_kubeconfig
 from support.kube import Kube, wait_until
 from support.operator import OperatorProcess
 
@@ -310,25 +311,6 @@ def test_kind_config_nodes_carry_the_local_clusters_labels_and_taints(kube: Kube
 # --- the operator with exactly the chart's permissions ----------------------------------------------------
 
 
-def service_account_kubeconfig(kube: Kube, release: Release, path: Path) -> Path:
-    """A kubeconfig authenticating as the release's ServiceAccount (a short-lived token), as in the pod."""
-    admin = yaml.safe_load(kube.kubeconfig.read_text())
-    token = kube.run("create", "token", release.name, "-n", release.namespace, "--duration=1h").stdout.strip()
-    config = {
-        "apiVersion": "v1",
-        "kind": "Config",
-        "clusters": admin["clusters"],
-        "users": [{"name": "operator", "user": {"token": token}}],
-        "contexts": [
-            {"name": "operator", "context": {"cluster": admin["clusters"][0]["name"], "user": "operator"}}
-        ],
-        "current-context": "operator",
-    }
-    path.write_text(yaml.safe_dump(config))
-    path.chmod(0o600)
-    return path
-
-
 @pytest.mark.timeout(300)
 @pytest.mark.parametrize("watch", [0, 1], ids=["cluster-wide", "namespaced"])
 def test_operator_reconciles_with_only_the_charts_permissions(
@@ -348,7 +330,7 @@ def test_operator_reconciles_with_only_the_charts_permissions(
     args = deployment["spec"]["template"]["spec"]["containers"][0]["args"]
     log = tmp_path / "operator.log"
     proc = OperatorProcess(
-        service_account_kubeconfig(crds, release, tmp_path / "kubeconfig"),
+        token_kubeconfig(crds, release.name, release.namespace, tmp_path / "kubeconfig"),
         log,
         # the chart's own flags (metrics and health ports excepted: free ones on this host)
         extra_args=tuple(a for a in args[1:] if not a.startswith(("--metrics-port", "--health-port"))),

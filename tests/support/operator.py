@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -14,6 +15,28 @@ from pathlib import Path
 # Every operator process a test started: the session kills those still running at its end, so no operator
 # outlives the tests (two operators at once would fight over the same objects).
 STARTED: list[subprocess.Popen[bytes]] = []
+# Every operator process object, for the check that no call of theirs was forbidden by RBAC.
+INSTANCES: list[OperatorProcess] = []
+# How the apiserver words an RBAC denial (not an admission refusal such as "is forbidden: exceeded quota").
+RBAC_DENIAL = re.compile(r'cannot \w+ resource "[^"]+"')
+
+
+def rbac_denials(since: dict[Path, int]) -> list[str]:
+    """RBAC denials the operators logged after the given log sizes (a log not in `since`: from its start)."""
+    found = []
+    for proc in INSTANCES:
+        path = proc.log_path
+        if not path.exists():
+            continue
+        with path.open("rb") as f:
+            f.seek(since.get(path, 0))
+            text = f.read().decode(errors="replace")
+        found += [f"{path}: {line.strip()}" for line in text.splitlines() if RBAC_DENIAL.search(line)]
+    return found
+
+
+def log_sizes() -> dict[Path, int]:
+    return {p.log_path: p.log_path.stat().st_size for p in INSTANCES if p.log_path.exists()}
 
 
 def kill_leftovers() -> None:
@@ -42,6 +65,7 @@ class OperatorProcess:
         self.env = {**os.environ, **(env or {})}
         self.metrics_port, self.health_port = free_port(), free_port()
         self.proc: subprocess.Popen[bytes] | None = None
+        INSTANCES.append(self)
 
     def start(self) -> None:
         cmd = [
