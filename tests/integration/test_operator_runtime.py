@@ -34,3 +34,23 @@ def test_only_the_leader_reconciles_and_a_standby_takes_over(
     kube.apply(cluster_manifest("two"), namespace=namespace)
     wait_for_state(kube, namespace, "two", "WAITING")
     second.stop()
+
+
+@pytest.mark.rbac_denials_expected
+def test_an_operator_that_cannot_take_its_lease_says_so_and_is_unhealthy(
+    spawn_operator: Callable[..., OperatorProcess],
+) -> None:
+    """Its Lease namespace is one the chart's Role doesn't cover: every try is a 403. The operator keeps
+    trying, logs why, counts it, and fails /healthz: never a healthy-looking idle operator (issue 13, kind 7)."""
+    lost = spawn_operator("no-lease", env={"POD_NAMESPACE": "kemr-no-such-namespace"})
+    lost.start(wait_healthy=False)
+    wait_until(lambda: lost.health_status() == 500, 30, "/healthz to fail")
+    log = lost.log_path.read_text()
+    assert "leader election: cannot read or take the Lease kemr-no-such-namespace/kemr-operator" in log
+    assert 'cannot get resource "leases"' in log
+    errors = next(
+        line for line in lost.metrics().splitlines() if line.startswith("kemr_leader_election_errors_total ")
+    )
+    assert float(errors.split()[1]) >= 1
+    assert "kemr_leader 0.0" in lost.metrics()
+    assert "reconciling" not in log

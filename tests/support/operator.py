@@ -9,6 +9,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -67,7 +68,8 @@ class OperatorProcess:
         self.proc: subprocess.Popen[bytes] | None = None
         INSTANCES.append(self)
 
-    def start(self) -> None:
+    def start(self, wait_healthy: bool = True) -> None:
+        """Starts the process and waits until /healthz answers 200 (`wait_healthy=False`: answers at all)."""
         cmd = [
             sys.executable,
             "-m",
@@ -85,18 +87,25 @@ class OperatorProcess:
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"operator exited with {self.proc.returncode}; log: {self.log_path}")
-            if self.healthy():
+            status = self.health_status()
+            if status == 200 or (status is not None and not wait_healthy):
                 return
             time.sleep(0.2)
         self.kill()
         raise RuntimeError(f"operator not healthy after 30s; log: {self.log_path}")
 
-    def healthy(self) -> bool:
+    def health_status(self) -> int | None:
+        """The HTTP status of /healthz, or None when nothing answers."""
         try:
             with urllib.request.urlopen(f"http://127.0.0.1:{self.health_port}/healthz", timeout=1) as r:
-                return bool(r.status == 200)
+                return int(r.status)
+        except urllib.error.HTTPError as err:
+            return int(err.code)
         except OSError:
-            return False
+            return None
+
+    def healthy(self) -> bool:
+        return self.health_status() == 200
 
     def metrics(self) -> str:
         with urllib.request.urlopen(f"http://127.0.0.1:{self.metrics_port}/metrics", timeout=5) as r:
