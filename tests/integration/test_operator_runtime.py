@@ -41,7 +41,7 @@ def test_an_operator_that_cannot_take_its_lease_says_so_and_is_unhealthy(
     spawn_operator: Callable[..., OperatorProcess],
 ) -> None:
     """Its Lease namespace is one the chart's Role doesn't cover: every try is a 403. The operator keeps
-    trying, logs why, counts it, and fails /healthz: never a healthy-looking idle operator (issue 13, kind 7)."""
+    trying, logs why, counts it, and fails /healthz: never a healthy-looking idle operator (issue 13: 7)."""
     lost = spawn_operator("no-lease", env={"POD_NAMESPACE": "kemr-no-such-namespace"})
     lost.start(wait_healthy=False)
     wait_until(lambda: lost.health_status() == 500, 30, "/healthz to fail")
