@@ -67,8 +67,8 @@ def spawn_operator(operator: OperatorProcess, tmp_path: Path) -> Iterator[Callab
     operator.stop()
     spawned: list[OperatorProcess] = []
 
-    def spawn(name: str, env: dict[str, str] | None = None) -> OperatorProcess:
-        proc = OperatorProcess(operator.kubeconfig, tmp_path / f"{name}.log", env=env)
+    def spawn(name: str, env: dict[str, str] | None = None, args: tuple[str, ...] = ()) -> OperatorProcess:
+        proc = OperatorProcess(operator.kubeconfig, tmp_path / f"{name}.log", extra_args=args, env=env)
         spawned.append(proc)
         return proc
 
