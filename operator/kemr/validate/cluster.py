@@ -18,9 +18,11 @@ def validate_cluster(spec: EMRClusterSpec) -> list[ValidationIssue]:
 
     Pure: no I/O. Covers what the CRD's schema and CEL rules can't: keys the operator owns in
     `configurations` (cluster-wide and per group) and in inline steps' Spark conf, fields it owns in
-    `podOverrides`, and HDFS replication against the number of core nodes.
+    `podOverrides`, and HDFS replication against the number of core nodes. It also repeats the CRD's
+    cross-field rules (list-map keys, CEL), so the operator never builds a spec the apiserver would refuse
+    (tests/api/test_fuzz_verdicts.py checks the two verdicts agree).
     """
-    issues: list[ValidationIssue] = []
+    issues: list[ValidationIssue] = list(_crd_rules(spec))
     issues.extend(check_configurations(spec.configurations, "spec.configurations"))
     issues.extend(check_pod_overrides(spec.pod_overrides, "spec.podOverrides"))
     issues.extend(check_pod_overrides(spec.master.pod_overrides, "spec.master.podOverrides"))
@@ -37,6 +39,44 @@ def validate_cluster(spec: EMRClusterSpec) -> list[ValidationIssue]:
     for step in spec.steps:
         issues.extend(validate_step(step, f"spec.steps[{step.name}]"))
     return issues
+
+
+def _duplicates(values: list[str]) -> list[str]:
+    return sorted({v for v in values if values.count(v) > 1})
+
+
+def _crd_rules(spec: EMRClusterSpec) -> Iterator[ValidationIssue]:
+    """The CRD's list-map keys and spec-level CEL rules (kemr/api/cluster.py _SPEC_RULES), as issues."""
+    groups = [g.name for g in spec.core_groups] + [g.name for g in spec.task_groups]
+    for name in _duplicates(groups):
+        yield ValidationIssue(
+            "spec.taskGroups", f"group name {name} is used twice: names are unique across groups"
+        )
+    places = [("spec.configurations", spec.configurations)]
+    places += [(f"spec.coreGroups[{g.name}].configurations", g.configurations) for g in spec.core_groups]
+    places += [(f"spec.taskGroups[{g.name}].configurations", g.configurations) for g in spec.task_groups]
+    for field, configurations in places:
+        for classification in _duplicates([c.classification.value for c in configurations]):
+            yield ValidationIssue(
+                field, f"{classification} appears twice: merge its properties into one entry"
+            )
+    if Application.HDFS in spec.applications and not spec.core_groups:
+        yield ValidationIssue(
+            "spec.coreGroups", "HDFS needs at least one core group (its DataNodes): add one or remove HDFS"
+        )
+    if spec.terminate and spec.termination_protected:
+        yield ValidationIssue(
+            "spec.terminate",
+            "a termination-protected cluster cannot be terminated: set spec.terminationProtected to false"
+            " first",
+        )
+    if spec.step_concurrency > 1:
+        for step in spec.steps:
+            if step.action_on_failure.value != "CONTINUE":
+                yield ValidationIssue(
+                    f"spec.steps[{step.name}].actionOnFailure",
+                    "must be CONTINUE when stepConcurrency > 1",
+                )
 
 
 def _hdfs_site(configurations: list[Configuration]) -> Configuration | None:
