@@ -65,37 +65,35 @@ resources = st.fixed_dictionaries(
 storage = st.fixed_dictionaries({"size": st.sampled_from(QUANTITIES)})
 core_group = st.fixed_dictionaries(
     {"name": st.sampled_from(NAMES)},
-    optional={"replicas": st.integers(-1, 5), "resources": resources, "storage": storage},
+    optional={"replicas": st.integers(1, 5), "resources": resources, "storage": storage},
 )
 task_group = st.fixed_dictionaries(
-    {"name": st.sampled_from(NAMES)},
+    {"name": st.sampled_from(NAMES), "maxReplicas": st.integers(1, 5)},
     optional={
-        "capacityType": st.sampled_from(["spot", "on-demand", "cheap"]),
-        "minReplicas": st.integers(-1, 3),
-        "maxReplicas": st.integers(0, 5),
+        "capacityType": st.sampled_from(["spot", "on-demand", "spot", "cheap"]),
+        "minReplicas": st.integers(0, 3),
         "resources": resources,
     },
 )
 configuration = st.fixed_dictionaries(
-    {"classification": st.sampled_from(["spark-defaults", "hdfs-site", "core-site", "spark-env", "bogus"])},
+    {"classification": st.sampled_from(["spark-defaults", "hdfs-site", "core-site", "spark-env", "Bogus"])},
     optional={"properties": st.dictionaries(st.sampled_from(KEYS), st.sampled_from(VALUES), max_size=3)},
 )
 specs = st.fixed_dictionaries(
-    {},
+    {"coreGroups": st.lists(core_group, max_size=3)},
     optional={
         "release": st.sampled_from(["kemr-1.0", "kemr-9.9"]),
-        "applications": st.sampled_from([["Spark"], ["Spark", "HDFS"], ["HDFS"], []]),
+        "applications": st.sampled_from([["Spark", "HDFS"], ["Spark"], ["Spark", "HDFS"], ["HDFS"]]),
         "master": st.fixed_dictionaries({}, optional={"resources": resources, "storage": storage}),
-        "coreGroups": st.lists(core_group, max_size=3),
         "taskGroups": st.lists(task_group, max_size=2),
         "configurations": st.lists(configuration, max_size=3),
-        "stepConcurrency": st.integers(0, 3),
+        "stepConcurrency": st.integers(1, 3),
         "terminate": st.booleans(),
         "terminationProtected": st.booleans(),
         "autoTermination": st.fixed_dictionaries(
             {},
             optional={
-                "idleTimeoutSeconds": st.integers(-1, 7200),
+                "idleTimeoutSeconds": st.sampled_from([60, 300, 3600, 30]),
                 "keepAliveWhenNoSteps": st.booleans(),
             },
         ),

@@ -60,6 +60,8 @@ def _crd_rules(spec: EMRClusterSpec) -> Iterator[ValidationIssue]:
             yield ValidationIssue(
                 field, f"{classification} appears twice: merge its properties into one entry"
             )
+    if Application.SPARK not in spec.applications:
+        yield ValidationIssue("spec.applications", "applications must include Spark")
     if Application.HDFS in spec.applications and not spec.core_groups:
         yield ValidationIssue(
             "spec.coreGroups", "HDFS needs at least one core group (its DataNodes): add one or remove HDFS"
