@@ -41,6 +41,18 @@ def step(name: str, state: str | None, **conf: str) -> dict[str, Any]:
         ({"spark.cores.max": "8", "spark.executor.cores": "2", "spark.executor.memory": "1g"}, 8, 4 * 1024),
         ({}, 4, 8192),  # no hint: one worker's worth
         ({"spark.cores.max": "nonsense"}, 4, 8192),
+        # dynamic allocation: as many executors as Spark may ask for
+        (
+            {"spark.dynamicAllocation.enabled": "true", "spark.dynamicAllocation.maxExecutors": "5"},
+            20,
+            5 * 8192,
+        ),
+        (
+            {"spark.dynamicAllocation.enabled": "true", "spark.dynamicAllocation.initialExecutors": "2"},
+            8,
+            2 * 8192,
+        ),
+        ({"spark.dynamicAllocation.enabled": "true"}, 4, 8192),  # unbounded, no start: one worker's worth
     ],
 )
 def test_a_steps_demand_comes_from_its_spark_properties(

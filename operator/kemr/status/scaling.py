@@ -5,10 +5,11 @@ reachable, the task pods that can't be scheduled) and the group's previous scali
 module says how many task pods each group runs, why, and how many of a spot group's pods run on on-demand.
 
 Demand is counted in executor cores and memory. A step asks for `spark.cores.max` cores, else
-`spark.executor.instances` times `spark.executor.cores`, else one worker's worth (the smallest worker's
-cores): the standalone master would give an app every free core, so a step without a hint is counted at the
-least that lets it run. Core workers are counted first; task groups fill the rest in spec order, each
-within [min, max].
+`spark.executor.instances` times `spark.executor.cores` (with `spark.dynamicAllocation.enabled`: its
+`maxExecutors`, else its `initialExecutors` or `minExecutors`: as many executors as Spark may ask for), else
+one worker's worth (the smallest worker's cores): the standalone master would give an app every free core,
+so a step without a hint is counted at the least that lets it run. Core workers are counted first; task
+groups fill the rest in spec order, each within [min, max].
 """
 
 from __future__ import annotations
@@ -75,6 +76,17 @@ def step_demand(conf: Mapping[str, str], worker: Resources) -> Resources:
     executor_memory = spark_memory_mib(conf.get("spark.executor.memory")) or worker.memory_mib
     cores_max = _positive_int(conf.get("spark.cores.max"))
     instances = _positive_int(conf.get("spark.executor.instances"))
+    if conf.get("spark.dynamicAllocation.enabled", "").strip().lower() == "true":
+        # Spark asks for up to maxExecutors while tasks wait; without a bound, what it starts with.
+        instances = (
+            _positive_int(conf.get("spark.dynamicAllocation.maxExecutors"))
+            or max(
+                _positive_int(conf.get("spark.dynamicAllocation.initialExecutors")) or 0,
+                _positive_int(conf.get("spark.dynamicAllocation.minExecutors")) or 0,
+                instances or 0,
+            )
+            or None
+        )
     if cores_max is not None:
         cores = cores_max
     elif instances is not None:
