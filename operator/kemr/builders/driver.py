@@ -67,7 +67,16 @@ def _driver_conf(resources: Resources) -> list[str]:
     # validate_step refuses a driver too small for Spark's minimum heap.
     heap_mib = max(256, driver_heap_mib(memory_mib(resources.memory)))
     cores = max(1, cpu_millis(resources.cpu) // 1000)
-    return ["--conf", f"spark.driver.memory={heap_mib}m", "--conf", f"spark.driver.cores={cores}"]
+    return [
+        "--conf",
+        f"spark.driver.memory={heap_mib}m",
+        "--conf",
+        f"spark.driver.cores={cores}",
+        # A driver out of heap exits (and the step fails with the JVM's words) instead of hanging with a dead
+        # thread; the default options Spark prepends to the user's spark.driver.extraJavaOptions.
+        "--conf",
+        "spark.driver.defaultJavaOptions=-XX:+ExitOnOutOfMemoryError",
+    ]
 
 
 def driver_command(resolved: ResolvedCluster, step: str, spec: EMRStepSpec) -> list[str]:

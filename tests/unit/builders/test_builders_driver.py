@@ -92,3 +92,8 @@ def test_user_strings_are_escaped_for_the_kubelet_and_kemrs_own_references_are_n
     assert sql[-1] == "SELECT '$$(X)'"
     shell = _driver(resolve_spec(small_spec()), {"command": {"args": ["echo", "$(HOME)"]}})["command"]
     assert shell == ["echo", "$$(HOME)"]
+
+
+def test_a_driver_out_of_heap_exits_instead_of_hanging() -> None:
+    command = _driver(resolve_spec(small_spec()), PYSPARK)["command"]
+    assert "spark.driver.defaultJavaOptions=-XX:+ExitOnOutOfMemoryError" in command
