@@ -9,7 +9,9 @@ S3. One cluster (the demo's manifest) runs five steps in order, then terminates 
    driver log at failureDetails.logFile;
 5. `half-written`: fails while its tasks write; the committer must leave no output at all;
 6. `literal`: a command step whose arguments hold `$(VAR)`, `$$` and `${X}`: the program must get them exactly
-   (the kubelet expands `$(VAR)` in a container's command unless kemr escapes it).
+   (the kubelet expands `$(VAR)` in a container's command unless kemr escapes it);
+7. `oom`: a command step that allocates more than its container's memory limit: the kernel kills it, and the
+   step says so (OUT_OF_MEMORY, the limit, the field to raise).
 """
 
 from __future__ import annotations
@@ -116,6 +118,18 @@ def demo_cluster(bucket: str) -> dict[str, Any]:
                     'printf "%s|%s" "$1" "$2" >/dev/termination-log; exit 3',
                     "sh",
                     *LITERAL,
+                ],
+                "driver": {"resources": {"cpu": "100m", "memory": "128Mi"}},
+            },
+        },
+        {
+            "name": "oom",
+            "actionOnFailure": "CONTINUE",
+            "command": {
+                "args": [
+                    "python3",
+                    "-c",
+                    "b = bytearray(512 * 1024 * 1024); b[::4096] = b'x' * len(b[::4096])",
                 ],
                 "driver": {"resources": {"cpu": "100m", "memory": "128Mi"}},
             },
@@ -231,6 +245,15 @@ def test_user_strings_reach_the_program_exactly(demo_run: DemoRun) -> None:
     status = demo_run.steps["literal"]["status"]
     assert status["state"] == "FAILED"
     assert status["failureDetails"]["message"] == "|".join(LITERAL)
+
+
+def test_an_oom_killed_driver_is_reported_as_such(demo_run: DemoRun) -> None:
+    status = demo_run.steps["oom"]["status"]
+    assert status["state"] == "FAILED"
+    assert status["failureDetails"]["reason"] == "OUT_OF_MEMORY"
+    assert "memory limit 128Mi" in status["failureDetails"]["message"]
+    assert "spec.driver.resources.memory" in status["failureDetails"]["message"]
+    assert status["attempts"][0]["exitCode"] == 137
 
 
 def test_kubectl_emr_logs_shows_a_real_driver_log(demo_run: DemoRun, kube: Kube) -> None:
