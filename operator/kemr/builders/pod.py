@@ -173,6 +173,9 @@ def bootstrap_init_containers(
             ],
             "resources": container_resources(size),
             "securityContext": container_security_context(),
+            # A failing action's last output lines become its termination message: the cluster's or the
+            # step's BOOTSTRAP_FAILURE message quotes them.
+            "terminationMessagePolicy": "FallbackToLogsOnError",
             "volumeMounts": shared_mounts(),
         }
         for action in resolved.bootstrap_actions
