@@ -1,6 +1,6 @@
-"""A bootstrap action that exits non-zero, on the real node (init containers need real containers): the cluster
-ends TERMINATED_WITH_ERRORS with BOOTSTRAP_FAILURE, the message naming the action, its exit code, the pod and the
-action's own last words (issue 13, kind 2)."""
+"""A bootstrap action that exits non-zero, on the real node (init containers need real containers): the
+cluster ends TERMINATED_WITH_ERRORS with BOOTSTRAP_FAILURE, the message naming the action, its exit code, the
+pod and the action's own last words (issue 13, kind 2)."""
 
 from __future__ import annotations
 
