@@ -28,6 +28,13 @@ def ready_cluster(operator: OperatorProcess, kube: Kube, namespace: str) -> str:
     return "etl"
 
 
+def huge_driver(cluster_name: str) -> dict[str, Any]:
+    """A step whose driver asks for 40 CPUs: no node (32 each) can take it."""
+    manifest = step_manifest("huge", cluster_name)
+    manifest["spec"]["spark"]["driver"] = {"resources": {"cpu": "40", "memory": "4Gi"}}
+    return manifest
+
+
 def _reason(kube: Kube, namespace: str, name: str) -> dict[str, Any]:
     reason: dict[str, Any] = step(kube, namespace, name).get("status", {}).get("stateChangeReason") or {}
     return reason
@@ -58,7 +65,7 @@ def test_an_unschedulable_driver_says_why_within_a_minute(
     kube: Kube, namespace: str, ready_cluster: str
 ) -> None:
     kube.apply(
-        step_manifest("huge", ready_cluster, driver={"resources": {"cpu": "40", "memory": "4Gi"}}),
+        huge_driver(ready_cluster),
         namespace=namespace,
     )
     message, took = _explained(kube, namespace, "huge", "Insufficient cpu")
@@ -83,7 +90,7 @@ def test_a_driver_that_never_starts_ends_after_the_start_timeout(
     config.write_text(yaml.safe_dump({"driverStartTimeoutSeconds": 30}))
     spawn_operator("short-start", env={"KEMR_CONFIG": str(config)}).start()
     kube.apply(
-        step_manifest("huge", ready_cluster, driver={"resources": {"cpu": "40", "memory": "4Gi"}}),
+        huge_driver(ready_cluster),
         namespace=namespace,
     )
     failed = wait_for_step(kube, namespace, "huge", "FAILED", timeout=90)["status"]
