@@ -314,6 +314,12 @@ def test_a_sidecar_does_not_keep_the_step_running() -> None:
     d = run(previous=run().status, pod=driver_view(pod))
     assert d.status.state == StepState.COMPLETED
     assert d.action == Action.DELETE_POD  # the sidecar is stopped once the outcome is recorded
+    # A pod whose phase lags behind its only container is the step's record: kept.
+    alone = pending_pod(containerStatuses=[pod["status"]["containerStatuses"][0]])
+    alone["status"]["phase"] = "Running"
+    kept = run(previous=run().status, pod=driver_view(alone))
+    assert kept.status.state == StepState.COMPLETED
+    assert kept.action == Action.NONE
 
 
 def test_an_oom_killed_driver_is_reported_with_its_limit_and_the_field_to_raise() -> None:

@@ -75,6 +75,7 @@ class DriverView:
     terminated_reason: str | None = None  # the container's reason: Completed, Error, OOMKilled, …
     memory_limit: str | None = None  # the driver container's memory limit, as in the pod spec ("2Gi")
     not_started: str | None = None  # why it hasn't started, in the scheduler's / kubelet's words
+    sidecars_running: bool = False  # another container still runs (an ordinary sidecar never ends by itself)
 
     @property
     def outcome(self) -> str | None:
@@ -125,6 +126,9 @@ def driver_view(pod: Mapping[str, Any] | None, container: str = "driver") -> Dri
         terminated_reason=terminated.get("reason"),
         memory_limit=_memory_limit(pod, container),
         not_started=None if started or terminated else _why_not_started(pod),
+        sidecars_running=any(
+            c.get("name") != container and "running" in (c.get("state") or {}) for c in statuses
+        ),
     )
 
 
@@ -464,8 +468,9 @@ def _follow_attempt(
         current = d.attempts[-1]
     if pod.lost:
         return _interrupted(d, name, "the driver's node was lost", now)
-    # A driver whose container exited while the pod still runs (a sidecar) is done: record, then stop the pod.
-    cleanup = Action.DELETE_POD if pod.phase in ("Pending", "Running") and not pod.deleting else Action.NONE
+    # A driver whose container exited while a sidecar keeps the pod running is done: record, then stop the pod
+    # (a pod whose status is merely catching up with its one container is left alone: it is the record).
+    cleanup = Action.DELETE_POD if pod.sidecars_running and not pod.deleting else Action.NONE
     if pod.outcome == "Succeeded":
         d.close_attempt(AttemptOutcome.COMPLETED, now, pod.exit_code or 0)
         d.move(StepState.COMPLETED, None, "Driver exited 0", now)
