@@ -107,6 +107,10 @@ async def reconcile_step(ctx: Context, namespace: str, name: str) -> float | Non
         return None
     # One decision at a time per cluster: the step queue (stepConcurrency, order) is decided from the store,
     # which every status write below updates at once (read-your-writes within this process).
+    if ctx.store.get(CLUSTER_KIND, namespace, spec.cluster_ref.name) is None and await _cluster_exists(
+        ctx, namespace, spec.cluster_ref.name
+    ):
+        return CACHE_LAG_RECHECK_SECONDS  # not in the watch cache yet: never judge a step on a cache miss
     async with ctx.locks[(namespace, spec.cluster_ref.name)]:
         body = ctx.store.get(STEP_KIND, namespace, name) or body
         previous = EMRStepStatus.model_validate(body.get("status") or {})
@@ -170,6 +174,21 @@ async def _reconcile_locked(ctx: Context, body: Mapping[str, Any], spec: EMRStep
         events=decision.events + after.events,
         requeue_after=after.requeue_after,
     )
+
+
+CACHE_LAG_RECHECK_SECONDS = 1.0
+
+
+async def _cluster_exists(ctx: Context, namespace: str, name: str) -> bool:
+    """Asks the apiserver (a list by name: the chart grants list, not get) whether the EMRCluster exists: the
+    watch cache can lag behind (a step and its cluster applied together, or an operator just started, may see
+    the step first). A cluster missing from the cache fails or cancels a step only when it is really gone."""
+    found = await ctx.kube.request(
+        "GET",
+        kind_named(CLUSTER_KIND).collection(namespace),
+        query={"fieldSelector": f"metadata.name={name}"},
+    )
+    return bool(found.get("items"))
 
 
 async def _write_status(
