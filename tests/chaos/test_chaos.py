@@ -135,7 +135,7 @@ def test_nothing_changes_while_the_operator_is_away_and_all_is_repaired_on_its_r
     time.sleep(10)
     assert not _live_children(kube, namespace, "new-a")
     assert not _live_children(kube, namespace, "new-b")
-    core = kube.get("statefulset", "scaled-core", "-n", namespace)
+    core = kube.get("statefulset", "scaled-core-core", "-n", namespace)
     assert core["spec"]["replicas"] == 2, "nothing changes while the operator is away"
 
     back = time.monotonic()
@@ -143,9 +143,9 @@ def test_nothing_changes_while_the_operator_is_away_and_all_is_repaired_on_its_r
     wait_for_state(kube, namespace, "new-a", "WAITING", timeout=60)
     wait_for_state(kube, namespace, "new-b", "WAITING", timeout=60)
     wait_until(
-        lambda: kube.get("statefulset", "scaled-core", "-n", namespace)["spec"]["replicas"] == 3,
+        lambda: kube.get("statefulset", "scaled-core-core", "-n", namespace)["spec"]["replicas"] == 3,
         60,
-        "scaled-core at 3",
+        "scaled-core-core at 3",
     )
     wait_until(
         lambda: not _live_children(kube, namespace, "deleted"), 60, "the deleted cluster's children gone"
