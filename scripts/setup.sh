@@ -39,10 +39,10 @@ main() {
   else
     log "setup 2/5: skipped (no real node: KEMR_REAL_NODE=0, or not root)"
   fi
-  stage 3 cluster "the local cluster's binaries from the Go module proxy (cold: ~25 min)" "$CLUSTER_DIR/build.sh" $node
+  stage 3 cluster "the local cluster's binaries from the Go module proxy (cold: ~15 min)" "$CLUSTER_DIR/build.sh" $node
   if [ -n "$node" ]; then
     stage 4 node-images "the real node's images (pause, CoreDNS, busybox)" "$CLUSTER_DIR/node/images.sh" build
-    stage 5 images "kemr's images, data plane and operator (cold: ~6 min)" "$REPO/images/build.sh" all
+    stage 5 images "kemr's images, data plane and operator (cold: ~4 min)" "$REPO/images/build.sh" all
   else
     log "setup 4/5, 5/5: skipped (no real node)"
   fi

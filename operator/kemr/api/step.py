@@ -144,7 +144,9 @@ class StepBody(KemrModel):
     retry: Retry = Field(default_factory=Retry)
     """Attempts and backoff."""
     active_deadline_seconds: int | None = Field(default=None, ge=1)
-    """Fail an attempt that runs longer than this many seconds (reason DEADLINE_EXCEEDED)."""
+    """Fail an attempt that runs longer than this many seconds (reason DEADLINE_EXCEEDED), counted from when
+    its driver pod is requested (status.attempts[].requestedTime), as a Job's activeDeadlineSeconds: time the
+    pod waits to be scheduled or admitted counts."""
     pod_overrides: PodOverrides = None
     """Merged into the step's driver pod after the cluster's podOverrides (labels, annotations, affinity,
     tolerations, env...); fields the operator owns (containers' command, the service account...) win."""
