@@ -41,6 +41,7 @@ def test_a_master_no_node_can_fit_is_explained_then_ends_with_instance_failure(
     )
     wait_until(lambda: "Insufficient cpu" in _message(kube, namespace, "huge"), 60, "STARTING to say why")
     explained = time.monotonic() - start
+    print(f"unschedulable master explained {explained:.1f} s after the apply")
     assert cluster(kube, namespace, "huge")["status"]["state"] == "STARTING"
     assert "pod huge-master-0: not scheduled" in _message(kube, namespace, "huge")
     events = kube.items(

@@ -69,6 +69,7 @@ def test_an_unschedulable_driver_says_why_within_a_minute(
         namespace=namespace,
     )
     message, took = _explained(kube, namespace, "huge", "Insufficient cpu")
+    print(f"unschedulable driver explained {took:.1f} s after the apply")
     assert "spec.driver.resources.cpu" in message
     assert took < 60
     running = step(kube, namespace, "huge")["status"]
@@ -139,6 +140,7 @@ def test_a_full_quota_is_explained_and_retried_until_it_has_room(
     )
     kube.apply(step_manifest("squeezed", ready_cluster), namespace=namespace)
     message, took = _explained(kube, namespace, "squeezed", "exceeded quota")
+    print(f"quota refusal explained {took:.1f} s after the apply")
     assert "the apiserver refused the driver pod, retrying" in message
     assert took < 60
     assert step(kube, namespace, "squeezed")["status"]["state"] == "RUNNING"
