@@ -14,18 +14,11 @@ from typing import Any
 import pytest
 import yaml
 
-from support.emr import cluster_manifest, step, step_manifest, wait_for_state, wait_for_step
+from support.emr import step, step_manifest, wait_for_state, wait_for_step
 from support.kube import Kube, wait_until
 from support.operator import OperatorProcess
 
 pytestmark = pytest.mark.timeout(300)
-
-
-@pytest.fixture
-def ready_cluster(operator: OperatorProcess, kube: Kube, namespace: str) -> str:
-    kube.apply(cluster_manifest("etl"), namespace=namespace)
-    wait_for_state(kube, namespace, "etl", "WAITING")
-    return "etl"
 
 
 def huge_driver(cluster_name: str) -> dict[str, Any]:

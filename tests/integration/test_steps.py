@@ -25,13 +25,6 @@ from support.operator import OperatorProcess
 pytestmark = pytest.mark.timeout(300)
 
 
-@pytest.fixture
-def ready_cluster(operator: OperatorProcess, kube: Kube, namespace: str) -> str:
-    kube.apply(cluster_manifest("etl"), namespace=namespace)
-    wait_for_state(kube, namespace, "etl", "WAITING")
-    return "etl"
-
-
 def _driver_pods(kube: Kube, namespace: str, step_name: str) -> list[dict[str, Any]]:
     return kube.items("pods", "-n", namespace, "-l", f"kemr.io/step={step_name}")
 
