@@ -97,6 +97,8 @@ def step_issues(spec: EMRStepSpec, cluster: EMRClusterSpec | None) -> list[Valid
 
 async def reconcile_step(ctx: Context, namespace: str, name: str) -> float | None:
     body = ctx.store.get(STEP_KIND, namespace, name)
+    if body is None and await _exists(ctx, STEP_KIND, namespace, name):
+        return CACHE_LAG_RECHECK_SECONDS  # a driver pod's event came before its step's: wait for the cache
     if body is None or body["metadata"].get("deletionTimestamp"):
         await release_drivers(ctx, namespace, name, None, None)  # the step is gone: its pods may go too
         return None
@@ -107,8 +109,8 @@ async def reconcile_step(ctx: Context, namespace: str, name: str) -> float | Non
         return None
     # One decision at a time per cluster: the step queue (stepConcurrency, order) is decided from the store,
     # which every status write below updates at once (read-your-writes within this process).
-    if ctx.store.get(CLUSTER_KIND, namespace, spec.cluster_ref.name) is None and await _cluster_exists(
-        ctx, namespace, spec.cluster_ref.name
+    if ctx.store.get(CLUSTER_KIND, namespace, spec.cluster_ref.name) is None and await _exists(
+        ctx, CLUSTER_KIND, namespace, spec.cluster_ref.name
     ):
         return CACHE_LAG_RECHECK_SECONDS  # not in the watch cache yet: never judge a step on a cache miss
     async with ctx.locks[(namespace, spec.cluster_ref.name)]:
@@ -179,14 +181,13 @@ async def _reconcile_locked(ctx: Context, body: Mapping[str, Any], spec: EMRStep
 CACHE_LAG_RECHECK_SECONDS = 1.0
 
 
-async def _cluster_exists(ctx: Context, namespace: str, name: str) -> bool:
-    """Asks the apiserver (a list by name: the chart grants list, not get) whether the EMRCluster exists: the
-    watch cache can lag behind (a step and its cluster applied together, or an operator just started, may see
-    the step first). A cluster missing from the cache fails or cancels a step only when it is really gone."""
+async def _exists(ctx: Context, kind: str, namespace: str, name: str) -> bool:
+    """Asks the apiserver (a list by name: the chart grants list, not get) whether the EMRCluster or EMRStep
+    exists: the watch cache can lag behind (a step and its cluster applied together, or an operator just
+    started, may see the step before its cluster, or a driver pod before its step). What is missing from the
+    cache fails a step or releases its drivers only when it is really gone."""
     found = await ctx.kube.request(
-        "GET",
-        kind_named(CLUSTER_KIND).collection(namespace),
-        query={"fieldSelector": f"metadata.name={name}"},
+        "GET", kind_named(kind).collection(namespace), query={"fieldSelector": f"metadata.name={name}"}
     )
     return bool(found.get("items"))
 
