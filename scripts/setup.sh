@@ -13,8 +13,9 @@ REPO=$(cd "$(dirname "$0")/.." && pwd)
 # shellcheck source=../cluster/lib.sh
 . "$REPO/cluster/lib.sh"   # KEMR_CACHE, UV, UV_VERSION, run_logged, real_node_wanted, log, die
 
-install_python() {  # uv (pinned) with pip --user when it isn't there, then .venv from uv.lock
-  if [ ! -x "$UV" ] || [ "$("$UV" --version | cut -d' ' -f2)" != "$UV_VERSION" ] && [ "$UV" = "$HOME/.local/bin/uv" ]; then
+install_python() {  # uv (pinned) with pip --user when ours is missing or another version, then .venv from uv.lock
+  # (a uv of the user's own, $UV or on PATH, is used as it is)
+  if [ "$UV" = "$HOME/.local/bin/uv" ] && { [ ! -x "$UV" ] || [ "$("$UV" --version | cut -d' ' -f2)" != "$UV_VERSION" ]; }; then
     python3 -m pip install --quiet --user --disable-pip-version-check "uv==$UV_VERSION"
   fi
   [ -x "$UV" ] || die "uv not found at $UV after installing it"
