@@ -154,9 +154,7 @@ async def _reconcile_locked(ctx: Context, body: Mapping[str, Any], spec: EMRStep
     )
     owner = {"apiVersion": API_VERSION, "kind": STEP_KIND, "metadata": meta}
     finished = pod is not None and (pod.get("status") or {}).get("phase") in ("Succeeded", "Failed")
-    if finished and status_patch(previous.to_dict(), decision.status.to_dict()):
-        crash_point("step-before-result-recorded")
-    version = await _write_status(ctx, owner, previous, decision, meta["resourceVersion"])
+    version = await _write_status(ctx, owner, previous, decision, meta["resourceVersion"], finished)
     refusal = await _act(ctx, body, spec, decision, resolved, cluster_spec)
     if refusal is None:
         return decision
@@ -193,13 +191,21 @@ async def _exists(ctx: Context, kind: str, namespace: str, name: str) -> bool:
 
 
 async def _write_status(
-    ctx: Context, owner: Mapping[str, Any], old: EMRStepStatus, decision: StepDecision, version: str
+    ctx: Context,
+    owner: Mapping[str, Any],
+    old: EMRStepStatus,
+    decision: StepDecision,
+    version: str,
+    recording_result: bool = False,
 ) -> str:
     """Patches the step's status from `old` to the decision's (nothing when equal), under optimistic
-    concurrency at `version`; returns the resourceVersion after the write."""
+    concurrency at `version`; returns the resourceVersion after the write. `recording_result`: the driver has
+    finished (the crash point `step-before-result-recorded` fires before such a write)."""
     patch = status_patch(old.to_dict(), decision.status.to_dict())
     if not patch:
         return version
+    if recording_result:
+        crash_point("step-before-result-recorded")
     updated = await patch_status(ctx.kube, owner, patch, resource_version=version)
     ctx.store.upsert(STEP_KIND, {"apiVersion": API_VERSION, "kind": STEP_KIND, **updated})
     return str(updated["metadata"]["resourceVersion"])

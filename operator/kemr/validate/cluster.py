@@ -41,6 +41,14 @@ def validate_cluster(spec: EMRClusterSpec) -> list[ValidationIssue]:
     return issues
 
 
+def _configuration_places(spec: EMRClusterSpec) -> list[tuple[str, list[Configuration]]]:
+    """Every `configurations` list of the spec (cluster-wide, then per group), with its field path."""
+    places = [("spec.configurations", spec.configurations)]
+    places += [(f"spec.coreGroups[{g.name}].configurations", g.configurations) for g in spec.core_groups]
+    places += [(f"spec.taskGroups[{g.name}].configurations", g.configurations) for g in spec.task_groups]
+    return places
+
+
 def _duplicates(values: list[str]) -> list[str]:
     return sorted({v for v in values if values.count(v) > 1})
 
@@ -52,9 +60,7 @@ def _crd_rules(spec: EMRClusterSpec) -> Iterator[ValidationIssue]:
         yield ValidationIssue(
             "spec.taskGroups", f"group name {name} is used twice: names are unique across groups"
         )
-    places = [("spec.configurations", spec.configurations)]
-    places += [(f"spec.coreGroups[{g.name}].configurations", g.configurations) for g in spec.core_groups]
-    places += [(f"spec.taskGroups[{g.name}].configurations", g.configurations) for g in spec.task_groups]
+    places = _configuration_places(spec)
     for field, configurations in places:
         for classification in _duplicates([c.classification.value for c in configurations]):
             yield ValidationIssue(
@@ -88,9 +94,7 @@ def _hdfs_site(configurations: list[Configuration]) -> Configuration | None:
 def _check_replication(spec: EMRClusterSpec) -> Iterator[ValidationIssue]:
     """dfs.replication can't exceed the DataNodes there are: HDFS would never finish writing a block."""
     datanodes = sum(core.replicas for core in spec.core_groups)
-    places = [("spec.configurations", spec.configurations)]
-    places += [(f"spec.coreGroups[{g.name}].configurations", g.configurations) for g in spec.core_groups]
-    places += [(f"spec.taskGroups[{g.name}].configurations", g.configurations) for g in spec.task_groups]
+    places = _configuration_places(spec)
     for field, configurations in places:
         hdfs_site = _hdfs_site(configurations)
         if hdfs_site is None or DFS_REPLICATION not in hdfs_site.properties:
