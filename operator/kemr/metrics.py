@@ -55,3 +55,8 @@ LEADER_ELECTION_ERRORS = Counter(
     "kemr_leader_election_errors_total",
     "Failed attempts to read, take or renew the leader Lease (RBAC, a missing namespace, API errors)",
 )
+ADMISSION_REVIEWS = Counter(
+    "kemr_admission_reviews_total",
+    "Creates and spec updates checked by the validating webhook, by kind and verdict (allowed, refused)",
+    ["kind", "verdict"],
+)

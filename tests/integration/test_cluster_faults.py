@@ -57,23 +57,3 @@ def test_a_master_no_node_can_fit_is_explained_then_ends_with_instance_failure(
     step: dict[str, Any] = wait_for_step(kube, namespace, "waits", "CANCELLED", "FAILED")
     assert step["status"]["stateChangeReason"]["code"].startswith("CLUSTER_TERMIN")
     assert explained < 60
-
-
-def test_a_new_cluster_whose_spec_cannot_be_built_ends_with_validation_error(
-    operator: OperatorProcess, kube: Kube, namespace: str
-) -> None:
-    # Accepted by the schema, refused by sizing: a 1Gi core node leaves its Spark worker too little.
-    core = [
-        {
-            "name": "core",
-            "replicas": 1,
-            "resources": {"cpu": "1", "memory": "1Gi"},
-            "storage": {"size": "1Gi"},
-        }
-    ]
-    kube.apply(cluster_manifest("tiny", coreGroups=core), namespace=namespace)
-    ended = wait_for_state(kube, namespace, "tiny", "TERMINATED_WITH_ERRORS", timeout=60)
-    reason = ended["status"]["stateChangeReason"]
-    assert reason["code"] == "VALIDATION_ERROR"
-    assert "spec.coreGroups[core].resources.memory" in reason["message"]
-    assert not kube.items("statefulsets", "-n", namespace, "-l", "kemr.io/cluster=tiny")

@@ -14,6 +14,7 @@ from typing import Any
 import yaml
 
 from support.kube import Kube
+from support.operator import WEBHOOK_PORT
 
 REPO = Path(__file__).resolve().parents[2]
 CHART = REPO / "charts" / "kemr"
@@ -78,14 +79,35 @@ def token_kubeconfig(kube: Kube, account: str, namespace: str, path: Path, durat
 HOST_PROCESS_RULES = [{"apiGroups": [""], "resources": ["services/proxy"], "verbs": ["get"]}]
 
 
+WEBHOOK_KIND = "ValidatingWebhookConfiguration"
+
+
+def loopback_webhooks(configuration: dict[str, Any], port: int) -> dict[str, Any]:
+    """The chart's webhook configuration calling https://127.0.0.1:PORT (a host process) instead of its
+    Service, with the same paths."""
+    webhooks = [
+        {**w, "clientConfig": {"url": f"https://127.0.0.1:{port}{w['clientConfig']['service']['path']}"}}
+        for w in configuration["webhooks"]
+    ]
+    return {**configuration, "webhooks": webhooks}
+
+
 def chart_identity(
-    kube: Kube, path: Path, release: str = "kemr-tests", namespace: str = "kemr-tests"
+    kube: Kube,
+    path: Path,
+    release: str = "kemr-tests",
+    namespace: str = "kemr-tests",
+    webhook_port: int = WEBHOOK_PORT,
 ) -> Path:
     """The chart's ServiceAccount and rules (cluster-wide mode, default values) installed without its
-    Deployment, plus HOST_PROCESS_RULES; returns a kubeconfig authenticating as that ServiceAccount (valid
+    Deployment, plus HOST_PROCESS_RULES, and its webhook configuration calling `webhook_port` on this host;
+    returns a kubeconfig authenticating as that ServiceAccount (valid
     6 h). Its Lease Role is in `namespace`: run the operator with POD_NAMESPACE=namespace."""
     rendered = helm("template", release, str(CHART), "--namespace", namespace).stdout
-    rbac = [d for d in yaml.safe_load_all(rendered) if d and d["kind"] in RBAC_KINDS]
+    docs = [d for d in yaml.safe_load_all(rendered) if d]
+    rbac = [d for d in docs if d["kind"] in RBAC_KINDS]
+    # The chart's webhook configuration, calling the host-process operator on the loopback address.
+    webhooks = [loopback_webhooks(d, webhook_port) for d in docs if d["kind"] == WEBHOOK_KIND]
     host = [
         {
             "apiVersion": "rbac.authorization.k8s.io/v1",
@@ -106,5 +128,5 @@ def chart_identity(
         },
     ]
     kube.run("create", "namespace", namespace, check=False)
-    kube.apply(*rbac, *host, namespace=namespace)
+    kube.apply(*rbac, *host, *webhooks, namespace=namespace)
     return token_kubeconfig(kube, release, namespace, path, duration="6h")

@@ -54,6 +54,21 @@ def free_port() -> int:
         return port
 
 
+# The session's operators serve the admission webhook on one port (each in turn, or two at once with
+# SO_REUSEPORT), which the webhook configuration chart_identity installs calls on the loopback address.
+WEBHOOK_PORT = free_port()
+WEBHOOK_RELEASE = "kemr-tests"  # the chart release whose RBAC, Secret name and webhook configuration they use
+
+
+def webhook_args(release: str = WEBHOOK_RELEASE, port: int = WEBHOOK_PORT) -> tuple[str, ...]:
+    """`kemr run` flags for the webhook as the chart passes them (its Service name aside)."""
+    return (
+        f"--webhook-port={port}",
+        f"--webhook-configuration={release}",
+        f"--webhook-secret={release}-webhook-cert",
+    )
+
+
 class OperatorProcess:
     def __init__(
         self,
@@ -80,6 +95,8 @@ class OperatorProcess:
             f"--health-port={self.health_port}",
             *self.extra_args,
         ]
+        if not any(a.startswith("--webhook-port") for a in self.extra_args):
+            cmd += webhook_args()
         with self.log_path.open("ab") as log:
             self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=self.env)
         STARTED.append(self.proc)

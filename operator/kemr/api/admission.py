@@ -1,4 +1,5 @@
-"""A ValidatingAdmissionPolicy that refuses to delete a termination-protected EMRCluster.
+"""Admission: a ValidatingAdmissionPolicy refusing to delete a termination-protected EMRCluster, and the
+ValidatingWebhookConfiguration of the operator's webhook.
 
 CRD validation rules don't run on DELETE, and a finalizer would make `kubectl delete` hang while the operator
 waits; an admission policy refuses at once with a clear message, with or without the operator running.
@@ -62,3 +63,62 @@ def build_termination_protection_policy() -> list[dict[str, Any]]:
         "spec": {"policyName": TERMINATION_PROTECTION_POLICY, "validationActions": ["Deny"]},
     }
     return [policy, binding]
+
+
+WEBHOOK_PATHS = {
+    c.CLUSTER_PLURAL: f"/validate/{c.CLUSTER_PLURAL}",
+    c.STEP_PLURAL: f"/validate/{c.STEP_PLURAL}",
+}
+# Only creates and spec changes are reviewed: labels, finalizers and deletion of a stored object never wait
+# for (or depend on) the operator.
+SPEC_CHANGED = "request.operation == 'CREATE' || !has(oldObject.spec) || object.spec != oldObject.spec"
+
+
+def build_validating_webhook(
+    name: str, client_config: dict[str, Any], namespaces: list[str] | None = None
+) -> dict[str, Any]:
+    """The ValidatingWebhookConfiguration calling kemr's webhook (controllers/webhook.py) for EMRClusters and
+    EMRSteps. `client_config` is the webhooks' clientConfig without `path` (a `service` or a `url` base);
+    `namespaces`: only these (the operator's watched namespaces), else every namespace.
+
+    failurePolicy Ignore: while no operator answers, applies succeed and the reconcilers report the same
+    errors in status; the chart's template (charts/kemr/templates/webhook.yaml) renders the same object.
+    """
+    webhooks = []
+    for plural, path in WEBHOOK_PATHS.items():
+        if "url" in client_config:
+            config = {**client_config, "url": client_config["url"].rstrip("/") + path}
+        else:
+            config = {**client_config, "service": {**client_config["service"], "path": path}}
+        webhook: dict[str, Any] = {
+            "name": f"{plural}.{c.GROUP}",
+            "clientConfig": config,
+            "rules": [
+                {
+                    "apiGroups": [c.GROUP],
+                    "apiVersions": ["*"],
+                    "operations": ["CREATE", "UPDATE"],
+                    "resources": [plural],
+                    "scope": "Namespaced",
+                }
+            ],
+            "matchConditions": [{"name": "spec-changed", "expression": SPEC_CHANGED}],
+            "failurePolicy": "Ignore",
+            "sideEffects": "None",
+            "admissionReviewVersions": ["v1"],
+            "timeoutSeconds": 5,
+        }
+        if namespaces:
+            webhook["namespaceSelector"] = {
+                "matchExpressions": [
+                    {"key": "kubernetes.io/metadata.name", "operator": "In", "values": list(namespaces)}
+                ]
+            }
+        webhooks.append(webhook)
+    labels = {c.LABEL_NAME: "kemr", "app.kubernetes.io/part-of": "kemr"}
+    return {
+        "apiVersion": "admissionregistration.k8s.io/v1",
+        "kind": "ValidatingWebhookConfiguration",
+        "metadata": {"name": name, "labels": labels},
+        "webhooks": webhooks,
+    }

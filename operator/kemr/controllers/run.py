@@ -38,6 +38,7 @@ from kemr.controllers.informer import Informer
 from kemr.controllers.leader import LeaderElector
 from kemr.controllers.queue import WorkQueue
 from kemr.controllers.store import Store
+from kemr.controllers.webhook import WebhookOptions, WebhookServer
 from kemr.metrics import RECONCILE_SECONDS, RECONCILES
 
 log = logging.getLogger("kemr")
@@ -62,6 +63,7 @@ class Options:
     workers: int = 4
     leader_election: bool = True
     leader_election_namespace: str = "default"
+    webhook: WebhookOptions | None = None
 
 
 @dataclass
@@ -170,6 +172,9 @@ async def startup(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) ->
     kube = await KubeClient.connect(options.kubeconfig, options.qps, options.burst)
     ctx = Context(kube=kube, store=Store(), queue=WorkQueue[WorkKey](), config=load_config(), options=options)
     memo["ctx"] = ctx
+    if options.webhook:  # every replica answers admission reviews, a standby too
+        server = WebhookServer(kube, ctx.config, options.webhook)
+        ctx.tasks.append(asyncio.create_task(server.run(), name="webhook"))
     informers = await start_informers(ctx)
     try:  # reconcile only once the children are known, so the first round neither re-applies nor misjudges
         await asyncio.wait_for(asyncio.gather(*(i.synced.wait() for i in informers)), timeout=60)
@@ -274,6 +279,27 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         default=os.environ.get("POD_NAMESPACE", "default"),
         help="namespace of the Lease kemr-operator (default: $POD_NAMESPACE or default)",
     )
+    p.add_argument(
+        "--webhook-port",
+        type=int,
+        default=0,
+        help="serve the validating admission webhook over HTTPS on PORT (default 0: off)",
+    )
+    p.add_argument(
+        "--webhook-configuration",
+        help="ValidatingWebhookConfiguration whose caBundle the operator keeps (the chart's)",
+    )
+    p.add_argument(
+        "--webhook-secret",
+        default="kemr-webhook-cert",
+        help="Secret in the operator's namespace ($POD_NAMESPACE) holding the webhook's certificate",
+    )
+    p.add_argument(
+        "--webhook-dns-name",
+        action="append",
+        default=[],
+        help="a name the apiserver calls the webhook by, e.g. kemr-webhook.kemr-system.svc (repeatable)",
+    )
     p.add_argument("--log-format", choices=["json", "plain"], default="plain")
     p.add_argument("--verbose", "-v", action="store_true")
     return p.parse_args(argv)
@@ -297,6 +323,15 @@ def main(argv: list[str] | None = None) -> int:
         workers=args.workers,
         leader_election=args.leader_elect,
         leader_election_namespace=args.leader_election_namespace,
+        webhook=WebhookOptions(
+            port=args.webhook_port,
+            namespace=os.environ.get("POD_NAMESPACE", "default"),
+            secret=args.webhook_secret,
+            configuration=args.webhook_configuration,
+            dns_names=args.webhook_dns_name,
+        )
+        if args.webhook_port
+        else None,
     )
     kopf.run(
         standalone=True,  # one active replica (Deployment strategy Recreate); no kopf peering objects needed
