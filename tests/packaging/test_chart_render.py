@@ -15,6 +15,7 @@ from prometheus_client import Counter, Gauge, Histogram
 
 import kemr
 import kemr.metrics
+from kemr.api.admission import build_validating_webhook
 from kemr.config import OperatorConfig, PlacementPreset
 
 NAMESPACED = {"watchNamespaces": ["team-a", "team-b"]}
@@ -74,7 +75,7 @@ def test_operator_pod_runs_kemr_in_cluster_with_probes_and_its_namespace() -> No
     for probe in ("startupProbe", "livenessProbe", "readinessProbe"):
         assert container[probe]["httpGet"] == {"path": "/healthz", "port": "http-health"}
     ports = {p["name"]: p["containerPort"] for p in container["ports"]}
-    assert ports == {"http-metrics": 8080, "http-health": 8081}
+    assert ports == {"http-metrics": 8080, "http-health": 8081, "https-webhook": 9443}
     assert deployment["spec"]["replicas"] == 1
 
 
@@ -90,20 +91,73 @@ def _rules(objects: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 @pytest.mark.parametrize("values", [{}, NAMESPACED], ids=["cluster-wide", "namespaced"])
-def test_rbac_has_no_wildcards_and_no_secrets(values: dict[str, Any]) -> None:
-    for rule in _rules(render(values)):
+def test_rbac_has_no_wildcards_and_no_secrets_but_the_webhooks_own(values: dict[str, Any]) -> None:
+    objects = render(values, namespace="kemr-system")
+    for rule in _rules(objects):
         for field in ("apiGroups", "resources", "verbs"):
             assert "*" not in rule[field], rule
-        assert "secrets" not in rule["resources"], rule
         assert not {"escalate", "bind", "impersonate", "deletecollection"} & set(rule["verbs"]), rule
+    secret_roles = [
+        o for o in of_kind(objects, "Role") if any("secrets" in r["resources"] for r in o["rules"])
+    ]
+    assert [(r["metadata"]["namespace"], r["metadata"]["name"]) for r in secret_roles] == [
+        ("kemr-system", "kemr-webhook")
+    ]
+    assert secret_roles[0]["rules"] == [
+        {"apiGroups": [""], "resources": ["secrets"], "verbs": ["create"]},
+        {
+            "apiGroups": [""],
+            "resources": ["secrets"],
+            "resourceNames": ["kemr-webhook-cert"],
+            "verbs": ["get", "update"],
+        },
+    ]
+    assert not any("secrets" in r["resources"] for r in _rules(of_kind(objects, "ClusterRole")))
+
+
+def test_the_webhook_is_the_operators_and_its_rbac_only_reaches_its_own_configuration() -> None:
+    objects = render({"watchNamespaces": ["team-a"]}, namespace="kemr-system")
+    configuration = only(objects, "ValidatingWebhookConfiguration")
+    expected = build_validating_webhook(
+        "kemr", {"service": {"name": "kemr-webhook", "namespace": "kemr-system", "port": 443}}, ["team-a"]
+    )
+    assert configuration["webhooks"] == expected["webhooks"]
+    assert only(objects, "ClusterRole")["rules"] == [
+        {
+            "apiGroups": ["admissionregistration.k8s.io"],
+            "resources": ["validatingwebhookconfigurations"],
+            "resourceNames": ["kemr"],
+            "verbs": ["get", "patch"],
+        }
+    ]
+    service = next(s for s in of_kind(objects, "Service") if s["metadata"]["name"] == "kemr-webhook")
+    args = only(objects, "Deployment")["spec"]["template"]["spec"]["containers"][0]["args"]
+    assert "--webhook-port=9443" in args
+    assert "--webhook-configuration=kemr" in args
+    assert "--webhook-secret=kemr-webhook-cert" in args
+    assert "--webhook-dns-name=kemr-webhook.kemr-system.svc" in args
+    assert service["spec"]["ports"][0]["targetPort"] == "https-webhook"
+    off = render({"webhook": {"enabled": False}})
+    assert not of_kind(off, "ValidatingWebhookConfiguration")
+    assert not [
+        a
+        for a in only(off, "Deployment")["spec"]["template"]["spec"]["containers"][0]["args"]
+        if "webhook" in a
+    ]
 
 
 def test_namespaced_mode_grants_only_roles_in_the_watched_namespaces() -> None:
     objects = render(NAMESPACED, namespace="kemr-system")
-    assert not of_kind(objects, "ClusterRole")
-    assert not of_kind(objects, "ClusterRoleBinding")
+    # Cluster-wide only: the webhook configuration's caBundle (see the webhook test above).
+    assert [r["metadata"]["name"] for r in of_kind(objects, "ClusterRole")] == ["kemr-webhook"]
+    assert [r["metadata"]["name"] for r in of_kind(objects, "ClusterRoleBinding")] == ["kemr-webhook"]
     roles = {(r["metadata"]["namespace"], r["metadata"]["name"]) for r in of_kind(objects, "Role")}
-    assert roles == {("team-a", "kemr"), ("team-b", "kemr"), ("kemr-system", "kemr-leader-election")}
+    assert roles == {
+        ("team-a", "kemr"),
+        ("team-b", "kemr"),
+        ("kemr-system", "kemr-leader-election"),
+        ("kemr-system", "kemr-webhook"),
+    }
     for binding in of_kind(objects, "RoleBinding"):
         assert binding["subjects"] == [{"kind": "ServiceAccount", "name": "kemr", "namespace": "kemr-system"}]
     args = only(objects, "Deployment")["spec"]["template"]["spec"]["containers"][0]["args"]
@@ -219,7 +273,8 @@ def _monitoring() -> list[dict[str, Any]]:
 
 def test_service_monitor_scrapes_the_metrics_service() -> None:
     objects = _monitoring()
-    monitor, service = only(objects, "ServiceMonitor"), only(objects, "Service")
+    monitor = only(objects, "ServiceMonitor")
+    [service] = [s for s in of_kind(objects, "Service") if s["metadata"]["name"] == "kemr-metrics"]
     assert monitor["apiVersion"] == MONITORING_API
     assert monitor["spec"]["selector"]["matchLabels"].items() <= service["metadata"]["labels"].items()
     assert monitor["spec"]["namespaceSelector"] == {"matchNames": ["kemr-system"]}
