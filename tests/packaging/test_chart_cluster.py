@@ -134,14 +134,16 @@ def test_install_manifest_passes_server_dry_run(crds: Kube) -> None:
 # --- install, RBAC ----------------------------------------------------------------------------------------
 
 
-def can_i_list(kube: Kube, who: str, namespace: str) -> str:
-    """`kubectl auth can-i --list` as `who`, normalised: one sorted line per rule, verbs sorted."""
+def can_i_list(kube: Kube, who: str, namespace: str, release: str) -> str:
+    """`kubectl auth can-i --list` as `who`, normalised: one sorted line per rule, verbs sorted, the (random)
+    release name written RELEASE."""
     out = kube.run("auth", "can-i", "--list", f"--as={who}", "-n", namespace).stdout
     rows = []
     for line in out.splitlines()[1:]:  # after the header
         match = re.fullmatch(r"(\S*)\s+(\[.*?\])\s+(\[.*?\])\s+\[(.*?)\]\s*", line)
         assert match, f"unexpected line of auth can-i --list: {line!r}"
         resource, urls, names, verbs = match.groups()
+        names = re.sub(rf"\b{re.escape(release)}\b", "RELEASE", names)
         rows.append(f"{resource or '-'} {urls} {names} [{' '.join(sorted(verbs.split()))}]")
     return "\n".join(sorted(rows)) + "\n"
 
@@ -183,7 +185,9 @@ def test_cluster_wide_install_in_restricted_namespace(crds: Kube, install: Calla
     assert_no_pod_security_rejection(crds, release.namespace)
     assert pod["spec"]["serviceAccountName"] == release.name
 
-    assert_golden("can-i-cluster-wide.txt", can_i_list(crds, release.service_account, release.namespace))
+    assert_golden(
+        "can-i-cluster-wide.txt", can_i_list(crds, release.service_account, release.namespace, release.name)
+    )
     who = release.service_account
     assert can_i(crds, who, "create", "statefulsets.apps", None)
     assert not can_i(crds, who, "get", "secrets", release.namespace)
@@ -203,7 +207,7 @@ def test_namespaced_install_can_act_only_in_watched_namespaces(
     assert release.install_stderr == ""
     [watched] = release.watched
     who = release.service_account
-    assert_golden("can-i-namespaced.txt", can_i_list(crds, who, watched))
+    assert_golden("can-i-namespaced.txt", can_i_list(crds, who, watched, release.name))
 
     assert can_i(crds, who, "get", "leases/kemr-operator", release.namespace)
     assert not can_i(crds, who, "get", "leases/another-lease", release.namespace)
