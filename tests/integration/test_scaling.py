@@ -264,3 +264,51 @@ def test_a_core_group_shrinks_only_after_its_datanodes_are_decommissioned(
 
 def _statefulset_replicas(kube: Kube, namespace: str, name: str) -> int:
     return int(kube.get("statefulset", "-n", namespace, name)["spec"]["replicas"])
+
+
+@pytest.mark.timeout(180)
+def test_a_removed_core_group_leaves_only_after_its_datanodes_are_decommissioned(
+    operator: OperatorProcess, kube: Kube, namespace: str
+) -> None:
+    manifest = cluster_manifest("trim")
+    core = manifest["spec"]["coreGroups"][0]
+    manifest["spec"]["coreGroups"] = [core, {**core, "name": "old", "replicas": 2}]
+    kube.apply(manifest, namespace=namespace)
+    wait_for_state(kube, namespace, "trim", "WAITING")
+    manifest["spec"]["coreGroups"] = [core]  # as a rename would too: the group is gone from the spec
+    kube.apply(manifest, namespace=namespace)
+
+    # Held, with its DataNodes excluded, while the NameNode (none on kwok) can't confirm.
+    def waiting() -> dict[str, Any] | None:
+        status = _group_status(kube, namespace, "trim", "old")
+        return status if status.get("reason") == "DecommissionWaiting" else None
+
+    status = wait_until(waiting, 30, "the removed group waiting for its DataNodes' decommission")
+    assert status["decommissioning"] == ["trim-core-old-0", "trim-core-old-1"]
+    assert status["message"].startswith("removed from spec.coreGroups: waiting to decommission")
+    leaving = [kube.get("pod", "-n", namespace, f"trim-core-old-{i}")["status"]["podIP"] for i in (0, 1)]
+    exclude = kube.get("configmap", "-n", namespace, "trim-hdfs-exclude")["data"]["dfs.exclude"]
+    assert exclude == "".join(f"{ip}\n" for ip in sorted(leaving))
+    time.sleep(3)
+    assert _statefulset_replicas(kube, namespace, "trim-core-old") == 2  # still held, volumes kept
+    assert {"data-trim-core-old-0", "data-trim-core-old-1"} <= {
+        c["metadata"]["name"] for c in kube.items("pvc", "-n", namespace)
+    }
+
+    for i in (0, 1):
+        kube.run(
+            "annotate", "pod", "-n", namespace, f"trim-core-old-{i}", "kemr.io/datanode-decommissioned=true"
+        )
+
+    def gone() -> bool:
+        names = {o["metadata"]["name"] for o in kube.items("statefulsets,pvc,pods", "-n", namespace)}
+        return not any("trim-core-old" in n for n in names)
+
+    wait_until(gone, 60, "the group's pods, volumes and StatefulSet gone")
+    wait_until(
+        lambda: "old" not in {g["name"] for g in cluster(kube, namespace, "trim")["status"]["groups"]},
+        20,
+        "the group gone from status",
+    )
+    assert _statefulset_replicas(kube, namespace, "trim-core-core") == 2  # the other group untouched
+    assert "data-trim-core-core-0" in {c["metadata"]["name"] for c in kube.items("pvc", "-n", namespace)}

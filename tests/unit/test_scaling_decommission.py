@@ -102,3 +102,51 @@ def test_an_operator_outside_the_cluster_asks_the_namenode_through_the_apiserver
     )
     assert d.service_proxy_path("http://10.0.0.1:9870", "/jmx") is None
     assert d.service_proxy_path("http://demo-master.team-a.svc", "/jmx") is None
+
+
+def _sts(group: str, replicas: int, role: str = "core", deleting: bool = False) -> dict[str, Any]:
+    meta: dict[str, Any] = {
+        "name": f"sales-core-{group}",
+        "labels": {"kemr.io/role": role, "kemr.io/group": group},
+    }
+    if deleting:
+        meta["deletionTimestamp"] = "2026-11-30T00:00:00Z"
+    return {"kind": "StatefulSet", "metadata": meta, "spec": {"replicas": replicas}}
+
+
+def test_a_core_group_gone_from_the_spec_is_departing_until_its_statefulset_is_gone() -> None:
+    workloads = [
+        _sts("core", 2),
+        _sts("old", 3),
+        _sts("spot", 2, role="task"),
+        _sts("gone", 0, deleting=True),
+    ]
+    assert d.departing_core_groups(["core"], workloads) == [d.DepartingGroup("old", "sales-core-old", 3)]
+    assert d.departing_core_groups(["core", "old"], workloads) == []
+
+
+def test_a_departing_group_scales_in_to_zero_through_the_decommission_then_is_done() -> None:
+    group = d.DepartingGroup("old", "sales-core-old", 2)
+    pods = [d.CorePod(f"sales-core-old-{i}", i, f"10.0.1.{i}", True, False) for i in (0, 1)]
+    held = d.plan_core_scale_in(group.statefulset, 0, group.replicas, pods, None, [], [])
+    assert held.statefulset_replicas == 2
+    assert held.reason == d.REASON_WAITING
+    assert not d.departure_done(group, held)
+    status = d.departing_status(group, held, ready=2)
+    assert status.message
+    assert status.message.startswith("removed from spec.coreGroups: waiting to decommission")
+    assert status.decommissioning == ["sales-core-old-0", "sales-core-old-1"]
+
+    states = {"10.0.1.0": d.DECOMMISSIONED, "10.0.1.1": d.DECOMMISSIONED}
+    out = d.plan_core_scale_in(group.statefulset, 0, 2, pods, states, [], [])
+    assert out.statefulset_replicas == 0
+    assert not d.departure_done(group, out)
+
+    at_zero = d.DepartingGroup("old", "sales-core-old", 0)
+    claims = ["data-sales-core-old-0", "data-sales-core-old-1"]
+    leaving = ["sales-core-old-0", "sales-core-old-1"]
+    volumes = d.plan_core_scale_in(at_zero.statefulset, 0, 0, [], None, claims, leaving)
+    assert volumes.claims_to_delete == tuple(claims)
+    assert not d.departure_done(at_zero, volumes)
+    done = d.plan_core_scale_in(at_zero.statefulset, 0, 0, [], None, [], leaving)
+    assert d.departure_done(at_zero, done)

@@ -287,17 +287,6 @@ _SPEC_RULES = [
         " spec.coreGroups[].replicas at least dfs.replication, or lower dfs.replication",
         field_path=".coreGroups",
     ),
-    # Transition rule (updates only): as on EMR, a core group is resized, never removed. Removing or renaming
-    # one would delete its StatefulSet and the DataNodes' volumes before HDFS moved their blocks.
-    cel(
-        "!('HDFS' in self.applications) || !has(oldSelf.coreGroups)"
-        " || oldSelf.coreGroups.all(o, has(self.coreGroups) && self.coreGroups.exists(n, n.name == o.name))",
-        "a core group cannot be removed or renamed while the cluster runs HDFS: its DataNodes hold blocks"
-        " that would be lost. Lower its replicas instead (leaving DataNodes are decommissioned first), add"
-        " new groups beside it, or terminate the cluster",
-        field_path=".coreGroups",
-        reason="FieldValueForbidden",
-    ),
     cel(
         "!('HDFS' in self.applications) || (has(self.coreGroups) && size(self.coreGroups) > 0)",
         "HDFS needs at least one core group (its DataNodes): add one to coreGroups or remove HDFS from"

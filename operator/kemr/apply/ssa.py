@@ -148,3 +148,16 @@ async def patch_status(
         body=body,
         content_type="application/merge-patch+json",
     )
+
+
+async def scale(kube: KubeClient, obj: Mapping[str, Any], replicas: int) -> None:
+    """Sets a StatefulSet's or Deployment's spec.replicas (merge patch): for a child no longer built from the
+    spec (a core group being removed), whose other fields must stay as they were applied."""
+    kind = kind_of(dict(obj))
+    meta = obj["metadata"]
+    await kube.request(
+        "PATCH",
+        kind.path(meta.get("namespace"), meta["name"]),
+        body={"spec": {"replicas": replicas}},
+        content_type="application/merge-patch+json",
+    )

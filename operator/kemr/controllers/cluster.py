@@ -19,9 +19,11 @@ from kemr.api.constants import (
     API_VERSION,
     CLUSTER_KIND,
     LABEL_CLUSTER,
+    LABEL_GROUP,
     LABEL_MANAGED_BY,
     LABEL_ROLE,
     MANAGED_BY,
+    ROLE_CORE,
     ROLE_DRIVER,
     STEP_KIND,
 )
@@ -31,6 +33,7 @@ from kemr.apply.ssa import (
     delete,
     owner_reference,
     patch_status,
+    scale,
     server_side_apply,
     status_patch,
 )
@@ -40,7 +43,15 @@ from kemr.metrics import CLUSTERS
 from kemr.observe import ObservedCluster, ObservedSteps, observe_cluster
 from kemr.resolve import ResolvedCluster, ResolveError, resolve_cluster
 from kemr.status.cluster import ChildrenMode, Event, decide
-from kemr.status.decommission import CoreScaleIn, scale_in_events, with_core_scale_in
+from kemr.status.decommission import (
+    CoreScaleIn,
+    DepartingGroup,
+    departing_core_groups,
+    departing_status,
+    departure_done,
+    scale_in_events,
+    with_core_scale_in,
+)
 from kemr.status.scaling import ScalingPlan, with_scaling
 from kemr.status.step import STEP_INDEX_ANNOTATION
 from kemr.validate import ValidationIssue, validate_cluster
@@ -160,9 +171,12 @@ async def reconcile_cluster(ctx: Context, namespace: str, name: str) -> float | 
     )
     scaling_plan = None
     core_plans: dict[str, CoreScaleIn] = {}
+    departing: list[DepartingGroup] = []
     if resolved is not None and decision.mode == ChildrenMode.BUILD:
+        if resolved.hdfs_enabled:  # core groups removed from the spec leave as a scale-in to 0 does
+            departing = departing_core_groups([g.name for g in spec.core_groups], workloads)
         core_plans = await scaling.plan_core_scale_in(
-            spec, resolved, previous, observed, daemon_pods, claims, ctx.kube
+            spec, resolved, previous, observed, daemon_pods, claims, ctx.kube, departing
         )
         resolved, scaling_plan = await _scale(ctx, spec, resolved, previous, observed, core_plans, now)
         groups = with_scaling(
@@ -171,6 +185,11 @@ async def reconcile_cluster(ctx: Context, namespace: str, name: str) -> float | 
             {g.name: g.ready for g in observed.fallbacks},
         )
         groups = with_core_scale_in(groups, core_plans)
+        groups += [
+            departing_status(g, core_plans[g.name], seen.ready if (seen := observed.group(g.name)) else 0)
+            for g in departing
+            if not departure_done(g, core_plans[g.name])
+        ]
         events = [Event(e.type, e.reason, e.message) for e in scaling_plan.events]
         events += [Event(*e) for e in scale_in_events(previous.groups, core_plans)]
         decision = dataclasses.replace(
@@ -183,7 +202,12 @@ async def reconcile_cluster(ctx: Context, namespace: str, name: str) -> float | 
         scaling.forget_metrics(namespace, name, [g.name for g in spec.task_groups])
 
     if decision.mode == ChildrenMode.BUILD and resolved is not None:
-        result = await apply_children(ctx.kube, owner, build_children(resolved), live)
+        held = {g.name for g in departing if not departure_done(g, core_plans[g.name])}
+        await _shrink_departing(ctx, departing, core_plans, workloads)
+        kept = [
+            o for o in live if not _of_group(o, held)
+        ]  # a departing group's children stay until it is out
+        result = await apply_children(ctx.kube, owner, build_children(resolved), kept)
         await ensure_inline_steps(ctx, owner, spec)
     elif decision.mode == ChildrenMode.TEARDOWN:
         result = await apply_children(ctx.kube, owner, [], live)
@@ -219,6 +243,37 @@ async def reconcile_cluster(ctx: Context, namespace: str, name: str) -> float | 
     if decision.status.state in TRANSITIONAL_STATES:
         waits.append(PROGRESS_RECHECK_SECONDS)
     return min((w for w in waits if w is not None), default=None)
+
+
+def _of_group(obj: Mapping[str, Any], core_groups: set[str]) -> bool:
+    labels = obj["metadata"].get("labels") or {}
+    return labels.get(LABEL_ROLE) == ROLE_CORE and labels.get(LABEL_GROUP) in core_groups
+
+
+async def _shrink_departing(
+    ctx: Context,
+    departing: list[DepartingGroup],
+    plans: Mapping[str, CoreScaleIn],
+    workloads: list[dict[str, Any]],
+) -> None:
+    """A removed core group's StatefulSet goes to 0 once its DataNodes are decommissioned (it is no longer
+    built from the spec: only its replicas change)."""
+    for group in departing:
+        wanted = plans[group.name].statefulset_replicas
+        if wanted != group.replicas:
+            sts = next(
+                w
+                for w in workloads
+                if w["kind"] == "StatefulSet" and w["metadata"]["name"] == group.statefulset
+            )
+            log.info(
+                "%s: removed core group %s: %s → %d",
+                sts["metadata"]["namespace"],
+                group.name,
+                group.statefulset,
+                wanted,
+            )
+            await scale(ctx.kube, sts, wanted)
 
 
 async def _scale(

@@ -230,42 +230,50 @@ async def plan_core_scale_in(
     pods: Sequence[Mapping[str, Any]],
     claims: Sequence[Mapping[str, Any]],
     kube: KubeClient | None = None,
+    departing: Sequence[d.DepartingGroup] = (),
 ) -> dict[str, d.CoreScaleIn]:
     """Per core group: the StatefulSet's size (held while DataNodes decommission), the DataNodes to exclude,
-    the volumes to delete. Asks the NameNode only while some group shrinks."""
+    the volumes to delete. `departing` groups (removed from the spec) scale in to 0 the same way. Asks the
+    NameNode only while some group shrinks."""
     if not resolved.hdfs_enabled:
         return {}
     claim_names = [c["metadata"]["name"] for c in claims if not c["metadata"].get("deletionTimestamp")]
     before = {g.name: g for g in previous.groups if g.role == GroupRole.CORE}
+
+    def members(group: str) -> list[d.CorePod]:
+        found = [
+            p
+            for p in pods
+            if (p["metadata"].get("labels") or {}).get(LABEL_GROUP) == group
+            and (p["metadata"].get("labels") or {}).get(LABEL_ROLE) == ROLE_CORE
+        ]
+        return [cp for p in found if (cp := d.core_pod(p)) is not None]
+
+    # (group, StatefulSet, replicas wanted, replicas now or None, its pods)
     inputs = []
     for group, resolved_group in zip(spec.core_groups, resolved.core_groups, strict=True):
         seen = observed.group(group.name)
-        members = [
-            p
-            for p in pods
-            if (p["metadata"].get("labels") or {}).get(LABEL_GROUP) == group.name
-            and (p["metadata"].get("labels") or {}).get(LABEL_ROLE) == ROLE_CORE
-        ]
-        core_pods = [cp for p in members if (cp := d.core_pod(p)) is not None]
-        inputs.append((group, resolved_group, seen.desired if seen else None, core_pods))
-    shrinking = any(live is not None and g.replicas < live for g, _, live, _ in inputs)
+        live = seen.desired if seen else None
+        inputs.append((group.name, resolved_group.workload_name, group.replicas, live, members(group.name)))
+    inputs += [(g.name, g.statefulset, 0, g.replicas, members(g.name)) for g in departing]
+    shrinking = any(live is not None and wanted < live for _, _, wanted, live, _ in inputs)
     namenode = None
     if shrinking and resolved.endpoints.namenode_ui:
         namenode = await namenode_states(
             resolved.namespace, resolved.name, resolved.endpoints.namenode_ui, kube
         )
     return {
-        group.name: d.plan_core_scale_in(
-            resolved_group.workload_name,
-            group.replicas,
+        name: d.plan_core_scale_in(
+            statefulset,
+            wanted,
             live,
             core_pods,
             namenode,
             claim_names,
-            (before[group.name].decommissioning or []) if group.name in before else [],
+            (before[name].decommissioning or []) if name in before else [],
             resolved.endpoints.namenode_ui,
         )
-        for group, resolved_group, live, core_pods in inputs
+        for name, statefulset, wanted, live, core_pods in inputs
     }
 
 

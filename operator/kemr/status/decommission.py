@@ -5,6 +5,10 @@ holding HDFS blocks. So the operator first excludes those DataNodes (the NameNod
 which kemr manages), waits until the NameNode reports them Decommissioned (their blocks re-replicated
 elsewhere), and only then lowers the StatefulSet; their volumes are deleted once their pods are gone.
 
+Removing (or renaming) a core group is the same scale-in, to zero: the group's StatefulSet and its other
+children stay as they are until its DataNodes are decommissioned and its pods and volumes are gone; only then
+are they pruned (`departing_core_groups`, `departure_done`).
+
 When the NameNode can't be asked (not reachable from the operator, or not up), the operator waits: it never
 guesses that data is safe. An administrator (or a test on simulated nodes) releases a pod by hand with the
 annotation `kemr.io/datanode-decommissioned: "true"`.
@@ -19,6 +23,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from kemr.api import GroupRole, GroupStatus
+from kemr.api.constants import LABEL_GROUP, LABEL_ROLE, ROLE_CORE
 
 DECOMMISSIONED_ANNOTATION = "kemr.io/datanode-decommissioned"
 NAMENODE_INFO_QUERY = "Hadoop:service=NameNode,name=NameNodeInfo"
@@ -83,6 +88,55 @@ class CoreScaleIn:
     claims_to_delete: tuple[str, ...]
     reason: str | None
     message: str | None
+
+
+@dataclass(frozen=True)
+class DepartingGroup:
+    """A core group gone from the spec whose StatefulSet still exists."""
+
+    name: str
+    statefulset: str
+    replicas: int  # the StatefulSet's spec.replicas now
+
+
+def departing_core_groups(
+    spec_groups: Iterable[str], workloads: Iterable[Mapping[str, Any]]
+) -> list[DepartingGroup]:
+    """Core StatefulSets (labels kemr.io/role=core, kemr.io/group) of groups no longer in the spec."""
+    kept = set(spec_groups)
+    departing = []
+    for obj in workloads:
+        labels = obj["metadata"].get("labels") or {}
+        if obj.get("kind") != "StatefulSet" or labels.get(LABEL_ROLE) != ROLE_CORE:
+            continue
+        group = labels.get(LABEL_GROUP)
+        if group and group not in kept and not obj["metadata"].get("deletionTimestamp"):
+            replicas = int((obj.get("spec") or {}).get("replicas", 0))
+            departing.append(DepartingGroup(group, obj["metadata"]["name"], replicas))
+    return sorted(departing, key=lambda g: g.name)
+
+
+def departure_done(group: DepartingGroup, plan: CoreScaleIn) -> bool:
+    """True once a departing group's StatefulSet is at 0 and its pods and volumes are gone: its children can
+    be pruned."""
+    return group.replicas == 0 and plan.statefulset_replicas == 0 and not plan.decommissioning
+
+
+def departing_status(
+    group: DepartingGroup, plan: CoreScaleIn, ready: int, capacity_type: Any = None
+) -> GroupStatus:
+    """The status of a departing group: the pods it still has, and its decommission."""
+    message = plan.message or f"removed from the spec: {group.replicas} pods and their volumes leaving"
+    return GroupStatus(
+        name=group.name,
+        role=GroupRole.CORE,
+        capacity_type=capacity_type,
+        desired=group.replicas,
+        ready=ready,
+        reason=plan.reason or REASON_DECOMMISSIONED,
+        message=f"removed from spec.coreGroups: {message}" if plan.message else message,
+        decommissioning=list(plan.decommissioning) or None,
+    )
 
 
 def claim_name(statefulset: str, ordinal: int, volume: str = "data") -> str:
