@@ -57,3 +57,42 @@ def test_a_master_no_node_can_fit_is_explained_then_ends_with_instance_failure(
     step: dict[str, Any] = wait_for_step(kube, namespace, "waits", "CANCELLED", "FAILED")
     assert step["status"]["stateChangeReason"]["code"].startswith("CLUSTER_TERMIN")
     assert explained < 60
+
+
+def test_a_child_the_apiserver_refuses_shows_as_synced_false_with_its_words_then_recovers(
+    operator: OperatorProcess, kube: Kube, namespace: str
+) -> None:
+    quota = {
+        "apiVersion": "v1",
+        "kind": "ResourceQuota",
+        "metadata": {"name": "no-policies"},
+        "spec": {"hard": {"count/networkpolicies.networking.k8s.io": "0"}},
+    }
+    kube.apply(quota, namespace=namespace)
+    start = time.monotonic()
+    kube.apply(cluster_manifest("fenced"), namespace=namespace)
+
+    def refused() -> dict[str, Any] | None:
+        conditions = (cluster(kube, namespace, "fenced").get("status") or {}).get("conditions") or []
+        found = next((c for c in conditions if c["type"] == "Synced"), None)
+        return found if found and found["status"] == "False" else None
+
+    condition = wait_until(refused, 30, "Synced=False")
+    print(f"refused write in status {time.monotonic() - start:.1f} s after the apply")
+    assert condition["reason"] == "Forbidden"
+    assert condition["message"].startswith("applying NetworkPolicy fenced")
+    assert "exceeded quota: no-policies" in condition["message"]
+    events = kube.items(
+        "events", "-n", namespace, "--field-selector", "involvedObject.name=fenced,reason=ApplyFailed"
+    )
+    assert events
+    assert "exceeded quota" in events[0]["message"]
+
+    kube.run("delete", "resourcequota", "no-policies", "-n", namespace)
+
+    def synced() -> bool:
+        conditions = (cluster(kube, namespace, "fenced").get("status") or {}).get("conditions") or []
+        return any(c["type"] == "Synced" and c["status"] == "True" for c in conditions)
+
+    wait_until(synced, 30, "Synced=True once the quota is gone")
+    assert kube.items("networkpolicies", "-n", namespace, "-l", "kemr.io/cluster=fenced")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 
 import pytest
@@ -54,3 +55,30 @@ def test_an_operator_that_cannot_take_its_lease_says_so_and_is_unhealthy(
     assert float(errors.split()[1]) >= 1
     assert "kemr_leader 0.0" in lost.metrics()
     assert "reconciling" not in log
+
+
+def _replicas(kube: Kube, namespace: str, name: str) -> int:
+    return int(kube.get("statefulset", "-n", namespace, name)["spec"]["replicas"])
+
+
+def test_a_child_changed_by_hand_is_restored_at_once_and_after_a_restart_within_the_resync(
+    spawn_operator: Callable[..., OperatorProcess], kube: Kube, namespace: str
+) -> None:
+    operator = spawn_operator("drift", args=("--resync-seconds=8",))
+    operator.start()
+    kube.apply(cluster_manifest("drift"), namespace=namespace)
+    wait_for_state(kube, namespace, "drift", "WAITING")
+    assert _replicas(kube, namespace, "drift-core-core") == 2
+
+    started = time.monotonic()
+    kube.run("scale", "statefulset", "drift-core-core", "-n", namespace, "--replicas=5")
+    wait_until(lambda: _replicas(kube, namespace, "drift-core-core") == 2, 10, "the StatefulSet restored")
+    print(f"hand-scaled StatefulSet restored in {time.monotonic() - started:.1f} s")
+
+    operator.stop()  # changed while no operator runs: a new process can't know, until its full re-apply
+    kube.run("scale", "statefulset", "drift-core-core", "-n", namespace, "--replicas=4")
+    later = spawn_operator("drift-again", args=("--resync-seconds=8",))
+    later.start()
+    started = time.monotonic()
+    wait_until(lambda: _replicas(kube, namespace, "drift-core-core") == 2, 30, "restored by the resync")
+    print(f"after a restart: restored in {time.monotonic() - started:.1f} s (resync 8 s)")

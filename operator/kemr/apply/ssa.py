@@ -2,6 +2,14 @@
 
 Each child carries the hash of the manifest it was applied from; a child whose live hash equals the desired
 one is not sent again, so a reconcile with nothing to change writes nothing.
+
+Drift (a child changed by someone else, e.g. `kubectl scale sts`) keeps that hash, so the hash alone can't see
+it. `Fingerprints` remembers, per child, what the apiserver answered to our last apply: its
+`metadata.generation` (kinds with a spec the apiserver versions: StatefulSet, Deployment, PDB,
+NetworkPolicy) else its `resourceVersion` (ConfigMap, Service, ServiceAccount, Role: nothing else writes
+them). A live child whose fingerprint differs was changed since: it is applied again at once. A child this
+process never applied (after a restart) is trusted until the owner's periodic full re-apply (`full=True`, the
+safety resync), so a restart costs no writes.
 """
 
 from __future__ import annotations
@@ -66,16 +74,36 @@ def key_of(obj: Mapping[str, Any]) -> ObjectKey:
     return (obj["kind"], obj["metadata"]["name"])
 
 
+def fingerprint(obj: Mapping[str, Any]) -> str:
+    """What changes when someone changes the object's spec: its generation, else its resourceVersion."""
+    meta = obj.get("metadata") or {}
+    generation = meta.get("generation")
+    return f"g{generation}" if generation is not None else f"rv{meta.get('resourceVersion', '')}"
+
+
+# One owner's children: (kind, name) → fingerprint of the apiserver's answer to our last apply.
+Fingerprints = dict[ObjectKey, str]
+
+
+def _naming(err: ApiError, obj: Mapping[str, Any], verb: str) -> ApiError:
+    """The apiserver's error with the child it was about: `applying StatefulSet x: <message>`."""
+    return ApiError(err.status, err.reason, f"{verb} {obj['kind']} {obj['metadata']['name']}: {err.message}")
+
+
 async def server_side_apply(kube: KubeClient, manifest: Mapping[str, Any]) -> dict[str, Any]:
+    """Applies `manifest` (field manager kemr-operator, conflicts forced); ApiError names the object."""
     kind = kind_of(dict(manifest))
     meta = manifest["metadata"]
-    return await kube.request(
-        "PATCH",
-        kind.path(meta.get("namespace"), meta["name"]),
-        body=manifest,
-        query={"fieldManager": FIELD_MANAGER, "force": "true"},
-        content_type=APPLY_PATCH,
-    )
+    try:
+        return await kube.request(
+            "PATCH",
+            kind.path(meta.get("namespace"), meta["name"]),
+            body=manifest,
+            query={"fieldManager": FIELD_MANAGER, "force": "true"},
+            content_type=APPLY_PATCH,
+        )
+    except ApiError as err:
+        raise _naming(err, manifest, "applying") from err
 
 
 async def delete(kube: KubeClient, obj: Mapping[str, Any], propagation: str = "Background") -> None:
@@ -89,7 +117,22 @@ async def delete(kube: KubeClient, obj: Mapping[str, Any], propagation: str = "B
         )
     except ApiError as err:
         if not err.not_found:
-            raise
+            raise _naming(err, obj, "deleting") from err
+
+
+def _drifted(current: Mapping[str, Any], seen: str | None, full: bool) -> bool:
+    """True when the live child is newer than our last apply's answer. Older is the watch cache lagging
+    behind that answer, not a change: generations only grow, and so do resourceVersions on every apiserver
+    backed by etcd (compared as numbers where they are; any difference counts otherwise)."""
+    if seen is None:
+        return full
+    live = fingerprint(current)
+    if live[:1] != seen[:1]:
+        return True
+    try:
+        return int(live.lstrip("grv")) > int(seen.lstrip("grv"))
+    except ValueError:
+        return live != seen
 
 
 async def apply_children(
@@ -97,19 +140,25 @@ async def apply_children(
     owner: Mapping[str, Any],
     desired: Iterable[Mapping[str, Any]],
     live: Iterable[Mapping[str, Any]],
+    fingerprints: Fingerprints | None = None,
+    full: bool = False,
 ) -> ApplyResult:
     """Makes the owner's children exactly `desired`. `live` is what exists now with the owner's child labels
-    (from the watch cache): children whose applied hash matches are left alone; those not desired are deleted.
-    """
+    (from the watch cache): children whose applied hash matches and that nobody changed since our last apply
+    (`fingerprints`, updated here) are left alone; `full`: also those this process never applied; children
+    not desired are deleted. Raises ApiError naming the child the apiserver refused."""
     result = ApplyResult()
     live_by_key = {key_of(obj): obj for obj in live}
     wanted = [with_owner_and_hash(child, owner) for child in desired]
+    seen = fingerprints if fingerprints is not None else {}
     to_apply = []
     for manifest in wanted:
-        current = live_by_key.get(key_of(manifest))
+        key = key_of(manifest)
+        current = live_by_key.get(key)
         current_hash = ((current or {}).get("metadata", {}).get("annotations") or {}).get(APPLIED_HASH)
-        if current_hash == manifest["metadata"]["annotations"][APPLIED_HASH]:
-            result.unchanged.append(key_of(manifest))
+        unchanged = current is not None and current_hash == manifest["metadata"]["annotations"][APPLIED_HASH]
+        if unchanged and not _drifted(current or {}, seen.get(key), full):
+            result.unchanged.append(key)
         else:
             to_apply.append(manifest)
     wanted_keys = {key_of(m) for m in wanted}
@@ -118,8 +167,14 @@ async def apply_children(
         for key, obj in live_by_key.items()
         if key not in wanted_keys and not obj["metadata"].get("deletionTimestamp")  # being deleted already
     ]
-    await asyncio.gather(*(server_side_apply(kube, m) for m in to_apply))
+    answers = await asyncio.gather(*(server_side_apply(kube, m) for m in to_apply))
+    if fingerprints is not None:
+        for manifest, answer in zip(to_apply, answers, strict=True):
+            fingerprints[key_of(manifest)] = fingerprint(answer)
     await asyncio.gather(*(delete(kube, obj) for obj in to_delete))
+    if fingerprints is not None:
+        for obj in to_delete:
+            fingerprints.pop(key_of(obj), None)
     result.applied = [key_of(m) for m in to_apply]
     result.deleted = [key_of(obj) for obj in to_delete]
     return result

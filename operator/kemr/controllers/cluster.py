@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import time
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -27,8 +28,10 @@ from kemr.api.constants import (
     ROLE_DRIVER,
     STEP_KIND,
 )
+from kemr.apply.client import ApiError
 from kemr.apply.events import post_event
 from kemr.apply.ssa import (
+    ApplyResult,
     apply_children,
     delete,
     owner_reference,
@@ -43,6 +46,7 @@ from kemr.metrics import CLUSTERS
 from kemr.observe import ObservedCluster, ObservedSteps, observe_cluster
 from kemr.resolve import ResolvedCluster, ResolveError, resolve_cluster
 from kemr.status.cluster import ChildrenMode, Event, decide
+from kemr.status.conditions import SYNCED, find, synced
 from kemr.status.decommission import (
     CoreScaleIn,
     DepartingGroup,
@@ -73,6 +77,7 @@ APPLIED_KINDS = (
 )
 TRANSITIONAL_STATES = frozenset({ClusterState.STARTING, ClusterState.BOOTSTRAPPING, ClusterState.TERMINATING})
 PROGRESS_RECHECK_SECONDS = 30.0  # while starting or terminating, in case a child event is missed
+APPLY_RETRY_SECONDS = 10.0  # after the apiserver refused a write (the Synced condition says which)
 
 
 def parse_time(value: str | None) -> datetime | None:
@@ -120,6 +125,8 @@ async def reconcile_cluster(ctx: Context, namespace: str, name: str) -> float | 
     body = ctx.store.get(CLUSTER_KIND, namespace, name)
     if body is None or body["metadata"].get("deletionTimestamp"):
         scaling.forget(namespace, name)
+        ctx.fingerprints.pop((namespace, name), None)
+        ctx.last_full_apply.pop((namespace, name), None)
         return None  # deleted: owner references let the garbage collector remove the children
     meta = body["metadata"]
     uid, generation = meta["uid"], int(meta.get("generation", 1))
@@ -201,26 +208,14 @@ async def reconcile_cluster(ctx: Context, namespace: str, name: str) -> float | 
         scaling.forget(namespace, name)
         scaling.forget_metrics(namespace, name, [g.name for g in spec.task_groups])
 
-    if decision.mode == ChildrenMode.BUILD and resolved is not None:
-        held = {g.name for g in departing if not departure_done(g, core_plans[g.name])}
-        await _shrink_departing(ctx, departing, core_plans, workloads)
-        kept = [
-            o for o in live if not _of_group(o, held)
-        ]  # a departing group's children stay until it is out
-        result = await apply_children(ctx.kube, owner, build_children(resolved), kept)
-        await ensure_inline_steps(ctx, owner, spec)
-    elif decision.mode == ChildrenMode.TEARDOWN:
-        result = await apply_children(ctx.kube, owner, [], live)
-        for claim in claims:  # volumes go with the cluster (the CR itself stays as the record)
-            if not claim["metadata"].get("deletionTimestamp"):
-                await delete(ctx.kube, claim)
-    else:
-        result = None
-    for plan in core_plans.values():  # volumes of decommissioned core pods, once the pods are gone
-        for claim in claims:
-            if claim["metadata"]["name"] in plan.claims_to_delete:
-                log.info("%s/%s: deleting %s", namespace, name, claim["metadata"]["name"])
-                await delete(ctx.kube, claim)
+    apply_error: ApiError | None = None
+    try:
+        result = await _apply(
+            ctx, owner, spec, resolved, decision.mode, live, workloads, claims, departing, core_plans
+        )
+    except ApiError as err:  # 403, 422, a webhook's refusal: into status and an Event, retried with backoff
+        apply_error, result = err, None
+        log.warning("%s/%s: %s", namespace, name, err)
     if result and result.writes:
         log.info(
             "%s/%s: applied %d, deleted %d children",
@@ -228,6 +223,21 @@ async def reconcile_cluster(ctx: Context, namespace: str, name: str) -> float | 
             name,
             len(result.applied),
             len(result.deleted),
+        )
+    sync = synced(
+        previous.conditions,
+        (apply_error.reason, apply_error.message) if apply_error else None,
+        generation,
+        now,
+    )
+    conditions = [c for c in decision.status.conditions if c.type != SYNCED] + [sync]
+    decision = dataclasses.replace(
+        decision, status=decision.status.model_copy(update={"conditions": conditions})
+    )
+    old_sync = find(previous.conditions, SYNCED)
+    if apply_error and (old_sync is None or old_sync.message != sync.message):
+        decision = dataclasses.replace(
+            decision, events=(*decision.events, Event("Warning", "ApplyFailed", apply_error.message))
         )
 
     if patch := status_patch(previous.to_dict(), decision.status.to_dict()):
@@ -238,11 +248,55 @@ async def reconcile_cluster(ctx: Context, namespace: str, name: str) -> float | 
     _count_states(ctx, namespace)
 
     waits = [decision.requeue_after, scaling_plan.recheck_after if scaling_plan else None]
+    if apply_error:
+        waits.append(APPLY_RETRY_SECONDS)
     if any(plan.decommissioning for plan in core_plans.values()):
         waits.append(scaling.DECOMMISSION_RECHECK_SECONDS)
     if decision.status.state in TRANSITIONAL_STATES:
         waits.append(PROGRESS_RECHECK_SECONDS)
     return min((w for w in waits if w is not None), default=None)
+
+
+async def _apply(
+    ctx: Context,
+    owner: Mapping[str, Any],
+    spec: EMRClusterSpec,
+    resolved: ResolvedCluster | None,
+    mode: ChildrenMode,
+    live: list[dict[str, Any]],
+    workloads: list[dict[str, Any]],
+    claims: list[dict[str, Any]],
+    departing: list[DepartingGroup],
+    core_plans: Mapping[str, CoreScaleIn],
+) -> ApplyResult | None:
+    """Every write of a cluster reconcile: children built (or torn down), inline steps, removed core groups
+    scaled in, decommissioned volumes deleted. Raises ApiError naming the object the apiserver refused."""
+    namespace, name = owner["metadata"]["namespace"], owner["metadata"]["name"]
+    result = None
+    if mode == ChildrenMode.BUILD and resolved is not None:
+        held = {g.name for g in departing if not departure_done(g, core_plans[g.name])}
+        await _shrink_departing(ctx, departing, core_plans, workloads)
+        kept = [
+            o for o in live if not _of_group(o, held)
+        ]  # a departing group's children stay until it is out
+        key = (namespace, name)
+        full = time.monotonic() - ctx.last_full_apply.get(key, ctx.started) >= ctx.options.resync_seconds
+        fingerprints = ctx.fingerprints[key]
+        result = await apply_children(ctx.kube, owner, build_children(resolved), kept, fingerprints, full)
+        if full:
+            ctx.last_full_apply[key] = time.monotonic()
+        await ensure_inline_steps(ctx, owner, spec)
+    elif mode == ChildrenMode.TEARDOWN:
+        result = await apply_children(ctx.kube, owner, [], live)
+        for claim in claims:  # volumes go with the cluster (the CR itself stays as the record)
+            if not claim["metadata"].get("deletionTimestamp"):
+                await delete(ctx.kube, claim)
+    for plan in core_plans.values():  # volumes of decommissioned core pods, once the pods are gone
+        for claim in claims:
+            if claim["metadata"]["name"] in plan.claims_to_delete:
+                log.info("%s/%s: deleting %s", namespace, name, claim["metadata"]["name"])
+                await delete(ctx.kube, claim)
+    return result
 
 
 def _of_group(obj: Mapping[str, Any], core_groups: set[str]) -> bool:

@@ -32,6 +32,7 @@ from kemr.api.constants import (
 )
 from kemr.apply.client import KubeClient
 from kemr.apply.kinds import kind_named
+from kemr.apply.ssa import Fingerprints
 from kemr.config import OperatorConfig, load_config
 from kemr.controllers.cluster import APPLIED_KINDS
 from kemr.controllers.informer import Informer
@@ -63,6 +64,7 @@ class Options:
     workers: int = 4
     leader_election: bool = True
     leader_election_namespace: str = "default"
+    resync_seconds: float = SAFETY_RESYNC_SECONDS
     webhook: WebhookOptions | None = None
 
 
@@ -79,6 +81,13 @@ class Context:
     locks: defaultdict[tuple[str, str], asyncio.Lock] = field(
         default_factory=lambda: defaultdict(asyncio.Lock)
     )
+    # Per EMRCluster (namespace, name): its children's fingerprints (apply/ssa.py, drift repair) and when they
+    # were last re-applied in full.
+    fingerprints: defaultdict[tuple[str, str], Fingerprints] = field(
+        default_factory=lambda: defaultdict(dict)
+    )
+    last_full_apply: dict[tuple[str, str], float] = field(default_factory=dict)
+    started: float = field(default_factory=time.monotonic)
 
 
 def reconcilers() -> dict[str, Reconciler]:
@@ -119,7 +128,7 @@ async def worker(ctx: Context, handlers: Mapping[str, Reconciler]) -> None:
             requeue = await handlers[kind](ctx, namespace, name)
             ctx.failures.pop(key, None)
             RECONCILES.labels(kind, "ok").inc()
-            ctx.queue.add_after(key, requeue if requeue is not None else SAFETY_RESYNC_SECONDS)
+            ctx.queue.add_after(key, requeue if requeue is not None else ctx.options.resync_seconds)
         except asyncio.CancelledError:
             raise
         except Exception:
@@ -269,6 +278,12 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--burst", type=int, default=100, help="client-side API request burst")
     p.add_argument("--workers", type=int, default=4, help="reconciles running at once")
     p.add_argument(
+        "--resync-seconds",
+        type=float,
+        default=SAFETY_RESYNC_SECONDS,
+        help="reconcile every object at least this often, re-applying children changed by hand (default 300)",
+    )
+    p.add_argument(
         "--leader-elect",
         action=argparse.BooleanOptionalAction,
         default=True,
@@ -321,6 +336,7 @@ def main(argv: list[str] | None = None) -> int:
         qps=args.qps,
         burst=args.burst,
         workers=args.workers,
+        resync_seconds=args.resync_seconds,
         leader_election=args.leader_elect,
         leader_election_namespace=args.leader_election_namespace,
         webhook=WebhookOptions(

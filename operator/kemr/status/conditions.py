@@ -32,3 +32,18 @@ def condition(
 
 def find(conditions: Sequence[Condition], type_: str) -> Condition | None:
     return next((c for c in conditions if c.type == type_), None)
+
+
+SYNCED = "Synced"
+
+
+def synced(
+    previous: Sequence[Condition], error: tuple[str, str] | None, generation: int, now: datetime
+) -> Condition:
+    """`Synced` (as Crossplane's): True when the last reconcile wrote every child it meant to; else False with
+    the apiserver's reason (Forbidden, Invalid, ...) and message, naming the child. `error`: (reason,
+    message) of the failed write, None when there was none."""
+    if error is None:
+        return condition(previous, SYNCED, True, "ReconcileSuccess", "", generation, now)
+    reason, message = error
+    return condition(previous, SYNCED, False, reason or "ReconcileError", message, generation, now)
