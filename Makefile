@@ -45,10 +45,12 @@ manifests:  ## copy crds/ into the Helm chart and regenerate manifests/install.y
 	charts/render-install.sh > manifests/install.yaml.tmp && mv manifests/install.yaml.tmp manifests/install.yaml
 
 .PHONY: lint
-lint: venv  ## ruff and mypy
+lint: venv  ## ruff, mypy, the layers (import-linter, pyproject.toml) and shellcheck
 	$(UV) run ruff check .
 	$(UV) run ruff format --check .
 	$(UV) run mypy
+	$(UV) run lint-imports
+	git ls-files -z '*.sh' .ci/run | xargs -0 $(UV) run shellcheck
 
 .PHONY: unit
 unit: venv  ## fast tests, no cluster

@@ -1,5 +1,5 @@
 # Shared settings for the local-cluster scripts; sourced, not run.
-# shellcheck shell=bash
+# shellcheck shell=bash disable=SC2034  # its variables are for the scripts that source it
 # A command that fails inside "$(...)" stops the script as it would outside (bash leaves errexit off there).
 shopt -s inherit_errexit
 CLUSTER_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -33,7 +33,7 @@ KEMR_CONTAINERD_SOCK=/run/kemr/containerd/containerd.sock
 start_detached() {  # LOG CMD...
   local logf=$1; shift
   (
-    for fd in /proc/$BASHPID/fd/*; do
+    for fd in "/proc/$BASHPID/fd/"*; do
       fd=${fd##*/}
       if [ "$fd" -gt 2 ]; then eval "exec $fd>&-"; fi
     done

@@ -9,7 +9,7 @@ ON_DEMAND_NODES=${KEMR_ON_DEMAND_NODES:-8}
 SPOT_NODES=${KEMR_SPOT_NODES:-4}
 PKI=$KEMR_CLUSTER_HOME/pki
 LOGS=$KEMR_CLUSTER_HOME/logs
-KUBECTL="$KUBE_BIN/kubectl --kubeconfig=$KUBECONFIG_PATH"
+KUBECTL=("$KUBE_BIN/kubectl" "--kubeconfig=$KUBECONFIG_PATH")
 
 start_proc() {  # NAME CMD... : runs CMD in its own session, detached from the caller (down.sh finds it by path)
   local name=$1; shift
@@ -81,7 +81,7 @@ nodes_manifest() {
   for ((i = 0; i < SPOT_NODES; i++)); do node_manifest spot "$i" "${zones[i % 2]}"; done
 }
 
-is_up() { [ -f "$KUBECONFIG_PATH" ] && $KUBECTL get --raw /readyz >/dev/null 2>&1; }
+is_up() { [ -f "$KUBECONFIG_PATH" ] && "${KUBECTL[@]}" get --raw /readyz >/dev/null 2>&1; }
 
 main() {
   local start=$SECONDS
@@ -120,7 +120,7 @@ main() {
     --service-account-key-file="$PKI/sa.pub" --service-account-signing-key-file="$PKI/sa.key" \
     --authorization-mode=Node,RBAC --allow-privileged=true --profiling=false \
     --max-requests-inflight=800 --max-mutating-requests-inflight=400 "${node_flags[@]}"
-  wait_for kube-apiserver 90 $KUBECTL get --raw /readyz
+  wait_for kube-apiserver 90 "${KUBECTL[@]}" get --raw /readyz
 
   log "starting kube-controller-manager, kube-scheduler, kwok $KWOK_VERSION, hostpath-provisioner"
   start_proc kube-controller-manager "$KUBE_BIN/kube-controller-manager" \
@@ -141,11 +141,11 @@ main() {
   start_proc hostpath-provisioner "$TOOLS_BIN/hostpath-provisioner" --kubeconfig="$KUBECONFIG_PATH" \
     --root="$KEMR_CLUSTER_HOME/volumes"
 
-  $KUBECTL apply -f "$CLUSTER_DIR/manifests/storageclass.yaml" >/dev/null
-  nodes_manifest | $KUBECTL apply -f - >/dev/null
+  "${KUBECTL[@]}" apply -f "$CLUSTER_DIR/manifests/storageclass.yaml" >/dev/null
+  nodes_manifest | "${KUBECTL[@]}" apply -f - >/dev/null
   log "waiting for $ON_DEMAND_NODES on-demand + $SPOT_NODES spot kwok nodes"
-  wait_for "kwok nodes" 60 $KUBECTL wait --for=condition=Ready node -l type=kwok --timeout=5s
-  wait_for "default service account" 60 $KUBECTL get serviceaccount default -n default
+  wait_for "kwok nodes" 60 "${KUBECTL[@]}" wait --for=condition=Ready node -l type=kwok --timeout=5s
+  wait_for "default service account" 60 "${KUBECTL[@]}" get serviceaccount default -n default
   if real_node_wanted; then "$CLUSTER_DIR/node/up.sh" start; else log "real node skipped (KEMR_REAL_NODE=0 or not root)"; fi
   log "cluster up in $((SECONDS - start)) s"
   log "  use it with:  eval \"\$(cluster/env.sh)\"; kubectl get nodes -L karpenter.sh/capacity-type"

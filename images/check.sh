@@ -20,6 +20,7 @@ run_in_image() {
   rootfs=$(bah mount "$ctr")
   mapfile -t image_env < <(bah inspect --type image --format '{{range .OCIv1.Config.Env}}{{println .}}{{end}}' "$image" | sed '/^$/d')
   # As the kubelet does, /etc/hosts comes from outside (the image's is empty) and the hostname resolves in it.
+  # shellcheck disable=SC2016  # the inner script expands its own arguments
   unshare --mount --uts --pid --fork --mount-proc bash -euc '
     root=$1 user=$2; shift 2
     hostname localhost

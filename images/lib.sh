@@ -1,5 +1,5 @@
 # Shared by images/build.sh and images/import.sh; sourced, not run.
-# shellcheck shell=bash
+# shellcheck shell=bash disable=SC2034  # its variables are for the scripts that source it
 IMAGES_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO_DIR=$(cd "$IMAGES_DIR/.." && pwd)
 # shellcheck source=../cluster/lib.sh

@@ -1,5 +1,5 @@
 # Settings of the real node (kubelet + containerd on this machine); sourced by cluster/lib.sh, not run.
-# shellcheck shell=bash
+# shellcheck shell=bash disable=SC2034  # its variables are for the scripts that source it
 NODE_NAME=${KEMR_REAL_NODE_NAME:-kemr-real-0}
 COREDNS_BIN=$KEMR_CACHE/bin/coredns-$COREDNS_VERSION
 # Node state that survives `down.sh` (the image store, so big imported images are not lost) ...

@@ -12,8 +12,8 @@ set -euo pipefail
 
 PKI=$KEMR_CLUSTER_HOME/pki
 LOGS=$KEMR_CLUSTER_HOME/logs
-KUBECTL="$KUBE_BIN/kubectl --kubeconfig=$KUBECONFIG_PATH"
-CTR="ctr --address $KEMR_CONTAINERD_SOCK"
+KUBECTL=("$KUBE_BIN/kubectl" "--kubeconfig=$KUBECONFIG_PATH")
+CTR=(ctr --address "$KEMR_CONTAINERD_SOCK")
 # Kernel settings the node changes; down.sh restores the values saved here. The vm./kernel. ones are set by
 # the kubelet itself (its "kernel tunables").
 SYSCTLS=(net.ipv4.ip_forward net.bridge.bridge-nf-call-iptables net.bridge.bridge-nf-call-ip6tables
@@ -174,7 +174,7 @@ conntrack: {maxPerCore: 0, min: 0, tcpEstablishedTimeout: 0s, tcpCloseWaitTimeou
 EOF
 }
 
-node_ready() { $KUBECTL get node "$NODE_NAME" -o jsonpath='{.status.conditions[?(@.type=="Ready")].status}' | grep -qx True; }
+node_ready() { "${KUBECTL[@]}" get node "$NODE_NAME" -o jsonpath='{.status.conditions[?(@.type=="Ready")].status}' | grep -qx True; }
 
 prepare() {  # everything slow and cached: Debian packages, kubelet/kube-proxy/CoreDNS builds, image archives
   "$CLUSTER_DIR/install-deps.sh" node
@@ -187,11 +187,11 @@ runtime() {  # containerd with the node's images; no apiserver needed
   network
   write_configs
   # (ctr waits 10 s to dial a socket that isn't there: look for the socket first)
-  if ! { [ -S "$KEMR_CONTAINERD_SOCK" ] && $CTR --connect-timeout 2s version >/dev/null 2>&1; }; then
+  if ! { [ -S "$KEMR_CONTAINERD_SOCK" ] && "${CTR[@]}" --connect-timeout 2s version >/dev/null 2>&1; }; then
     log "starting containerd (socket $KEMR_CONTAINERD_SOCK)"
     mkdir -p "$LOGS"
     start_proc containerd containerd --config "$NODE_HOME/containerd.toml" --address "$KEMR_CONTAINERD_SOCK"
-    wait_for containerd 30 $CTR --connect-timeout 1s version
+    wait_for containerd 30 "${CTR[@]}" --connect-timeout 1s version
   fi
   "$CLUSTER_DIR/node/images.sh"
 }
@@ -208,7 +208,7 @@ start() {
   wait_for "node $NODE_NAME" 90 node_ready
   # The apiserver's own Service endpoint is the node address (lease reconciler); CoreDNS reads the API through it.
   sed "s|@COREDNS_IMAGE@|$COREDNS_IMAGE|; s|@CLUSTER_DNS@|$CLUSTER_DNS|" "$CLUSTER_DIR/manifests/coredns.yaml" |
-    $KUBECTL apply -f - >/dev/null
+    "${KUBECTL[@]}" apply -f - >/dev/null
   # A real answer from the DNS Service, not the Deployment's status (stale after a restart of the node).
   wait_for "cluster DNS ($CLUSTER_DNS)" 90 busybox nslookup kubernetes.default.svc.cluster.local "$CLUSTER_DNS"
   log "real node $NODE_NAME ready with cluster DNS in $((SECONDS - t0)) s"

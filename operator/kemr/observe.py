@@ -10,7 +10,6 @@ from typing import Any
 from kemr.api import GroupRole, StepState
 from kemr.api.constants import LABEL_FALLBACK, LABEL_GROUP, LABEL_ROLE, ROLE_TASK
 from kemr.builders.pod import BOOTSTRAP_PREFIX
-from kemr.status.scaling import unschedulable_since
 
 # Steps not finished yet: the cluster is not idle while one exists (INTERRUPTED: waiting for its retry).
 UNFINISHED_STEP_STATES = frozenset(
@@ -69,6 +68,22 @@ class ObservedCluster:
 
 def is_fallback(obj: Mapping[str, Any]) -> bool:
     return LABEL_FALLBACK in (obj["metadata"].get("labels") or {})
+
+
+def unschedulable_since(pod: Mapping[str, Any]) -> datetime | None:
+    """When the scheduler found no node for a pending pod (its PodScheduled condition), else None."""
+    status = pod.get("status") or {}
+    if pod["metadata"].get("deletionTimestamp") or status.get("phase") not in (None, "Pending"):
+        return None
+    for cond in status.get("conditions") or []:
+        if (
+            cond.get("type") == "PodScheduled"
+            and cond.get("status") == "False"
+            and cond.get("reason") == "Unschedulable"
+        ):
+            stamp = cond.get("lastTransitionTime")
+            return datetime.fromisoformat(stamp.replace("Z", "+00:00")) if stamp else None
+    return None
 
 
 def unschedulable_task_pods(pods: Iterable[Mapping[str, Any]]) -> dict[str, tuple[datetime, ...]]:

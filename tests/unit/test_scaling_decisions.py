@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from kemr import observe
 from kemr.status import scaling as s
 
 NOW = datetime(2026, 11, 22, 8, 0, tzinfo=UTC)
@@ -193,9 +194,9 @@ def pending_pod(since: str | None, reason: str = "Unschedulable", phase: str = "
 
 
 def test_unschedulable_since_reads_the_pods_scheduled_condition() -> None:
-    assert s.unschedulable_since(pending_pod("2026-11-22T07:59:00Z")) == ago(60)
-    assert s.unschedulable_since(pending_pod("2026-11-22T07:59:00Z", reason="SchedulingGated")) is None
-    assert s.unschedulable_since(pending_pod("2026-11-22T07:59:00Z", phase="Running")) is None
+    assert observe.unschedulable_since(pending_pod("2026-11-22T07:59:00Z")) == ago(60)
+    assert observe.unschedulable_since(pending_pod("2026-11-22T07:59:00Z", reason="SchedulingGated")) is None
+    assert observe.unschedulable_since(pending_pod("2026-11-22T07:59:00Z", phase="Running")) is None
 
 
 def group_input(**fields: Any) -> s.TaskGroupInput:

@@ -8,6 +8,7 @@ from typing import Any
 
 from kemr.api import EMRStepSpec, Resources
 from kemr.api import constants as c
+from kemr.api.quantity import cpu_millis, driver_heap_mib, memory_mib
 from kemr.builders.overrides import apply_pod_overrides
 from kemr.builders.pod import (
     bootstrap_init_containers,
@@ -22,7 +23,6 @@ from kemr.builders.pod import (
     shared_volumes,
 )
 from kemr.resolve import ResolvedCluster
-from kemr.resolve.quantity import cpu_millis, driver_heap_mib, memory_mib
 
 DRIVER_CONTAINER = "driver"
 LABEL_ATTEMPT = "kemr.io/attempt"

@@ -14,11 +14,11 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
+from kemr.api.quantity import format_cpu, format_memory
 from kemr.builders.overrides import apply_pod_overrides
 from kemr.resolve import ContainerSize, ResolvedCluster, ResolvedGroup, layout
 from kemr.resolve.model import Placement
 from kemr.resolve.names import CONFIG_HASH_ANNOTATION
-from kemr.resolve.quantity import format_cpu, format_memory
 
 # Container names (podOverrides address them by name).
 SPARK_MASTER: Final = "spark-master"

@@ -5,10 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from kemr.api import Resources
+from kemr.api.quantity import cpu_millis, format_memory, memory_mib
 from kemr.config import Sizing
 from kemr.resolve.errors import ResolveError
 from kemr.resolve.model import ContainerSize
-from kemr.resolve.quantity import cpu_millis, format_memory, memory_mib
 
 MIN_DAEMON_MEMORY_MIB = 256  # below this a JVM daemon doesn't start
 

@@ -288,22 +288,6 @@ def demand_summary(demand: Resources, capacity: Resources, steps: int) -> str:
 # --- spot fallback ---------------------------------------------------------------------------------------
 
 
-def unschedulable_since(pod: Mapping[str, Any]) -> datetime | None:
-    """When the scheduler found no node for a pending pod (its PodScheduled condition), else None."""
-    status = pod.get("status") or {}
-    if pod["metadata"].get("deletionTimestamp") or status.get("phase") not in (None, "Pending"):
-        return None
-    for cond in status.get("conditions") or []:
-        if (
-            cond.get("type") == "PodScheduled"
-            and cond.get("status") == "False"
-            and cond.get("reason") == "Unschedulable"
-        ):
-            stamp = cond.get("lastTransitionTime")
-            return datetime.fromisoformat(stamp.replace("Z", "+00:00")) if stamp else None
-    return None
-
-
 def fallback_replicas(
     unschedulable: Iterable[datetime], after_seconds: int, desired: int, now: datetime
 ) -> tuple[int, float | None]:

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from kemr.api.common import Resources
+from kemr.api.quantity import SPARK_MIN_HEAP_MIB, driver_heap_mib, memory_mib, min_driver_memory_mib
 from kemr.api.step import StepBody
-from kemr.resolve.quantity import SPARK_MIN_HEAP_MIB, driver_heap_mib, memory_mib, min_driver_memory_mib
 from kemr.validate.config import check_properties
 from kemr.validate.issues import ValidationIssue, key_path
 from kemr.validate.owned import STEP_CONF_OWNED

@@ -9,10 +9,10 @@ from typing import Any
 import yaml
 
 from kemr.api import EMRClusterSpec
+from kemr.api.quantity import cpu_millis
 from kemr.builders import build_children
 from kemr.config import OperatorConfig
 from kemr.resolve import resolve_cluster
-from kemr.resolve.quantity import cpu_millis
 
 REPO = Path(__file__).resolve().parents[3]
 DEMO = REPO / "manifests" / "demo"

@@ -55,7 +55,7 @@ hadoop_exec() {
   shift 2
   local daemon_opts_var
   daemon_opts_var="HDFS_$(echo "$name" | tr '[:lower:]' '[:upper:]')_OPTS"
-  # shellcheck disable=SC2086  # the *_OPTS variables are word lists by Hadoop's convention
+  # shellcheck disable=SC2046,SC2086  # the *_OPTS variables and the heap option are word lists (Hadoop's convention)
   exec "$(hadoop_java)" \
     $(hadoop_heap_opt) $HADOOP_JAVA17_OPTS \
     -Dproc_"$name" \
