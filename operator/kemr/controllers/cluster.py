@@ -121,11 +121,26 @@ def parse_spec(body: Mapping[str, Any]) -> tuple[EMRClusterSpec | None, list[Val
     return spec, list(validate_cluster(spec))
 
 
+def resolved_cluster(ctx: Context, body: Mapping[str, Any], spec: EMRClusterSpec) -> ResolvedCluster:
+    """The cluster's spec resolved with the operator's configuration, once per generation (cached by uid; the
+    cluster's reconciles and its steps' share it). Raises ResolveError as resolve_cluster does."""
+    meta = body["metadata"]
+    uid, generation = meta["uid"], int(meta.get("generation", 1))
+    cached = ctx.resolutions.get(uid)
+    if cached is not None and cached[0] == generation:
+        return cached[1]
+    resolved = resolve_cluster(meta["name"], meta["namespace"], uid, spec, ctx.config)
+    ctx.resolutions[uid] = (generation, resolved)
+    return resolved
+
+
 async def reconcile_cluster(ctx: Context, namespace: str, name: str) -> float | None:
     body = ctx.store.get(CLUSTER_KIND, namespace, name)
     if body is None or body["metadata"].get("deletionTimestamp"):
         scaling.forget(namespace, name)
         ctx.fingerprints.pop((namespace, name), None)
+        if body is not None:
+            ctx.resolutions.pop(body["metadata"]["uid"], None)
         ctx.last_full_apply.pop((namespace, name), None)
         return None  # deleted: owner references let the garbage collector remove the children
     meta = body["metadata"]
@@ -143,7 +158,7 @@ async def reconcile_cluster(ctx: Context, namespace: str, name: str) -> float | 
     resolved = None
     if not issues:
         try:
-            resolved = resolve_cluster(name, namespace, uid, spec, ctx.config)
+            resolved = resolved_cluster(ctx, body, spec)
         except ResolveError as err:
             issues = [ValidationIssue(err.field, err.message)]
     endpoints = (

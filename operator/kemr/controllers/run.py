@@ -41,6 +41,7 @@ from kemr.controllers.queue import WorkQueue
 from kemr.controllers.store import Store
 from kemr.controllers.webhook import WebhookOptions, WebhookServer
 from kemr.metrics import RECONCILE_SECONDS, RECONCILES
+from kemr.resolve import ResolvedCluster
 
 log = logging.getLogger("kemr")
 
@@ -88,6 +89,9 @@ class Context:
     )
     last_full_apply: dict[tuple[str, str], float] = field(default_factory=dict)
     started: float = field(default_factory=time.monotonic)
+    # Each EMRCluster resolved once per generation: uid → (generation, resolution), shared by its reconciles
+    # and its steps' (controllers/cluster.py `resolved_cluster`).
+    resolutions: dict[str, tuple[int, ResolvedCluster]] = field(default_factory=dict)
 
 
 def reconcilers() -> dict[str, Reconciler]:

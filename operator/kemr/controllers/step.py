@@ -22,10 +22,10 @@ from kemr.apply.events import post_event
 from kemr.apply.kinds import kind_named
 from kemr.apply.ssa import patch_status, status_patch
 from kemr.builders.driver import build_driver_pod
-from kemr.controllers.cluster import parse_time
+from kemr.controllers.cluster import parse_time, resolved_cluster
 from kemr.faults import crash_point
 from kemr.metrics import STEP_DURATION_SECONDS, STEP_SUBMIT_LATENCY_SECONDS, STEPS
-from kemr.resolve import ResolvedCluster, ResolveError, resolve_cluster
+from kemr.resolve import ResolvedCluster, ResolveError
 from kemr.status.step import (
     TERMINATING_CLUSTER,
     Action,
@@ -56,7 +56,7 @@ def view_cluster(
     state = (body.get("status") or {}).get("state")
     try:
         spec = EMRClusterSpec.model_validate(body.get("spec") or {})
-        resolved = resolve_cluster(name, namespace, body["metadata"]["uid"], spec, ctx.config)
+        resolved = resolved_cluster(ctx, body, spec)
     except (ValidationError, ResolveError):
         return ClusterView(exists=True, state=ClusterState(state) if state else None), None, None
     view = ClusterView(
