@@ -106,18 +106,43 @@ async def server_side_apply(kube: KubeClient, manifest: Mapping[str, Any]) -> di
         raise _naming(err, manifest, "applying") from err
 
 
-async def delete(kube: KubeClient, obj: Mapping[str, Any], propagation: str = "Background") -> None:
+async def delete(
+    kube: KubeClient,
+    obj: Mapping[str, Any],
+    propagation: str = "Background",
+    grace_seconds: int | None = None,
+) -> None:
+    """Deletes `obj` (gone already is fine); ApiError names the object."""
     kind = kind_of(dict(obj))
     meta = obj["metadata"]
+    options: dict[str, Any] = {"kind": "DeleteOptions", "apiVersion": "v1", "propagationPolicy": propagation}
+    if grace_seconds is not None:
+        options["gracePeriodSeconds"] = grace_seconds
     try:
-        await kube.request(
-            "DELETE",
-            kind.path(meta.get("namespace"), meta["name"]),
-            body={"kind": "DeleteOptions", "apiVersion": "v1", "propagationPolicy": propagation},
-        )
+        await kube.request("DELETE", kind.path(meta.get("namespace"), meta["name"]), body=options)
     except ApiError as err:
         if not err.not_found:
             raise _naming(err, obj, "deleting") from err
+
+
+async def create(kube: KubeClient, manifest: Mapping[str, Any]) -> dict[str, Any]:
+    """Creates `manifest` (a step's driver pod: never applied, so never adopted or changed); returns the
+    created object. Raises ApiError as the apiserver answered (409 when it exists)."""
+    kind = kind_of(dict(manifest))
+    return await kube.request("POST", kind.collection(manifest["metadata"].get("namespace")), body=manifest)
+
+
+async def merge_patch(kube: KubeClient, obj: Mapping[str, Any], patch: Mapping[str, Any]) -> dict[str, Any]:
+    """JSON merge patch of `obj` (annotations, finalizers: fields the operator doesn't apply); returns the
+    object. With `metadata.resourceVersion` in `patch`, 409 Conflict if it changed since it was read."""
+    kind = kind_of(dict(obj))
+    meta = obj["metadata"]
+    return await kube.request(
+        "PATCH",
+        kind.path(meta.get("namespace"), meta["name"]),
+        body=patch,
+        content_type="application/merge-patch+json",
+    )
 
 
 def _drifted(current: Mapping[str, Any], seen: str | None, full: bool) -> bool:
@@ -206,13 +231,6 @@ async def patch_status(
 
 
 async def scale(kube: KubeClient, obj: Mapping[str, Any], replicas: int) -> None:
-    """Sets a StatefulSet's or Deployment's spec.replicas (merge patch): for a child no longer built from the
-    spec (a core group being removed), whose other fields must stay as they were applied."""
-    kind = kind_of(dict(obj))
-    meta = obj["metadata"]
-    await kube.request(
-        "PATCH",
-        kind.path(meta.get("namespace"), meta["name"]),
-        body={"spec": {"replicas": replicas}},
-        content_type="application/merge-patch+json",
-    )
+    """Sets a StatefulSet's or Deployment's spec.replicas: for a child no longer built from the spec (a core
+    group being removed), whose other fields must stay as they were applied."""
+    await merge_patch(kube, obj, {"spec": {"replicas": replicas}})

@@ -18,7 +18,7 @@ import aiohttp
 from kemr.api import EMRClusterSpec, EMRClusterStatus, GroupRole, GroupStatus
 from kemr.api.constants import LABEL_GROUP, LABEL_ROLE, ROLE_CORE, ROLE_TASK
 from kemr.apply.client import ApiError, KubeClient
-from kemr.apply.kinds import kind_named
+from kemr.apply.ssa import merge_patch
 from kemr.metrics import SCALING_DECISIONS, SPOT_FALLBACK_PODS, TASK_DEMAND_CORES, TASK_DESIRED
 from kemr.observe import ObservedCluster
 from kemr.resolve import ResolvedCluster
@@ -299,12 +299,7 @@ async def apply_deletion_costs(
             continue
         patch = {"metadata": {"annotations": {s.DELETION_COST_ANNOTATION: cost}}}
         try:
-            await kube.request(
-                "PATCH",
-                kind_named("Pod").path(pod["metadata"]["namespace"], name),
-                body=patch,
-                content_type="application/merge-patch+json",
-            )
+            await merge_patch(kube, {"apiVersion": "v1", "kind": "Pod", "metadata": pod["metadata"]}, patch)
             writes += 1
         except ApiError as err:
             if not err.not_found:  # a pod gone meanwhile needs no cost

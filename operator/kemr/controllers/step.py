@@ -20,7 +20,7 @@ from kemr.api.constants import API_VERSION, CLUSTER_KIND, DRIVER_FINALIZER, LABE
 from kemr.apply.client import ApiError
 from kemr.apply.events import post_event
 from kemr.apply.kinds import kind_named
-from kemr.apply.ssa import patch_status, status_patch
+from kemr.apply.ssa import create, delete, merge_patch, patch_status, status_patch
 from kemr.builders.driver import build_driver_pod
 from kemr.controllers.cluster import parse_time, resolved_cluster
 from kemr.faults import crash_point
@@ -236,11 +236,8 @@ async def release_drivers(
         kept = [f for f in meta.get("finalizers") or [] if f != DRIVER_FINALIZER]
         patch = {"metadata": {"finalizers": kept or None, "resourceVersion": meta["resourceVersion"]}}
         try:
-            updated = await ctx.kube.request(
-                "PATCH",
-                kind_named("Pod").path(namespace, meta["name"]),
-                body=patch,
-                content_type="application/merge-patch+json",
+            updated = await merge_patch(
+                ctx.kube, {"apiVersion": "v1", "kind": "Pod", "metadata": meta}, patch
             )
             ctx.store.upsert("Pod", {"apiVersion": "v1", "kind": "Pod", **updated})
         except ApiError as err:
@@ -268,21 +265,13 @@ async def _act(
     if attempt is None or decision.action == Action.NONE:
         return None
     namespace = body["metadata"]["namespace"]
-    pods = kind_named("Pod")
     if decision.action == Action.DELETE_POD:
-        try:
-            await ctx.kube.request(
-                "DELETE",
-                pods.path(namespace, attempt.driver_pod),
-                body={
-                    "apiVersion": "v1",
-                    "kind": "DeleteOptions",
-                    "gracePeriodSeconds": decision.grace_seconds,
-                },
-            )
-        except ApiError as err:
-            if not err.not_found:
-                raise
+        pod = {
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": {"namespace": namespace, "name": attempt.driver_pod},
+        }
+        await delete(ctx.kube, pod, grace_seconds=decision.grace_seconds)
         return None
     if resolved is None or cluster_spec is None:
         return None
@@ -292,7 +281,7 @@ async def _act(
     )
     started = time.monotonic()
     try:
-        created = await ctx.kube.request("POST", pods.collection(namespace), body=manifest)
+        created = await create(ctx.kube, manifest)
         ctx.store.upsert("Pod", {"apiVersion": "v1", "kind": "Pod", **created})
         STEP_SUBMIT_LATENCY_SECONDS.observe(time.monotonic() - started)
     except ApiError as err:
