@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from kemr.apply.client import ApiError
 from kemr.apply.ssa import Fingerprints, apply_children
+from kemr.runtime.client import ApiError
 
 OWNER = {
     "apiVersion": "kemr.io/v1alpha1",

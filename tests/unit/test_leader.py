@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
-from kemr.apply.client import ApiError
-from kemr.controllers import leader
-from kemr.controllers.leader import LeaderElector, LeaseClock
+from kemr.runtime import leader
+from kemr.runtime.client import ApiError
+from kemr.runtime.leader import LeaderElector, LeaseClock
 
 
 def lease(holder: str | None, renew: str, transitions: int = 0) -> dict[str, Any]:

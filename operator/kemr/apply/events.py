@@ -8,8 +8,8 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from kemr.apply.client import ApiError, KubeClient
-from kemr.apply.kinds import KINDS
+from kemr.runtime.client import ApiError, KubeClient
+from kemr.runtime.kinds import KINDS
 
 log = logging.getLogger(__name__)
 COMPONENT = "kemr-operator"

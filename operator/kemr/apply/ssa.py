@@ -22,8 +22,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kemr.api.constants import FIELD_MANAGER
-from kemr.apply.client import APPLY_PATCH, ApiError, KubeClient
-from kemr.apply.kinds import kind_of
+from kemr.runtime.client import APPLY_PATCH, ApiError, KubeClient
+from kemr.runtime.kinds import kind_of
 
 APPLIED_HASH = "kemr.io/applied-hash"
 

@@ -25,8 +25,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from kemr.apply.client import ApiError, KubeClient
-from kemr.apply.kinds import kind_named
+from kemr.runtime.client import ApiError, KubeClient
+from kemr.runtime.kinds import kind_named
 
 log = logging.getLogger("kemr.webhook")
 

@@ -28,7 +28,6 @@ from kemr.api.constants import (
     ROLE_DRIVER,
     STEP_KIND,
 )
-from kemr.apply.client import ApiError
 from kemr.apply.events import post_event
 from kemr.apply.ssa import (
     ApplyResult,
@@ -45,6 +44,7 @@ from kemr.controllers import scaling
 from kemr.metrics import CLUSTERS
 from kemr.observe import ObservedCluster, ObservedSteps, observe_cluster
 from kemr.resolve import ResolvedCluster, ResolveError, resolve_cluster
+from kemr.runtime.client import ApiError
 from kemr.status.cluster import ChildrenMode, Event, decide
 from kemr.status.conditions import SYNCED, find, synced
 from kemr.status.decommission import (

@@ -30,18 +30,18 @@ from kemr.api.constants import (
     STEP_PLURAL,
     VERSION,
 )
-from kemr.apply.client import KubeClient
-from kemr.apply.kinds import kind_named
 from kemr.apply.ssa import Fingerprints
 from kemr.config import OperatorConfig, load_config
 from kemr.controllers.cluster import APPLIED_KINDS
-from kemr.controllers.informer import Informer
-from kemr.controllers.leader import LeaderElector
-from kemr.controllers.queue import WorkQueue
-from kemr.controllers.store import Store
 from kemr.controllers.webhook import WebhookOptions, WebhookServer
 from kemr.metrics import RECONCILE_SECONDS, RECONCILES
 from kemr.resolve import ResolvedCluster
+from kemr.runtime.client import KubeClient
+from kemr.runtime.informer import Informer
+from kemr.runtime.kinds import kind_named
+from kemr.runtime.leader import LeaderElector
+from kemr.runtime.queue import WorkQueue
+from kemr.runtime.store import Store
 
 log = logging.getLogger("kemr")
 

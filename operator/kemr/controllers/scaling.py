@@ -17,11 +17,11 @@ import aiohttp
 
 from kemr.api import EMRClusterSpec, EMRClusterStatus, GroupRole, GroupStatus
 from kemr.api.constants import LABEL_GROUP, LABEL_ROLE, ROLE_CORE, ROLE_TASK
-from kemr.apply.client import ApiError, KubeClient
 from kemr.apply.ssa import merge_patch
 from kemr.metrics import SCALING_DECISIONS, SPOT_FALLBACK_PODS, TASK_DEMAND_CORES, TASK_DESIRED
 from kemr.observe import ObservedCluster
 from kemr.resolve import ResolvedCluster
+from kemr.runtime.client import ApiError, KubeClient
 from kemr.status import decommission as d
 from kemr.status import scaling as s
 from kemr.status.step import startable

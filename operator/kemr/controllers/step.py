@@ -17,15 +17,15 @@ from pydantic import ValidationError
 
 from kemr.api import ClusterState, EMRClusterSpec, EMRStepSpec, EMRStepStatus, StepState
 from kemr.api.constants import API_VERSION, CLUSTER_KIND, DRIVER_FINALIZER, LABEL_STEP, STEP_KIND
-from kemr.apply.client import ApiError
 from kemr.apply.events import post_event
-from kemr.apply.kinds import kind_named
 from kemr.apply.ssa import create, delete, merge_patch, patch_status, status_patch
 from kemr.builders.driver import build_driver_pod
 from kemr.controllers.cluster import parse_time, resolved_cluster
 from kemr.faults import crash_point
 from kemr.metrics import STEP_DURATION_SECONDS, STEP_SUBMIT_LATENCY_SECONDS, STEPS
 from kemr.resolve import ResolvedCluster, ResolveError
+from kemr.runtime.client import ApiError
+from kemr.runtime.kinds import kind_named
 from kemr.status.step import (
     TERMINATING_CLUSTER,
     Action,

@@ -35,12 +35,12 @@ from pydantic import ValidationError
 from kemr.api import EMRStepSpec
 from kemr.api.admission import WEBHOOK_PATHS
 from kemr.api.constants import CLUSTER_KIND, CLUSTER_PLURAL, STEP_KIND, STEP_PLURAL
-from kemr.apply.client import KubeClient
 from kemr.config import OperatorConfig
 from kemr.controllers import certs
 from kemr.controllers.cluster import parse_spec
 from kemr.metrics import ADMISSION_REVIEWS
 from kemr.resolve import ResolveError, resolve_cluster
+from kemr.runtime.client import KubeClient
 from kemr.validate import ValidationIssue, validate_step
 
 log = logging.getLogger("kemr.webhook")

@@ -14,8 +14,8 @@ from urllib.parse import urlencode
 from kubernetes.aio import client as aio_client
 from kubernetes.aio import config as aio_config
 
-from kemr.apply.ratelimit import TokenBucket
 from kemr.metrics import API_REQUESTS, API_THROTTLE_SECONDS
+from kemr.runtime.ratelimit import TokenBucket
 
 APPLY_PATCH = "application/apply-patch+yaml"
 MERGE_PATCH = "application/merge-patch+json"

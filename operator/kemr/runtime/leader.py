@@ -21,9 +21,9 @@ import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from kemr.apply.client import ApiError, KubeClient
-from kemr.apply.kinds import kind_named
 from kemr.metrics import LEADER, LEADER_ELECTION_ERRORS
+from kemr.runtime.client import ApiError, KubeClient
+from kemr.runtime.kinds import kind_named
 
 log = logging.getLogger(__name__)
 LEASES = kind_named("Lease")

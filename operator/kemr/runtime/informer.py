@@ -11,9 +11,9 @@ import logging
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from kemr.apply.client import ApiError, KubeClient
-from kemr.apply.kinds import Kind
-from kemr.controllers.store import Store
+from kemr.runtime.client import ApiError, KubeClient
+from kemr.runtime.kinds import Kind
+from kemr.runtime.store import Store
 
 log = logging.getLogger(__name__)
 
