@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from kemr.runtime.client import ApiError, KubeClient
+from kemr.runtime.client import ApiError, Client
 from kemr.runtime.kinds import KINDS
 
 log = logging.getLogger(__name__)
@@ -45,7 +45,7 @@ def build_event(
 
 
 async def post_event(
-    kube: KubeClient, involved: Mapping[str, Any], type_: str, reason: str, message: str
+    kube: Client, involved: Mapping[str, Any], type_: str, reason: str, message: str
 ) -> None:
     """Best effort: an Event that can't be written is logged, never fails the reconcile."""
     event = build_event(involved, type_, reason, message, datetime.now(UTC))

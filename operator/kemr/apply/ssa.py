@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kemr.api.constants import FIELD_MANAGER
-from kemr.runtime.client import APPLY_PATCH, ApiError, KubeClient
+from kemr.runtime.client import APPLY_PATCH, ApiError, Client
 from kemr.runtime.kinds import kind_of
 
 APPLIED_HASH = "kemr.io/applied-hash"
@@ -90,7 +90,7 @@ def _naming(err: ApiError, obj: Mapping[str, Any], verb: str) -> ApiError:
     return ApiError(err.status, err.reason, f"{verb} {obj['kind']} {obj['metadata']['name']}: {err.message}")
 
 
-async def server_side_apply(kube: KubeClient, manifest: Mapping[str, Any]) -> dict[str, Any]:
+async def server_side_apply(kube: Client, manifest: Mapping[str, Any]) -> dict[str, Any]:
     """Applies `manifest` (field manager kemr-operator, conflicts forced); ApiError names the object."""
     kind = kind_of(dict(manifest))
     meta = manifest["metadata"]
@@ -107,7 +107,7 @@ async def server_side_apply(kube: KubeClient, manifest: Mapping[str, Any]) -> di
 
 
 async def delete(
-    kube: KubeClient,
+    kube: Client,
     obj: Mapping[str, Any],
     propagation: str = "Background",
     grace_seconds: int | None = None,
@@ -125,14 +125,14 @@ async def delete(
             raise _naming(err, obj, "deleting") from err
 
 
-async def create(kube: KubeClient, manifest: Mapping[str, Any]) -> dict[str, Any]:
+async def create(kube: Client, manifest: Mapping[str, Any]) -> dict[str, Any]:
     """Creates `manifest` (a step's driver pod: never applied, so never adopted or changed); returns the
     created object. Raises ApiError as the apiserver answered (409 when it exists)."""
     kind = kind_of(dict(manifest))
     return await kube.request("POST", kind.collection(manifest["metadata"].get("namespace")), body=manifest)
 
 
-async def merge_patch(kube: KubeClient, obj: Mapping[str, Any], patch: Mapping[str, Any]) -> dict[str, Any]:
+async def merge_patch(kube: Client, obj: Mapping[str, Any], patch: Mapping[str, Any]) -> dict[str, Any]:
     """JSON merge patch of `obj` (annotations, finalizers: fields the operator doesn't apply); returns the
     object. With `metadata.resourceVersion` in `patch`, 409 Conflict if it changed since it was read."""
     kind = kind_of(dict(obj))
@@ -161,7 +161,7 @@ def _drifted(current: Mapping[str, Any], seen: str | None, full: bool) -> bool:
 
 
 async def apply_children(
-    kube: KubeClient,
+    kube: Client,
     owner: Mapping[str, Any],
     desired: Iterable[Mapping[str, Any]],
     live: Iterable[Mapping[str, Any]],
@@ -213,7 +213,7 @@ def status_patch(old: Mapping[str, Any], new: Mapping[str, Any]) -> dict[str, An
 
 
 async def patch_status(
-    kube: KubeClient, obj: Mapping[str, Any], status: Mapping[str, Any], resource_version: str | None = None
+    kube: Client, obj: Mapping[str, Any], status: Mapping[str, Any], resource_version: str | None = None
 ) -> dict[str, Any]:
     """Merge-patches the status subresource (None values remove fields). With `resource_version`, the write
     fails with 409 Conflict if the object changed since it was read (optimistic concurrency)."""
@@ -230,7 +230,7 @@ async def patch_status(
     )
 
 
-async def scale(kube: KubeClient, obj: Mapping[str, Any], replicas: int) -> None:
+async def scale(kube: Client, obj: Mapping[str, Any], replicas: int) -> None:
     """Sets a StatefulSet's or Deployment's spec.replicas: for a child no longer built from the spec (a core
     group being removed), whose other fields must stay as they were applied."""
     await merge_patch(kube, obj, {"spec": {"replicas": replicas}})

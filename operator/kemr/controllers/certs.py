@@ -25,7 +25,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from kemr.runtime.client import ApiError, KubeClient
+from kemr.runtime.client import ApiError, Client
 from kemr.runtime.kinds import kind_named
 
 log = logging.getLogger("kemr.webhook")
@@ -112,7 +112,7 @@ def _secret(name: str, namespace: str, cert: ServingCert, bundle: bytes) -> dict
 
 
 async def ensure_serving_cert(
-    kube: KubeClient, namespace: str, name: str, dns_names: Sequence[str]
+    kube: Client, namespace: str, name: str, dns_names: Sequence[str]
 ) -> tuple[ServingCert, bytes]:
     """The shared certificate and CA bundle from Secret `namespace/name`, created or renewed when needed.
 
@@ -160,7 +160,7 @@ async def ensure_serving_cert(
     return renewed, bundle
 
 
-async def inject_ca_bundle(kube: KubeClient, configuration: str, bundle: bytes) -> bool:
+async def inject_ca_bundle(kube: Client, configuration: str, bundle: bytes) -> bool:
     """Writes `bundle` into every webhook of ValidatingWebhookConfiguration `configuration`.
 
     Returns False (and logs why) when that object doesn't exist: the webhook then isn't called and the

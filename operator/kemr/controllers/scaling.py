@@ -21,7 +21,7 @@ from kemr.apply.ssa import merge_patch
 from kemr.metrics import SCALING_DECISIONS, SPOT_FALLBACK_PODS, TASK_DEMAND_CORES, TASK_DESIRED
 from kemr.observe import ObservedCluster
 from kemr.resolve import ResolvedCluster
-from kemr.runtime.client import ApiError, KubeClient
+from kemr.runtime.client import ApiError, Client
 from kemr.status import decommission as d
 from kemr.status import scaling as s
 from kemr.status.step import startable
@@ -181,7 +181,7 @@ DECOMMISSION_RECHECK_SECONDS = 10.0
 
 
 async def namenode_states(
-    namespace: str, cluster: str, namenode_ui: str, kube: KubeClient | None = None
+    namespace: str, cluster: str, namenode_ui: str, kube: Client | None = None
 ) -> dict[str, str] | None:
     """DataNode IP → admin state from the NameNode's JMX, or None when it can't be asked. Directly first (an
     operator in the cluster); then, when `kube` is given, through the apiserver's service proxy: an operator
@@ -229,7 +229,7 @@ async def plan_core_scale_in(
     observed: ObservedCluster,
     pods: Sequence[Mapping[str, Any]],
     claims: Sequence[Mapping[str, Any]],
-    kube: KubeClient | None = None,
+    kube: Client | None = None,
     departing: Sequence[d.DepartingGroup] = (),
 ) -> dict[str, d.CoreScaleIn]:
     """Per core group: the StatefulSet's size (held while DataNodes decommission), the DataNodes to exclude,
@@ -278,7 +278,7 @@ async def plan_core_scale_in(
 
 
 async def apply_deletion_costs(
-    kube: KubeClient, pods: Sequence[Mapping[str, Any]], master: Mapping[str, Any]
+    kube: Client, pods: Sequence[Mapping[str, Any]], master: Mapping[str, Any]
 ) -> int:
     """Mark each task pod with the cores its worker lends executors (pod-deletion-cost), so that a scale-in
     removes idle workers first. Needs the master's report; writes only changed costs (returns how many)."""

@@ -40,7 +40,7 @@ from kemr.controllers import certs
 from kemr.controllers.cluster import parse_spec
 from kemr.metrics import ADMISSION_REVIEWS
 from kemr.resolve import ResolveError, resolve_cluster
-from kemr.runtime.client import KubeClient
+from kemr.runtime.client import Client
 from kemr.validate import ValidationIssue, validate_step
 
 log = logging.getLogger("kemr.webhook")
@@ -128,7 +128,7 @@ class WebhookServer:
     """Serves the reviews over HTTPS once the shared certificate is known, and keeps certificate and CA
     bundle current (CHECK_SECONDS). Never raises: API errors are logged and retried."""
 
-    def __init__(self, kube: KubeClient, config: OperatorConfig, options: WebhookOptions) -> None:
+    def __init__(self, kube: Client, config: OperatorConfig, options: WebhookOptions) -> None:
         self.kube, self.config, self.options = kube, config, options
         self.ssl = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         self._dir = Path(tempfile.mkdtemp(prefix="kemr-webhook-"))

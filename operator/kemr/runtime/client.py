@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator, Mapping
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import urlencode
 
 from kubernetes.aio import client as aio_client
@@ -37,6 +37,27 @@ class ApiError(Exception):
     @property
     def conflict(self) -> bool:
         return self.status == 409
+
+
+class Client(Protocol):
+    """What the runtime, the apply layer and the reconcilers need of an API client: KubeClient against an
+    apiserver, tests/support/fake_api.py in memory."""
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        body: Any = None,
+        query: Mapping[str, str] | None = None,
+        content_type: str = "application/json",
+    ) -> dict[str, Any]:
+        """The answer's JSON; raises ApiError for a non-2xx answer."""
+        ...
+
+    def watch(self, path: str, query: Mapping[str, str], timeout: float) -> AsyncIterator[dict[str, Any]]:
+        """A collection's watch events ({"type": ..., "object": ...}) until the server ends the stream."""
+        ...
 
 
 class KubeClient:

@@ -11,7 +11,7 @@ import logging
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from kemr.runtime.client import ApiError, KubeClient
+from kemr.runtime.client import ApiError, Client
 from kemr.runtime.kinds import Kind
 from kemr.runtime.store import Store
 
@@ -23,7 +23,7 @@ WATCH_SECONDS = 300
 class Informer:
     def __init__(
         self,
-        kube: KubeClient,
+        kube: Client,
         kind: Kind,
         store: Store,
         label_selector: str,

@@ -22,7 +22,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from kemr.metrics import LEADER, LEADER_ELECTION_ERRORS
-from kemr.runtime.client import ApiError, KubeClient
+from kemr.runtime.client import ApiError, Client
 from kemr.runtime.kinds import kind_named
 
 log = logging.getLogger(__name__)
@@ -64,7 +64,7 @@ class LeaseClock:
 
 class LeaderElector:
     def __init__(
-        self, kube: KubeClient, namespace: str, name: str = "kemr-operator", lease_seconds: int = 15
+        self, kube: Client, namespace: str, name: str = "kemr-operator", lease_seconds: int = 15
     ) -> None:
         self.kube, self.namespace, self.name = kube, namespace, name
         self.identity = f"{socket.gethostname()}_{os.getpid()}"
