@@ -13,6 +13,7 @@ import asyncio
 import copy
 import itertools
 import uuid
+from datetime import UTC, datetime
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -120,6 +121,9 @@ class FakeApi:
         finally:
             self._watchers.remove(entry)
 
+    async def close(self) -> None:
+        self.end_watches()
+
     # --- helpers for tests -----------------------------------------------------------------------------
 
     def end_watches(self, error: ApiError | None = None) -> None:
@@ -177,12 +181,16 @@ class FakeApi:
         return obj
 
     def _create(self, where: _Path, body: Mapping[str, Any]) -> dict[str, Any]:
+        body = copy.deepcopy(dict(body))
+        if "name" not in body["metadata"]:  # generateName
+            body["metadata"]["name"] = f"{body['metadata']['generateName']}{next(self._rv):05d}"
         name = body["metadata"]["name"]
         key = self._key(where, name)
         if key in self.objects:
             raise ApiError(409, "AlreadyExists", f'{where.plural} "{name}" already exists')
         obj = self._stamp(copy.deepcopy(dict(body)), None)
         obj["metadata"].setdefault("namespace", where.namespace)
+        obj["metadata"]["creationTimestamp"] = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
         self.objects[key] = obj
         self._notify("ADDED", where, obj)
         return copy.deepcopy(obj)

@@ -1,7 +1,11 @@
-"""Reconcile one EMRCluster: spec → validate → resolve → build → apply → observe → status.
+"""Reconcile one EMRCluster, as the stages run (`reconcile_cluster`):
 
-Level-triggered: it reads the object and its children from the watch cache, makes the children what the spec
-says (or removes them when the cluster terminates), and writes status only when it changed.
+read (the watch cache) → validate (`parse_spec`: schema, validate_cluster) → resolve (once per generation,
+`resolved_cluster`) → observe (`observe`: children, steps, and the Spark master's and NameNode's reports when
+needed) → decide (kemr.status.plan `plan_cluster`, pure) → build (kemr.builders) → apply (`apply_plan`: every
+write, refusals kept for the status) → status (`with_apply_outcome`, `write_status`: only what changed).
+
+Level-triggered: a reconcile with nothing to change sends no request.
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
-from kemr.api import ClusterState, EMRClusterSpec, EMRClusterStatus, Endpoints, StepState
+from kemr.api import ClusterState, EMRClusterSpec, EMRClusterStatus, StepState
 from kemr.api.constants import (
     API_VERSION,
     CLUSTER_KIND,
@@ -33,6 +37,7 @@ from kemr.apply.ssa import (
     ApplyResult,
     apply_children,
     delete,
+    merge_patch,
     owner_reference,
     patch_status,
     scale,
@@ -40,23 +45,15 @@ from kemr.apply.ssa import (
     status_patch,
 )
 from kemr.builders import build_children
-from kemr.controllers import scaling
+from kemr.controllers import probes, scaling
 from kemr.metrics import CLUSTERS
-from kemr.observe import ObservedCluster, ObservedSteps, observe_cluster
+from kemr.observe import ObservedSteps, observe_cluster
 from kemr.resolve import ResolvedCluster, ResolveError, resolve_cluster
 from kemr.runtime.client import ApiError
-from kemr.status.cluster import ChildrenMode, Event, decide
-from kemr.status.conditions import SYNCED, find, synced
-from kemr.status.decommission import (
-    CoreScaleIn,
-    DepartingGroup,
-    departing_core_groups,
-    departing_status,
-    departure_done,
-    scale_in_events,
-    with_core_scale_in,
-)
-from kemr.status.scaling import ScalingPlan, with_scaling
+from kemr.status.cluster import ChildrenMode, ClusterDecision
+from kemr.status.decommission import departing_core_groups
+from kemr.status.plan import ClusterPlan, ClusterRound, core_groups_shrink, plan_cluster, with_apply_outcome
+from kemr.status.scaling import DELETION_COST_ANNOTATION
 from kemr.status.step import STEP_INDEX_ANNOTATION
 from kemr.validate import ValidationIssue, validate_cluster
 
@@ -135,102 +132,146 @@ def resolved_cluster(ctx: Context, body: Mapping[str, Any], spec: EMRClusterSpec
 
 
 async def reconcile_cluster(ctx: Context, namespace: str, name: str) -> float | None:
+    """One reconcile of an EMRCluster, stage by stage: read → validate → resolve → observe → decide → build →
+    apply → status. Returns the seconds until it should run again (None: on the next event or resync)."""
+    # read
     body = ctx.store.get(CLUSTER_KIND, namespace, name)
     if body is None or body["metadata"].get("deletionTimestamp"):
-        scaling.forget(namespace, name)
-        ctx.fingerprints.pop((namespace, name), None)
-        if body is not None:
-            ctx.resolutions.pop(body["metadata"]["uid"], None)
-        ctx.last_full_apply.pop((namespace, name), None)
+        _forget(ctx, namespace, name, body)
         return None  # deleted: owner references let the garbage collector remove the children
     meta = body["metadata"]
-    uid, generation = meta["uid"], int(meta.get("generation", 1))
-    owner = {"apiVersion": API_VERSION, "kind": CLUSTER_KIND, "metadata": meta}
+    generation = int(meta.get("generation", 1))
     now = datetime.now(UTC).replace(microsecond=0)
-    created = parse_time(meta.get("creationTimestamp")) or now
-
-    spec, issues = parse_spec(body)
     previous = EMRClusterStatus.model_validate(body.get("status") or {})
+    # validate
+    spec, issues = parse_spec(body)
     if spec is None:
         await _write_stalled(ctx, body, previous, issues, generation, now)
         return None
-
+    # resolve (once per generation)
     resolved = None
     if not issues:
         try:
             resolved = resolved_cluster(ctx, body, spec)
         except ResolveError as err:
             issues = [ValidationIssue(err.field, err.message)]
-    endpoints = (
-        Endpoints(
-            master=resolved.endpoints.master, web_ui=resolved.endpoints.web_ui, hdfs=resolved.endpoints.hdfs
-        )
-        if resolved
-        else previous.endpoints or Endpoints()
+    # observe
+    round_ = await observe(ctx, body, spec, resolved)
+    # decide (pure)
+    created = parse_time(meta.get("creationTimestamp")) or now
+    plan = plan_cluster(spec, issues, resolved, previous, round_, generation, created, now, ctx.config)
+    # build
+    desired = (
+        build_children(plan.resolved) if plan.resolved and plan.decision.mode == ChildrenMode.BUILD else []
     )
+    # apply
+    owner = {"apiVersion": API_VERSION, "kind": CLUSTER_KIND, "metadata": meta}
+    error = None
+    try:
+        await apply_plan(ctx, owner, spec, plan, desired, round_)
+    except ApiError as err:  # 403, 422, a webhook's refusal: into status and an Event, retried with backoff
+        error = err
+        log.warning("%s/%s: %s", namespace, name, err)
+    # status
+    decision = with_apply_outcome(
+        plan.decision, previous, (error.reason, error.message) if error else None, generation, now
+    )
+    await write_status(ctx, owner, previous, decision)
+    _export_metrics(ctx, namespace, name, spec, plan)
+    waits = [decision.requeue_after, plan.scaling.recheck_after if plan.scaling else None]
+    if error:
+        waits.append(APPLY_RETRY_SECONDS)
+    if any(core.decommissioning for core in plan.core.values()):
+        waits.append(probes.DECOMMISSION_RECHECK_SECONDS)
+    if decision.status.state in TRANSITIONAL_STATES:
+        waits.append(PROGRESS_RECHECK_SECONDS)
+    return min((w for w in waits if w is not None), default=None)
 
+
+def _forget(ctx: Context, namespace: str, name: str, body: Mapping[str, Any] | None) -> None:
+    """A deleted cluster's in-memory state."""
+    probes.forget(namespace, name)
+    ctx.fingerprints.pop((namespace, name), None)
+    ctx.last_full_apply.pop((namespace, name), None)
+    if body is not None:
+        ctx.resolutions.pop(body["metadata"]["uid"], None)
+
+
+async def observe(
+    ctx: Context, body: Mapping[str, Any], spec: EMRClusterSpec, resolved: ResolvedCluster | None
+) -> ClusterRound:
+    """Everything the round decides from: the cluster's children and steps in the watch cache, and — only
+    when the decision needs them — the Spark master's report and the NameNode's DataNode states."""
+    meta = body["metadata"]
+    namespace, name, uid = meta["namespace"], meta["name"], meta["uid"]
     live = [
         o for kind in APPLIED_KINDS for o in ctx.store.children(kind, namespace, name) if owned_by(o, uid)
     ]
     workloads = [o for o in live if o["kind"] in ("StatefulSet", "Deployment")]
-    pods = ctx.store.children("Pod", namespace, name)
-    daemon_pods = [p for p in pods if (p["metadata"].get("labels") or {}).get(LABEL_ROLE) != ROLE_DRIVER]
+    pods = [
+        p
+        for p in ctx.store.children("Pod", namespace, name)
+        if (p["metadata"].get("labels") or {}).get(LABEL_ROLE) != ROLE_DRIVER
+    ]
     claims = ctx.store.children("PersistentVolumeClaim", namespace, name)
-    observed = observe_cluster(
-        workloads, daemon_pods, claims, observe_steps(ctx.store.steps_of(namespace, name))
+    steps = ctx.store.steps_of(namespace, name)
+    round_ = ClusterRound(
+        live, pods, claims, steps, observe_cluster(workloads, pods, claims, observe_steps(steps))
     )
+    if resolved is None:
+        return round_
+    departing = []
+    if resolved.hdfs_enabled:  # core groups removed from the spec leave as a scale-in to 0 does
+        departing = departing_core_groups([g.name for g in spec.core_groups], workloads)
+        round_ = dataclasses.replace(round_, departing=departing)
+    namenode = master = None
+    if resolved.endpoints.namenode_ui and core_groups_shrink(spec, resolved, round_):
+        namenode = await probes.namenode_states(namespace, name, resolved.endpoints.namenode_ui, ctx.kube)
+    if spec.managed_scaling.enabled and spec.task_groups:
+        master = await probes.master_report(namespace, name, resolved.endpoints.web_ui)
+    return dataclasses.replace(round_, namenode=namenode, master=master)
 
-    decision = decide(
-        spec,
-        generation,
-        previous,
-        observed,
-        issues,
-        endpoints,
-        created,
-        now,
-        ctx.config.cluster_provisioning_timeout_seconds,
-    )
-    scaling_plan = None
-    core_plans: dict[str, CoreScaleIn] = {}
-    departing: list[DepartingGroup] = []
-    if resolved is not None and decision.mode == ChildrenMode.BUILD:
-        if resolved.hdfs_enabled:  # core groups removed from the spec leave as a scale-in to 0 does
-            departing = departing_core_groups([g.name for g in spec.core_groups], workloads)
-        core_plans = await scaling.plan_core_scale_in(
-            spec, resolved, previous, observed, daemon_pods, claims, ctx.kube, departing
-        )
-        resolved, scaling_plan = await _scale(ctx, spec, resolved, previous, observed, core_plans, now)
-        groups = with_scaling(
-            decision.status.groups,
-            scaling_plan,
-            {g.name: g.ready for g in observed.fallbacks},
-        )
-        groups = with_core_scale_in(groups, core_plans)
-        groups += [
-            departing_status(g, core_plans[g.name], seen.ready if (seen := observed.group(g.name)) else 0)
-            for g in departing
-            if not departure_done(g, core_plans[g.name])
-        ]
-        events = [Event(e.type, e.reason, e.message) for e in scaling_plan.events]
-        events += [Event(*e) for e in scale_in_events(previous.groups, core_plans)]
-        decision = dataclasses.replace(
-            decision,
-            status=decision.status.model_copy(update={"groups": groups}),
-            events=decision.events + tuple(events),
-        )
-    elif decision.mode == ChildrenMode.TEARDOWN:
-        scaling.forget(namespace, name)
-        scaling.forget_metrics(namespace, name, [g.name for g in spec.task_groups])
 
-    apply_error: ApiError | None = None
-    try:
-        result = await _apply(
-            ctx, owner, spec, resolved, decision.mode, live, workloads, claims, departing, core_plans
-        )
-    except ApiError as err:  # 403, 422, a webhook's refusal: into status and an Event, retried with backoff
-        apply_error, result = err, None
-        log.warning("%s/%s: %s", namespace, name, err)
+async def apply_plan(
+    ctx: Context,
+    owner: Mapping[str, Any],
+    spec: EMRClusterSpec,
+    plan: ClusterPlan,
+    desired: list[dict[str, Any]],
+    round_: ClusterRound,
+) -> ApplyResult | None:
+    """Every write of the round: pod-deletion costs, removed core groups scaled in, the children applied (or
+    torn down) and pruned, inline steps, decommissioned volumes deleted. Raises ApiError naming the object the
+    apiserver refused."""
+    namespace, name = owner["metadata"]["namespace"], owner["metadata"]["name"]
+    for pod_name, cost in plan.deletion_costs.items():
+        pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"namespace": namespace, "name": pod_name}}
+        try:
+            await merge_patch(ctx.kube, pod, {"metadata": {"annotations": {DELETION_COST_ANNOTATION: cost}}})
+        except ApiError as err:
+            if not err.not_found:  # a pod gone meanwhile needs no cost
+                raise
+    result = None
+    if plan.decision.mode == ChildrenMode.BUILD and plan.resolved is not None:
+        await _shrink_departing(ctx, plan, round_.workloads)
+        held = plan.held_groups
+        kept = [o for o in round_.live if not _of_group(o, held)]  # a departing group's children stay
+        key = (namespace, name)
+        full = time.monotonic() - ctx.last_full_apply.get(key, ctx.started) >= ctx.options.resync_seconds
+        result = await apply_children(ctx.kube, owner, desired, kept, ctx.fingerprints[key], full)
+        if full:
+            ctx.last_full_apply[key] = time.monotonic()
+        await ensure_inline_steps(ctx, owner, spec)
+    elif plan.decision.mode == ChildrenMode.TEARDOWN:
+        result = await apply_children(ctx.kube, owner, [], round_.live)
+        for claim in round_.claims:  # volumes go with the cluster (the CR itself stays as the record)
+            if not claim["metadata"].get("deletionTimestamp"):
+                await delete(ctx.kube, claim)
+    for core in plan.core.values():  # volumes of decommissioned core pods, once the pods are gone
+        for claim in round_.claims:
+            if claim["metadata"]["name"] in core.claims_to_delete:
+                log.info("%s/%s: deleting %s", namespace, name, claim["metadata"]["name"])
+                await delete(ctx.kube, claim)
     if result and result.writes:
         log.info(
             "%s/%s: applied %d, deleted %d children",
@@ -239,79 +280,27 @@ async def reconcile_cluster(ctx: Context, namespace: str, name: str) -> float | 
             len(result.applied),
             len(result.deleted),
         )
-    sync = synced(
-        previous.conditions,
-        (apply_error.reason, apply_error.message) if apply_error else None,
-        generation,
-        now,
-    )
-    conditions = [c for c in decision.status.conditions if c.type != SYNCED] + [sync]
-    decision = dataclasses.replace(
-        decision, status=decision.status.model_copy(update={"conditions": conditions})
-    )
-    old_sync = find(previous.conditions, SYNCED)
-    if apply_error and (old_sync is None or old_sync.message != sync.message):
-        decision = dataclasses.replace(
-            decision, events=(*decision.events, Event("Warning", "ApplyFailed", apply_error.message))
-        )
+    return result
 
+
+async def write_status(
+    ctx: Context, owner: Mapping[str, Any], previous: EMRClusterStatus, decision: ClusterDecision
+) -> None:
+    """The status patch (only what changed) and the round's Events."""
     if patch := status_patch(previous.to_dict(), decision.status.to_dict()):
         updated = await patch_status(ctx.kube, owner, patch)
         ctx.store.upsert(CLUSTER_KIND, {"apiVersion": API_VERSION, "kind": CLUSTER_KIND, **updated})
     for event in decision.events:
         await post_event(ctx.kube, owner, event.type, event.reason, event.message)
+
+
+def _export_metrics(ctx: Context, namespace: str, name: str, spec: EMRClusterSpec, plan: ClusterPlan) -> None:
+    if plan.scaling is not None and plan.demand is not None:
+        scaling.record(namespace, name, plan.scaling, plan.demand)
+    elif plan.decision.mode == ChildrenMode.TEARDOWN:
+        probes.forget(namespace, name)
+        scaling.forget_metrics(namespace, name, [g.name for g in spec.task_groups])
     _count_states(ctx, namespace)
-
-    waits = [decision.requeue_after, scaling_plan.recheck_after if scaling_plan else None]
-    if apply_error:
-        waits.append(APPLY_RETRY_SECONDS)
-    if any(plan.decommissioning for plan in core_plans.values()):
-        waits.append(scaling.DECOMMISSION_RECHECK_SECONDS)
-    if decision.status.state in TRANSITIONAL_STATES:
-        waits.append(PROGRESS_RECHECK_SECONDS)
-    return min((w for w in waits if w is not None), default=None)
-
-
-async def _apply(
-    ctx: Context,
-    owner: Mapping[str, Any],
-    spec: EMRClusterSpec,
-    resolved: ResolvedCluster | None,
-    mode: ChildrenMode,
-    live: list[dict[str, Any]],
-    workloads: list[dict[str, Any]],
-    claims: list[dict[str, Any]],
-    departing: list[DepartingGroup],
-    core_plans: Mapping[str, CoreScaleIn],
-) -> ApplyResult | None:
-    """Every write of a cluster reconcile: children built (or torn down), inline steps, removed core groups
-    scaled in, decommissioned volumes deleted. Raises ApiError naming the object the apiserver refused."""
-    namespace, name = owner["metadata"]["namespace"], owner["metadata"]["name"]
-    result = None
-    if mode == ChildrenMode.BUILD and resolved is not None:
-        held = {g.name for g in departing if not departure_done(g, core_plans[g.name])}
-        await _shrink_departing(ctx, departing, core_plans, workloads)
-        kept = [
-            o for o in live if not _of_group(o, held)
-        ]  # a departing group's children stay until it is out
-        key = (namespace, name)
-        full = time.monotonic() - ctx.last_full_apply.get(key, ctx.started) >= ctx.options.resync_seconds
-        fingerprints = ctx.fingerprints[key]
-        result = await apply_children(ctx.kube, owner, build_children(resolved), kept, fingerprints, full)
-        if full:
-            ctx.last_full_apply[key] = time.monotonic()
-        await ensure_inline_steps(ctx, owner, spec)
-    elif mode == ChildrenMode.TEARDOWN:
-        result = await apply_children(ctx.kube, owner, [], live)
-        for claim in claims:  # volumes go with the cluster (the CR itself stays as the record)
-            if not claim["metadata"].get("deletionTimestamp"):
-                await delete(ctx.kube, claim)
-    for plan in core_plans.values():  # volumes of decommissioned core pods, once the pods are gone
-        for claim in claims:
-            if claim["metadata"]["name"] in plan.claims_to_delete:
-                log.info("%s/%s: deleting %s", namespace, name, claim["metadata"]["name"])
-                await delete(ctx.kube, claim)
-    return result
 
 
 def _of_group(obj: Mapping[str, Any], core_groups: set[str]) -> bool:
@@ -319,16 +308,11 @@ def _of_group(obj: Mapping[str, Any], core_groups: set[str]) -> bool:
     return labels.get(LABEL_ROLE) == ROLE_CORE and labels.get(LABEL_GROUP) in core_groups
 
 
-async def _shrink_departing(
-    ctx: Context,
-    departing: list[DepartingGroup],
-    plans: Mapping[str, CoreScaleIn],
-    workloads: list[dict[str, Any]],
-) -> None:
+async def _shrink_departing(ctx: Context, plan: ClusterPlan, workloads: list[dict[str, Any]]) -> None:
     """A removed core group's StatefulSet goes to 0 once its DataNodes are decommissioned (it is no longer
     built from the spec: only its replicas change)."""
-    for group in departing:
-        wanted = plans[group.name].statefulset_replicas
+    for group in plan.departing:
+        wanted = plan.core[group.name].statefulset_replicas
         if wanted != group.replicas:
             sts = next(
                 w
@@ -343,39 +327,6 @@ async def _shrink_departing(
                 wanted,
             )
             await scale(ctx.kube, sts, wanted)
-
-
-async def _scale(
-    ctx: Context,
-    spec: EMRClusterSpec,
-    resolved: ResolvedCluster,
-    previous: EMRClusterStatus,
-    observed: ObservedCluster,
-    core_plans: Mapping[str, CoreScaleIn],
-    now: datetime,
-) -> tuple[ResolvedCluster, ScalingPlan]:
-    """Task group sizes (managed scaling) and on-demand stand-ins (spot fallback), resolved into children."""
-    namespace, name = resolved.namespace, resolved.name
-    master = None
-    if spec.managed_scaling.enabled and spec.task_groups:
-        master = await scaling.master_report(namespace, name, resolved.endpoints.web_ui)
-    steps = ctx.store.steps_of(namespace, name)
-    result, demand = scaling.plan(spec, resolved, previous, observed, steps, master, now)
-    if master is not None:
-        await scaling.apply_deletion_costs(ctx.kube, ctx.store.children("Pod", namespace, name), master)
-    scaling.record(namespace, name, result, demand)
-    rescaled = resolve_cluster(
-        name,
-        namespace,
-        resolved.uid,
-        spec,
-        ctx.config,
-        task_replicas=result.replicas,
-        on_demand_fallback=result.fallback,
-        core_replicas={group: plan.statefulset_replicas for group, plan in core_plans.items()},
-        hdfs_exclude=[ip for plan in core_plans.values() for ip in plan.excluded_ips],
-    )
-    return rescaled, result
 
 
 async def ensure_inline_steps(ctx: Context, owner: Mapping[str, Any], spec: EMRClusterSpec) -> None:

@@ -36,7 +36,7 @@ from kemr.controllers.cluster import APPLIED_KINDS
 from kemr.controllers.webhook import WebhookOptions, WebhookServer
 from kemr.metrics import RECONCILE_SECONDS, RECONCILES
 from kemr.resolve import ResolvedCluster
-from kemr.runtime.client import KubeClient
+from kemr.runtime.client import Client, KubeClient
 from kemr.runtime.informer import Informer
 from kemr.runtime.kinds import kind_named
 from kemr.runtime.leader import LeaderElector
@@ -71,7 +71,7 @@ class Options:
 
 @dataclass
 class Context:
-    kube: KubeClient
+    kube: Client
     store: Store
     queue: WorkQueue[WorkKey]
     config: OperatorConfig

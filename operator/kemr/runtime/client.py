@@ -59,6 +59,10 @@ class Client(Protocol):
         """A collection's watch events ({"type": ..., "object": ...}) until the server ends the stream."""
         ...
 
+    async def close(self) -> None:
+        """Releases the connections."""
+        ...
+
 
 class KubeClient:
     """Raw requests, e.g. `await kube.request("GET", "/api/v1/pods", query={"labelSelector": ...})`."""

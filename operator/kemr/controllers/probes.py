@@ -1,0 +1,110 @@
+"""The observe stage's reads beyond the watch cache: the Spark master's report (managed scaling) and the
+NameNode's DataNode states (core scale-in). Each is one short try; after a failure the next try waits, so a
+cluster whose daemons can't be reached from the operator (kwok pods, an operator outside the cluster without
+the service proxy) neither slows reconciles nor fills the log."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import aiohttp
+
+from kemr.runtime.client import ApiError, Client
+from kemr.status import decommission as d
+
+log = logging.getLogger(__name__)
+
+MASTER_TIMEOUT_SECONDS = 0.5  # the master answers in milliseconds when it is there at all
+# After a failure, don't ask again for this long: no log spam, no slow reconciles.
+MASTER_RETRY_SECONDS = 60.0
+
+
+@dataclass
+class _MasterProbe:
+    next_try: float = 0.0
+    reachable: bool | None = None
+
+
+_probes: dict[tuple[str, str], _MasterProbe] = {}
+
+
+async def master_report(namespace: str, cluster: str, web_ui: str) -> dict[str, Any] | None:
+    """The Spark master's /json/, or None when it can't be had (not up yet, or not reachable from where the
+    operator runs: e.g. the operator outside the cluster, or kwok pods). One short try, then a pause."""
+    probe = _probes.setdefault((namespace, cluster), _MasterProbe())
+    if time.monotonic() < probe.next_try:
+        return None
+    try:
+        timeout = aiohttp.ClientTimeout(total=MASTER_TIMEOUT_SECONDS)
+        async with (
+            aiohttp.ClientSession(timeout=timeout) as session,
+            session.get(f"{web_ui.rstrip('/')}/json/") as response,
+        ):
+            response.raise_for_status()
+            body: dict[str, Any] = json.loads(await response.text())
+    except (TimeoutError, aiohttp.ClientError, ValueError, OSError) as err:
+        probe.next_try = time.monotonic() + MASTER_RETRY_SECONDS
+        if probe.reachable is not False:  # log the change, not every failure
+            log.info("%s/%s: Spark master unreachable (%s); scaling from the steps", namespace, cluster, err)
+        probe.reachable = False
+        return None
+    if probe.reachable is not True:
+        log.info("%s/%s: Spark master reachable; scaling also from its report", namespace, cluster)
+    probe.reachable = True
+    return body
+
+
+def forget(namespace: str, cluster: str) -> None:
+    """Drops a deleted cluster's probe state."""
+    _probes.pop((namespace, cluster), None)
+    _probes.pop((namespace, f"{cluster}/namenode"), None)
+
+
+NAMENODE_RETRY_SECONDS = 10.0  # a decommission waits on the NameNode: ask again soon, quietly
+DECOMMISSION_RECHECK_SECONDS = 10.0
+
+
+async def namenode_states(
+    namespace: str, cluster: str, namenode_ui: str, kube: Client | None = None
+) -> dict[str, str] | None:
+    """DataNode IP → admin state from the NameNode's JMX, or None when it can't be asked. Directly first (an
+    operator in the cluster); then, when `kube` is given, through the apiserver's service proxy: an operator
+    outside the cluster (a host process) can't resolve `<svc>.<ns>.svc`, and without this a core scale-in
+    would wait forever."""
+    probe = _probes.setdefault((namespace, f"{cluster}/namenode"), _MasterProbe())
+    if time.monotonic() < probe.next_try:
+        return None
+    url = f"{namenode_ui.rstrip('/')}/jmx?qry={d.NAMENODE_INFO_QUERY}"
+    errors: list[str] = []
+    states = None
+    try:
+        timeout = aiohttp.ClientTimeout(total=MASTER_TIMEOUT_SECONDS)
+        async with aiohttp.ClientSession(timeout=timeout) as session, session.get(url) as response:
+            response.raise_for_status()
+            states = d.namenode_admin_states(json.loads(await response.text()))
+    except (TimeoutError, aiohttp.ClientError, ValueError, OSError) as err:
+        errors.append(f"{url}: {err}")
+    proxy = d.service_proxy_path(namenode_ui, "/jmx") if states is None and kube is not None else None
+    if proxy is not None and kube is not None:
+        try:
+            states = d.namenode_admin_states(
+                await kube.request("GET", proxy, query={"qry": d.NAMENODE_INFO_QUERY})
+            )
+        except (ApiError, TimeoutError, aiohttp.ClientError, ValueError, OSError) as err:
+            errors.append(f"apiserver proxy {proxy}: {err}")
+    if states is None:
+        probe.next_try = time.monotonic() + NAMENODE_RETRY_SECONDS
+        if probe.reachable is not False:
+            log.info(
+                "%s/%s: NameNode unreachable (%s): decommissions wait", namespace, cluster, "; ".join(errors)
+            )
+        probe.reachable = False
+        return None
+    if probe.reachable is not True:
+        log.info("%s/%s: NameNode reachable; decommissions follow its report", namespace, cluster)
+    probe.reachable = True
+    return states

@@ -1,0 +1,97 @@
+"""The cluster reconcile's stages end to end against the in-memory apiserver (no cluster): children built and
+applied, status written, nothing sent when nothing changed, a refused child reported as Synced=False."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from kemr.config import OperatorConfig
+from kemr.controllers.cluster import reconcile_cluster
+from kemr.controllers.run import Context, Options
+from kemr.runtime.client import ApiError
+from kemr.runtime.queue import WorkQueue
+from kemr.runtime.store import Store
+from support.emr import cluster_manifest
+from support.fake_api import FakeApi
+
+CLUSTERS = "/apis/kemr.io/v1alpha1/namespaces/ns/emrclusters"
+
+
+def _context() -> tuple[Context, FakeApi]:
+    api = FakeApi()
+    ctx = Context(
+        kube=api,
+        store=Store(),
+        queue=WorkQueue(),
+        config=OperatorConfig(),
+        options=Options(namespaces=[], kubeconfig=None),
+    )
+    manifest = cluster_manifest("etl")
+    manifest["metadata"]["namespace"] = "ns"
+    ctx.store.upsert("EMRCluster", api.put(manifest, "emrclusters", base="/apis/kemr.io/v1alpha1"))
+    return ctx, api
+
+
+def _sync_store(ctx: Context, api: FakeApi) -> None:
+    """What the informers would do: the store catches up with the apiserver."""
+    for (_, plural, _, _), obj in api.objects.items():
+        kind = {"emrclusters": "EMRCluster"}.get(plural) or obj["kind"]
+        ctx.store.upsert(kind, obj)
+
+
+def _reconcile(ctx: Context) -> float | None:
+    return asyncio.run(reconcile_cluster(ctx, "ns", "etl"))
+
+
+def _cluster(api: FakeApi) -> dict[str, Any]:
+    return api.objects[("/apis/kemr.io/v1alpha1", "emrclusters", "ns", "etl")]
+
+
+def test_a_new_cluster_gets_its_children_and_a_status() -> None:
+    ctx, api = _context()
+    _reconcile(ctx)
+    kinds = sorted({o["kind"] for o in api.objects.values()} - {"EMRCluster", "Event"})
+    assert kinds == [
+        "ConfigMap",
+        "Deployment",
+        "NetworkPolicy",
+        "PodDisruptionBudget",
+        "Service",
+        "ServiceAccount",
+        "StatefulSet",
+    ]
+    status = _cluster(api)["status"]
+    assert status["state"] == "STARTING"
+    synced = next(c for c in status["conditions"] if c["type"] == "Synced")
+    assert synced["status"] == "True"
+
+
+def test_a_second_round_with_nothing_changed_sends_nothing() -> None:
+    ctx, api = _context()
+    for _ in range(2):  # the second round sees the children it made (status: waiting for them)
+        _reconcile(ctx)
+        _sync_store(ctx, api)
+    api.requests.clear()
+    _reconcile(ctx)
+    assert api.requests == []
+
+
+def test_a_refused_child_is_reported_and_the_rest_applied() -> None:
+    ctx, api = _context()
+    policy = "/apis/networking.k8s.io/v1/namespaces/ns/networkpolicies/etl"
+    api.refuse[policy] = ApiError(403, "Forbidden", 'networkpolicies "etl" is forbidden: exceeded quota: q')
+    again = _reconcile(ctx)
+    status = _cluster(api)["status"]
+    synced = next(c for c in status["conditions"] if c["type"] == "Synced")
+    assert synced["status"] == "False"
+    assert synced["reason"] == "Forbidden"
+    assert (
+        synced["message"]
+        == 'applying NetworkPolicy etl: networkpolicies "etl" is forbidden: exceeded quota: q'
+    )
+    assert again is not None
+    assert again <= 10
+    events = [o for o in api.objects.values() if o["kind"] == "Event"]
+    assert "ApplyFailed" in [e["reason"] for e in events]
+    assert any(o["kind"] == "StatefulSet" for o in api.objects.values())
