@@ -13,9 +13,9 @@ import asyncio
 import copy
 import itertools
 import uuid
-from datetime import UTC, datetime
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from kemr.runtime.client import APPLY_PATCH, MERGE_PATCH, ApiError

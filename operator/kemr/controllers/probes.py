@@ -24,19 +24,35 @@ MASTER_RETRY_SECONDS = 60.0
 
 
 @dataclass
-class _MasterProbe:
+class _Probe:
+    """One daemon's reachability: when to try again, and whether the last try answered (logged on change)."""
+
     next_try: float = 0.0
     reachable: bool | None = None
 
+    def due(self) -> bool:
+        return time.monotonic() >= self.next_try
 
-_probes: dict[tuple[str, str], _MasterProbe] = {}
+    def failed(self, retry_seconds: float, message: str) -> None:
+        self.next_try = time.monotonic() + retry_seconds
+        if self.reachable is not False:  # log the change, not every failure
+            log.info("%s", message)
+        self.reachable = False
+
+    def answered(self, message: str) -> None:
+        if self.reachable is not True:
+            log.info("%s", message)
+        self.reachable = True
+
+
+_probes: dict[tuple[str, str], _Probe] = {}
 
 
 async def master_report(namespace: str, cluster: str, web_ui: str) -> dict[str, Any] | None:
     """The Spark master's /json/, or None when it can't be had (not up yet, or not reachable from where the
     operator runs: e.g. the operator outside the cluster, or kwok pods). One short try, then a pause."""
-    probe = _probes.setdefault((namespace, cluster), _MasterProbe())
-    if time.monotonic() < probe.next_try:
+    probe = _probes.setdefault((namespace, cluster), _Probe())
+    if not probe.due():
         return None
     try:
         timeout = aiohttp.ClientTimeout(total=MASTER_TIMEOUT_SECONDS)
@@ -47,14 +63,12 @@ async def master_report(namespace: str, cluster: str, web_ui: str) -> dict[str, 
             response.raise_for_status()
             body: dict[str, Any] = json.loads(await response.text())
     except (TimeoutError, aiohttp.ClientError, ValueError, OSError) as err:
-        probe.next_try = time.monotonic() + MASTER_RETRY_SECONDS
-        if probe.reachable is not False:  # log the change, not every failure
-            log.info("%s/%s: Spark master unreachable (%s); scaling from the steps", namespace, cluster, err)
-        probe.reachable = False
+        probe.failed(
+            MASTER_RETRY_SECONDS,
+            f"{namespace}/{cluster}: Spark master unreachable ({err}); scaling from the steps",
+        )
         return None
-    if probe.reachable is not True:
-        log.info("%s/%s: Spark master reachable; scaling also from its report", namespace, cluster)
-    probe.reachable = True
+    probe.answered(f"{namespace}/{cluster}: Spark master reachable; scaling also from its report")
     return body
 
 
@@ -75,8 +89,8 @@ async def namenode_states(
     operator in the cluster); then, when `kube` is given, through the apiserver's service proxy: an operator
     outside the cluster (a host process) can't resolve `<svc>.<ns>.svc`, and without this a core scale-in
     would wait forever."""
-    probe = _probes.setdefault((namespace, f"{cluster}/namenode"), _MasterProbe())
-    if time.monotonic() < probe.next_try:
+    probe = _probes.setdefault((namespace, f"{cluster}/namenode"), _Probe())
+    if not probe.due():
         return None
     url = f"{namenode_ui.rstrip('/')}/jmx?qry={d.NAMENODE_INFO_QUERY}"
     errors: list[str] = []
@@ -97,14 +111,10 @@ async def namenode_states(
         except (ApiError, TimeoutError, aiohttp.ClientError, ValueError, OSError) as err:
             errors.append(f"apiserver proxy {proxy}: {err}")
     if states is None:
-        probe.next_try = time.monotonic() + NAMENODE_RETRY_SECONDS
-        if probe.reachable is not False:
-            log.info(
-                "%s/%s: NameNode unreachable (%s): decommissions wait", namespace, cluster, "; ".join(errors)
-            )
-        probe.reachable = False
+        probe.failed(
+            NAMENODE_RETRY_SECONDS,
+            f"{namespace}/{cluster}: NameNode unreachable ({'; '.join(errors)}): decommissions wait",
+        )
         return None
-    if probe.reachable is not True:
-        log.info("%s/%s: NameNode reachable; decommissions follow its report", namespace, cluster)
-    probe.reachable = True
+    probe.answered(f"{namespace}/{cluster}: NameNode reachable; decommissions follow its report")
     return states
