@@ -7,7 +7,6 @@ from typing import Any
 
 import pytest
 
-from kemr.runtime import leader
 from kemr.runtime.client import ApiError
 from kemr.runtime.leader import LeaderElector, LeaseClock
 
@@ -68,7 +67,7 @@ def test_errors_are_retried_with_backoff_and_make_it_unhealthy_until_it_leads(
         health.append(elector.healthy())
         await real_sleep(0)
 
-    monkeypatch.setattr(leader.asyncio, "sleep", sleep)
+    monkeypatch.setattr(asyncio, "sleep", sleep)
     asyncio.run(elector.acquire())
     assert kube.calls == ["GET", "GET", "GET", "POST"]
     assert sleeps == [10.0, 20.0]  # backoff: doubled from the renew interval (5 s), at most 30 s

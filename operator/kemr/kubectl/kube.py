@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from typing import Any, cast
 
 from kubernetes import client, config
-from kubernetes.client.rest import ApiException
+from kubernetes.client.exceptions import ApiException
 
 from kemr.api.constants import CLUSTER_KIND, CLUSTER_PLURAL, GROUP, STEP_KIND, STEP_PLURAL, VERSION
 
