@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import random
 import re
 import signal
 import socket
@@ -54,9 +55,22 @@ def free_port() -> int:
         return port
 
 
+def _stable_port() -> int:
+    """A free port below Linux's ephemeral range (32768-60999), so that no free_port() of a later operator
+    (nor an outgoing connection) is handed the same number while this one is unbound between operators."""
+    for port in random.sample(range(20000, 32000), 200):
+        with socket.socket() as s:
+            try:
+                s.bind(("0.0.0.0", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError("no free port in 20000-32000")
+
+
 # The session's operators serve the admission webhook on one port (each in turn, or two at once with
 # SO_REUSEPORT), which the webhook configuration chart_identity installs calls on the loopback address.
-WEBHOOK_PORT = free_port()
+WEBHOOK_PORT = _stable_port()
 WEBHOOK_RELEASE = "kemr-tests"  # the chart release whose RBAC, Secret name and webhook configuration they use
 
 
