@@ -6,8 +6,6 @@ set -euo pipefail
 
 quiet=false; [ "${1:-}" = --quiet ] && quiet=true
 
-alive() { local p; for p in "$@"; do kill -0 "$p" 2>/dev/null && echo "$p"; done; }
-
 main() {
   "$CLUSTER_DIR/node/down.sh"  # the real node first: its pods, mounts, network and iptables chains
   # Found by executable path, not pid files: a pid file may be stale, a crashed start may have written none.

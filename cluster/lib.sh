@@ -16,6 +16,8 @@ TOOLS_BIN=$KEMR_CACHE/bin/tools-$(cat "$CLUSTER_DIR"/gobuild/go.sum "$CLUSTER_DI
 
 # Runtime state of the running cluster (data, logs, pids, certificates).
 KEMR_CLUSTER_HOME=${KEMR_CLUSTER_HOME:-$KEMR_CACHE/cluster}
+PKI=$KEMR_CLUSTER_HOME/pki    # the cluster CA and every certificate signed by it (cluster/pki.sh)
+LOGS=$KEMR_CLUSTER_HOME/logs  # one log per process of the cluster
 KUBECONFIG_PATH=${KEMR_KUBECONFIG:-$KEMR_CLUSTER_HOME/kubeconfig}
 APISERVER_PORT=${KEMR_APISERVER_PORT:-6443}
 ETCD_PORT=${KEMR_ETCD_PORT:-2379}
@@ -43,6 +45,44 @@ start_detached() {  # LOG CMD...
 
 log() { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 die() { log "error: $*"; exit 1; }
+
+start_proc() {  # NAME CMD... : runs CMD in its own session, detached from the caller, logging to $LOGS/NAME.log
+  local name=$1; shift
+  start_detached "$LOGS/$name.log" "$@"
+}
+
+wait_for() {  # WHAT TIMEOUT_S CMD... : retries CMD until it succeeds, else dies naming WHAT and the logs
+  local what=$1 timeout=$2; shift 2
+  local deadline=$((SECONDS + timeout))
+  until "$@" >/dev/null 2>&1; do
+    [ $SECONDS -lt $deadline ] || die "$what not ready after ${timeout}s (logs: $LOGS)"
+    sleep 0.5
+  done
+}
+
+alive() { local p; for p in "$@"; do kill -0 "$p" 2>/dev/null && echo "$p"; done; return 0; }  # PIDS still running
+
+write_kubeconfig() {  # FILE CERT_NAME : a kubeconfig for $PKI/CERT_NAME.{crt,key}, the apiserver on loopback
+  cat >"$1" <<KC
+apiVersion: v1
+kind: Config
+clusters:
+- name: kemr-local
+  cluster:
+    server: https://127.0.0.1:$APISERVER_PORT
+    certificate-authority-data: $(base64 -w0 "$PKI/ca.crt")
+users:
+- name: $2
+  user:
+    client-certificate-data: $(base64 -w0 "$PKI/$2.crt")
+    client-key-data: $(base64 -w0 "$PKI/$2.key")
+contexts:
+- name: kemr-local
+  context: {cluster: kemr-local, user: $2}
+current-context: kemr-local
+KC
+  chmod 600 "$1"
+}
 
 # PIDs of processes running a cluster binary from the cache (kubectl and helm are clients, never left running by us).
 cluster_pids() {

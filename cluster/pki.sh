@@ -4,7 +4,6 @@
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
-PKI=$KEMR_CLUSTER_HOME/pki
 # The real node's certificates are added to an existing PKI too (cluster/node/pki.sh makes each one once).
 [ -f "$PKI/.complete" ] && exec "$CLUSTER_DIR/node/pki.sh"
 mkdir -p "$PKI" && cd "$PKI"

@@ -7,45 +7,7 @@ set -euo pipefail
 
 ON_DEMAND_NODES=${KEMR_ON_DEMAND_NODES:-8}
 SPOT_NODES=${KEMR_SPOT_NODES:-4}
-PKI=$KEMR_CLUSTER_HOME/pki
-LOGS=$KEMR_CLUSTER_HOME/logs
 KUBECTL=("$KUBE_BIN/kubectl" "--kubeconfig=$KUBECONFIG_PATH")
-
-start_proc() {  # NAME CMD... : runs CMD in its own session, detached from the caller (down.sh finds it by path)
-  local name=$1; shift
-  start_detached "$LOGS/$name.log" "$@"
-}
-
-wait_for() {  # WHAT TIMEOUT_S CMD... : retries CMD until it succeeds
-  local what=$1 timeout=$2; shift 2
-  local deadline=$((SECONDS + timeout))
-  until "$@" >/dev/null 2>&1; do
-    [ $SECONDS -lt $deadline ] || die "$what not ready after ${timeout}s (logs: $LOGS)"
-    sleep 0.5
-  done
-}
-
-write_kubeconfig() {  # FILE CERT_NAME
-  cat >"$1" <<KC
-apiVersion: v1
-kind: Config
-clusters:
-- name: kemr-local
-  cluster:
-    server: https://127.0.0.1:$APISERVER_PORT
-    certificate-authority-data: $(base64 -w0 "$PKI/ca.crt")
-users:
-- name: $2
-  user:
-    client-certificate-data: $(base64 -w0 "$PKI/$2.crt")
-    client-key-data: $(base64 -w0 "$PKI/$2.key")
-contexts:
-- name: kemr-local
-  context: {cluster: kemr-local, user: $2}
-current-context: kemr-local
-KC
-  chmod 600 "$1"
-}
 
 node_manifest() {  # POOL INDEX ZONE
   local pool=$1 name="kwok-$1-$2"

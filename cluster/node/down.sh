@@ -8,8 +8,6 @@ set -euo pipefail
 
 CTR="ctr --address $KEMR_CONTAINERD_SOCK -n k8s.io"
 
-alive() { local p; for p in "$@"; do kill -0 "$p" 2>/dev/null && echo "$p"; done; return 0; }
-
 stop_pids() {  # SIGNAL PIDS... : signal, then wait up to 10 s and kill what is left
   local sig=$1; shift
   [ $# -gt 0 ] || return 0

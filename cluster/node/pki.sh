@@ -8,7 +8,6 @@
 set -euo pipefail
 . "$(dirname "$0")/../lib.sh"
 
-PKI=$KEMR_CLUSTER_HOME/pki
 cd "$PKI"
 [ -f ca.key ] || die "no cluster CA in $PKI: run cluster/pki.sh"
 

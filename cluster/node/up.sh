@@ -10,8 +10,6 @@
 set -euo pipefail
 . "$(dirname "$0")/../lib.sh"
 
-PKI=$KEMR_CLUSTER_HOME/pki
-LOGS=$KEMR_CLUSTER_HOME/logs
 KUBECTL=("$KUBE_BIN/kubectl" "--kubeconfig=$KUBECONFIG_PATH")
 CTR=(ctr --address "$KEMR_CONTAINERD_SOCK")
 # Kernel settings the node changes; down.sh restores the values saved here. The vm./kernel. ones are set by
@@ -19,38 +17,6 @@ CTR=(ctr --address "$KEMR_CONTAINERD_SOCK")
 SYSCTLS=(net.ipv4.ip_forward net.bridge.bridge-nf-call-iptables net.bridge.bridge-nf-call-ip6tables
   vm.overcommit_memory vm.panic_on_oom kernel.panic kernel.panic_on_oops kernel.keys.root_maxkeys
   kernel.keys.root_maxbytes)
-
-start_proc() {  # NAME CMD... : as in cluster/up.sh (own session, log file)
-  local name=$1; shift
-  start_detached "$LOGS/$name.log" "$@"
-}
-
-wait_for() {  # WHAT TIMEOUT_S CMD...
-  local what=$1 timeout=$2; shift 2
-  local deadline=$((SECONDS + timeout))
-  until "$@" >/dev/null 2>&1; do
-    [ $SECONDS -lt $deadline ] || die "$what not ready after ${timeout}s (logs: $LOGS)"
-    sleep 0.5
-  done
-}
-
-write_kubeconfig() {  # FILE CERT_NAME : the host processes reach the apiserver on loopback
-  cat >"$1" <<KC
-apiVersion: v1
-kind: Config
-clusters:
-- name: kemr-local
-  cluster: {server: "https://127.0.0.1:$APISERVER_PORT", certificate-authority: "$PKI/ca.crt"}
-users:
-- name: $2
-  user: {client-certificate: "$PKI/$2.crt", client-key: "$PKI/$2.key"}
-contexts:
-- name: kemr-local
-  context: {cluster: kemr-local, user: $2}
-current-context: kemr-local
-KC
-  chmod 600 "$1"
-}
 
 network() {
   "$CLUSTER_DIR/install-deps.sh" node  # iptables, ip6tables and the bridge tools are used right below
