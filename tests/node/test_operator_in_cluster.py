@@ -118,6 +118,24 @@ def test_chart_operator_on_the_real_node_runs_a_spark_cluster(
     assert operator_pod["status"]["phase"] == "Running"
     assert operator_pod["spec"]["containers"][0]["image"].startswith("ghcr.io/kemr-io/kemr-operator:")
 
+    # Its admission webhook, reached by the apiserver through the chart's Service: the operator writes its CA
+    # bundle into the release's webhook configuration, then refuses what it could only fail.
+    release = operator_pod["metadata"]["labels"]["app.kubernetes.io/instance"]
+
+    def ca_injected() -> bool:
+        webhooks = kube.get("validatingwebhookconfiguration", release)["webhooks"]
+        return all(w["clientConfig"].get("caBundle") for w in webhooks)
+
+    wait_until(ca_injected, 60, "the CA bundle in the release's webhook configuration")
+    tiny = emr.small_real_cluster("tiny")
+    tiny["spec"]["coreGroups"][0]["resources"]["memory"] = "1Gi"
+    refused = kube.apply(tiny, namespace=namespace, check=False)
+    assert refused.returncode != 0
+    assert (
+        'admission webhook "emrclusters.kemr.io" denied the request: EMRCluster tiny is invalid'
+        in refused.stderr
+    )
+
     kube.apply(emr.small_real_cluster(NAME), namespace=namespace)
 
     def ready(pod: str) -> dict[str, Any] | None:
