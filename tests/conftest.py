@@ -13,7 +13,7 @@ import pytest
 
 from support.helm import chart_identity
 from support.kube import Kube
-from support.operator import OperatorProcess, kill_leftovers, log_sizes, rbac_denials
+from support.operator import WEBHOOK_RELEASE, OperatorProcess, kill_leftovers, log_sizes, rbac_denials
 
 REPO = Path(__file__).resolve().parent.parent
 CLUSTER_DIR = REPO / "cluster"
@@ -115,4 +115,8 @@ def operator(crds: Kube, tmp_path_factory: pytest.TempPathFactory) -> Iterator[O
     finally:
         proc.stop()
         kill_leftovers()
+        # Its webhook configuration calls this host's port: it goes with the session's operators.
+        crds.run(
+            "delete", "validatingwebhookconfiguration", WEBHOOK_RELEASE, "--ignore-not-found", check=False
+        )
         print(f"operator log: {log}")
