@@ -16,7 +16,7 @@ import pytest
 import yaml
 from gitops_samples import build_go_tool, kind_dir
 
-from support.emr import cluster_manifest, wait_for_state
+from support.emr import cluster_manifest, step_manifest, wait_for_state
 from support.kube import Kube, wait_until
 from support.operator import OperatorProcess
 
@@ -101,7 +101,8 @@ def test_reads_a_list_and_several_documents(kstatus_check: Path) -> None:
 
 
 def test_live_cluster(operator: OperatorProcess, kube: Kube, namespace: str, kstatus_check: Path) -> None:
-    """What Flux sees of a cluster it applied: InProgress while starting, then Current; Failed if invalid."""
+    """What Flux sees of a cluster it applied: InProgress while starting, then Current; Failed when it ends
+    in error. An invalid spec never gets that far: the operator's webhook refuses it at apply."""
 
     def live(name: str) -> dict[str, str]:
         [result] = kstatus(
@@ -117,8 +118,16 @@ def test_live_cluster(operator: OperatorProcess, kube: Kube, namespace: str, kst
     assert live("flux")["status"] == "Current"
 
     bad = [{"classification": "spark-defaults", "properties": {"spark.master": "local[*]"}}]
-    kube.apply(cluster_manifest("flux-bad", configurations=bad), namespace=namespace)
-    failed = wait_until(
-        lambda: live("flux-bad") if live("flux-bad")["status"] == "Failed" else None, 60, "Failed"
+    refused = kube.apply(cluster_manifest("flux-bad", configurations=bad), namespace=namespace, check=False)
+    assert refused.returncode != 0
+    assert "spark.master" in refused.stderr
+
+    kube.apply(
+        cluster_manifest("flux-bad"),
+        step_manifest("etl", "flux-bad", exit_code="1", actionOnFailure="TERMINATE_CLUSTER"),
+        namespace=namespace,
     )
-    assert "spark.master" in failed["message"]
+    failed = wait_until(
+        lambda: live("flux-bad") if live("flux-bad")["status"] == "Failed" else None, 90, "Failed"
+    )
+    assert "TERMINATED_WITH_ERRORS" in failed["message"]
