@@ -23,7 +23,6 @@ from kemr.steptypes import (
     StepType,
     bodies,
     step_body,
-    step_type_named,
     stored_body,
 )
 from kemr.steptypes.command import COMMAND
@@ -78,12 +77,6 @@ def test_every_step_type_of_the_api_is_registered_exactly_once_in_its_order() ->
     assert {"spark": SPARK, "sparkSql": SPARK_SQL, "command": COMMAND}.items() <= {
         t.field: t for t in STEP_TYPES
     }.items()
-
-
-def test_a_step_type_is_found_by_its_field() -> None:
-    assert step_type_named("sparkSql") is SPARK_SQL
-    with pytest.raises(KeyError):
-        step_type_named("hive")
 
 
 @pytest.mark.parametrize("step_type", STEP_TYPES, ids=lambda t: t.field)

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from kemr.api.step import StepBody
-from kemr.steptypes.base import AddStepOptions, StepOptionError, StepType, spark_driver_conf
+from kemr.steptypes.base import AddStepOptions, StepOptionError, StepType
 from kemr.steptypes.command import COMMAND
 from kemr.steptypes.spark import SPARK
 from kemr.steptypes.spark_sql import SPARK_SQL
@@ -25,15 +25,6 @@ ADD_STEP_TYPES: dict[str, StepType[Any]] = {name: t for t in STEP_TYPES for name
 
 SPARK_PROGRAMS: tuple[str, ...] = tuple(dict.fromkeys(t.spark_program for t in STEP_TYPES if t.spark_program))
 """The Spark launchers the step types run (`spark-submit`, `spark-sql`), once each: what submit.sh accepts."""
-
-
-def step_type_named(field: str) -> StepType[Any]:
-    """The step type whose body is `spec.<field>` (`spark`, `sparkSql`, `command`). Raises KeyError for
-    another name."""
-    for step_type in STEP_TYPES:
-        if step_type.field == field:
-            return step_type
-    raise KeyError(field)
 
 
 def bodies(spec: StepBody) -> list[tuple[StepType[Any], Any]]:
@@ -67,8 +58,6 @@ __all__ = [
     "StepOptionError",
     "StepType",
     "bodies",
-    "spark_driver_conf",
     "step_body",
-    "step_type_named",
     "stored_body",
 ]
