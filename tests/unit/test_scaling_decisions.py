@@ -81,6 +81,15 @@ def test_demand_counts_running_steps_and_the_pending_ones_that_may_start() -> No
     assert (demand.cores, count) == (16, 2)
 
 
+def test_only_a_spark_steps_conf_is_its_demand() -> None:
+    """A Spark SQL or command step sets no Spark properties of its own: one worker's worth."""
+    conf = {"spark.cores.max": "16"}
+    assert s.step_conf({"spec": {"spark": {"mainApplicationFile": "/a.py", "conf": conf}}}) == conf
+    assert s.step_conf({"spec": {"sparkSql": {"query": "SELECT 1"}}}) == {}
+    assert s.step_conf({"spec": {"command": {"args": ["true"]}}}) == {}
+    assert s.step_conf({"spec": {}}) == {}
+
+
 def test_the_spark_masters_report_adds_a_worker_per_waiting_application() -> None:
     report = s.parse_master_report(
         {

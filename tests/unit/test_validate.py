@@ -216,3 +216,30 @@ def test_an_external_shuffle_service_per_step_is_refused_with_the_fix() -> None:
     [issue] = validate_step(spec)
     assert issue.field == 'spec.spark.conf["spark.shuffle.service.enabled"]'
     assert "no external shuffle service" in issue.message
+
+
+def test_a_spark_sql_driver_too_small_is_refused_and_a_command_has_no_heap_to_check() -> None:
+    small = {"driver": {"resources": {"memory": "512Mi"}}}
+    ref = {"clusterRef": {"name": "etl"}}
+    sql = EMRStepSpec.model_validate({**ref, "sparkSql": {"query": "SELECT 1", **small}})
+    assert _fields(validate_step(sql)) == ["spec.sparkSql.driver.resources.memory"]
+    command = EMRStepSpec.model_validate({**ref, "command": {"args": ["true"], **small}})
+    assert validate_step(command) == []
+
+
+def test_a_spark_steps_issues_come_conf_first_then_the_driver() -> None:
+    spec = EMRStepSpec.model_validate(
+        {
+            "clusterRef": {"name": "etl"},
+            "spark": {
+                "mainApplicationFile": "/a.py",
+                "conf": {"spark.shuffle.service.enabled": "true", "spark.master": "x"},
+                "driver": {"resources": {"memory": "512Mi"}},
+            },
+        }
+    )
+    assert _fields(validate_step(spec, "spec.steps[s]")) == [
+        'spec.steps[s].spark.conf["spark.master"]',
+        'spec.steps[s].spark.conf["spark.shuffle.service.enabled"]',
+        "spec.steps[s].spark.driver.resources.memory",
+    ]

@@ -120,11 +120,19 @@ class Retry(KemrModel):
     """Seconds to wait before the next attempt, 0 .. 3600."""
 
 
+# The step types: StepBody's fields holding a step's body, as the CRD names them; exactly one is set. Their
+# behaviour (driver, validation, scaling demand, kubectl) is registered in kemr.steptypes, in this order.
+STEP_TYPE_FIELDS = ("spark", "sparkSql", "command")
+
+
+def _exactly_one_of(fields: tuple[str, ...]) -> dict[str, str]:
+    present = ", ".join(f"has(self.{field})" for field in fields)
+    names = f"{', '.join(fields[:-1])} or {fields[-1]}" if len(fields) > 1 else fields[0]
+    return cel(f"[{present}].exists_one(x, x)", f"exactly one of {names} must be set")
+
+
 # One rule: exactly one kind of step.
-_ONE_STEP_KIND = cel(
-    "[has(self.spark), has(self.sparkSql), has(self.command)].exists_one(x, x)",
-    "exactly one of spark, sparkSql or command must be set",
-)
+_ONE_STEP_KIND = _exactly_one_of(STEP_TYPE_FIELDS)
 
 
 class StepBody(KemrModel):
@@ -168,9 +176,7 @@ def _unchanged(field: str) -> str:
 _STEP_IMMUTABLE_FIELDS = (
     "clusterRef",
     "actionOnFailure",
-    "spark",
-    "sparkSql",
-    "command",
+    *STEP_TYPE_FIELDS,
     "retry",
     "activeDeadlineSeconds",
 )

@@ -8,7 +8,6 @@ from typing import Any
 
 from kemr.api import EMRStepSpec, Resources
 from kemr.api import constants as c
-from kemr.api.quantity import cpu_millis, driver_heap_mib, memory_mib
 from kemr.builders.overrides import apply_pod_overrides
 from kemr.builders.pod import (
     bootstrap_init_containers,
@@ -23,6 +22,7 @@ from kemr.builders.pod import (
     shared_volumes,
 )
 from kemr.resolve import ResolvedCluster
+from kemr.steptypes import step_body
 
 DRIVER_CONTAINER = "driver"
 LABEL_ATTEMPT = "kemr.io/attempt"
@@ -30,9 +30,15 @@ DRIVER_UI_PORT = 4040
 
 
 def spark_submit_args(resolved: ResolvedCluster, step: str, spec: EMRStepSpec) -> list[str]:
-    """Arguments of spark-submit / spark-sql (client mode; the driver is this pod), as the container's command
-    holds them: the user's strings escaped for the kubelet (`literal`), kemr's own `$(KEMR_POD_IP)` not."""
-    common = [
+    """Arguments of the step type's Spark program (spark-submit, spark-sql; client mode: the driver is this
+    pod), as the container's command holds them: kemr's client-mode options, then the step type's arguments
+    with the user's strings escaped for the kubelet (`literal`); kemr's own `$(KEMR_POD_IP)` is not. Raises
+    ValueError for a step whose type runs no Spark program (a command)."""
+    found = step_body(spec)
+    if found is None or found[0].spark_program is None:
+        raise ValueError("not a Spark step")
+    step_type, body = found
+    client_mode = [
         "--master",
         resolved.endpoints.master,
         "--deploy-mode",
@@ -44,48 +50,20 @@ def spark_submit_args(resolved: ResolvedCluster, step: str, spec: EMRStepSpec) -
         "--conf",
         "spark.driver.bindAddress=0.0.0.0",
     ]
-    if spec.spark:
-        s = spec.spark
-        args = list(common)
-        args += ["--class", literal(s.main_class)] if s.main_class else []
-        args += ["--py-files", literal(",".join(s.py_files))] if s.py_files else []
-        args += ["--jars", literal(",".join(s.jars))] if s.jars else []
-        args += _driver_conf(s.driver.resources)
-        for key, value in sorted(s.conf.items()):
-            args += ["--conf", literal(f"{key}={value}")]
-        return [*args, literal(s.main_application_file), *map(literal, s.args)]
-    if spec.spark_sql:
-        q = spec.spark_sql
-        source = ["-e", literal(q.query)] if q.query else ["-f", literal(str(q.file))]
-        return [*common, *_driver_conf(q.driver.resources), *source]
-    raise ValueError("not a Spark step")
-
-
-def _driver_conf(resources: Resources) -> list[str]:
-    # What the JVM needs beside its heap is left free (driver_heap_mib): a 1Gi driver gets 640m and is not
-    # OOM-killed.
-    # validate_step refuses a driver too small for Spark's minimum heap.
-    heap_mib = max(256, driver_heap_mib(memory_mib(resources.memory)))
-    cores = max(1, cpu_millis(resources.cpu) // 1000)
-    return [
-        "--conf",
-        f"spark.driver.memory={heap_mib}m",
-        "--conf",
-        f"spark.driver.cores={cores}",
-        # A driver out of heap exits (and the step fails with the JVM's words) instead of hanging with a dead
-        # thread; the default options Spark prepends to the user's spark.driver.extraJavaOptions.
-        "--conf",
-        "spark.driver.defaultJavaOptions=-XX:+ExitOnOutOfMemoryError",
-    ]
+    return [*client_mode, *map(literal, step_type.driver_args(body))]
 
 
 def driver_command(resolved: ResolvedCluster, step: str, spec: EMRStepSpec) -> list[str]:
-    """A command step runs as given; Spark steps run through submit.sh, which uploads the driver's log and
-    writes the failure message (see templates/submit.sh.j2)."""
-    if spec.command:
-        return [literal(a) for a in spec.command.args]
-    program = "spark-sql" if spec.spark_sql else "spark-submit"
-    return [*script("submit.sh"), program, *spark_submit_args(resolved, step, spec)]
+    """The driver container's command: a command step's runs as given; a Spark step's program runs through
+    submit.sh, which uploads the driver's log and writes the failure message (see templates/submit.sh.j2).
+    Raises ValueError for a spec that sets no step type."""
+    found = step_body(spec)
+    if found is None:
+        raise ValueError("not a step: it sets no step type")
+    step_type, body = found
+    if step_type.spark_program is None:
+        return [literal(a) for a in step_type.driver_args(body)]
+    return [*script("submit.sh"), step_type.spark_program, *spark_submit_args(resolved, step, spec)]
 
 
 def driver_log_uri(log_uri: str | None, step: str, attempt: int) -> str | None:
@@ -102,8 +80,8 @@ def _driver_env(resolved: ResolvedCluster, step: str, attempt: int) -> list[dict
 
 
 def _resources(spec: EMRStepSpec) -> Resources:
-    body = spec.spark or spec.spark_sql or spec.command
-    return body.driver.resources if body else Resources()
+    found = step_body(spec)
+    return found[0].driver_resources(found[1]) if found else Resources()
 
 
 def build_driver_pod(

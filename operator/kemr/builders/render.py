@@ -18,6 +18,7 @@ import jinja2
 from kemr.api import Classification
 from kemr.resolve import layout
 from kemr.resolve.layers import LayersView
+from kemr.steptypes import SPARK_PROGRAMS
 
 TEMPLATES = Path(__file__).parent / "templates"
 EXCLUDE_REFRESH_SECONDS = 10  # how often the NameNode container looks at dfs.hosts.exclude
@@ -167,7 +168,7 @@ def _render_scripts() -> dict[str, str]:
         ),
         "datanode.sh": render("datanode.sh.j2", **dirs, data_dir=layout.DATANODE_DIR),
         "bootstrap.sh": render("bootstrap.sh.j2", **dirs),
-        "submit.sh": render("submit.sh.j2", **dirs),
+        "submit.sh": render("submit.sh.j2", **dirs, spark_programs=SPARK_PROGRAMS),
         "probe.py": render(
             "probe.py.j2",
             spark_master_ui_port=layout.SPARK_MASTER_UI_PORT,

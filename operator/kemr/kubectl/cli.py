@@ -79,7 +79,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add.add_argument("cluster")
     add.add_argument("--name", required=True, help="name of the EMRStep")
-    add.add_argument("--type", required=True, choices=STEP_TYPES, help="spark (JAR), pyspark, sql or command")
+    add.add_argument(
+        "--type", required=True, choices=STEP_TYPES, help="EMR's step type (as aws emr add-steps Type=)"
+    )
     add.add_argument(
         "--file", help="the application (.py or .jar) or SQL file: s3://, hdfs:// or a path in the image"
     )

@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from kemr.steptypes import stored_body
+
 Obj = Mapping[str, Any]
 Paint = Callable[[str], str]
 
@@ -285,7 +287,8 @@ def describe_cluster(
 
 def describe_step(step: Obj, events: Sequence[Obj], now: datetime, paint: Paint = plain) -> str:
     meta, spec, status = step["metadata"], step.get("spec") or {}, _status(step)
-    kind = next((k for k in ("spark", "sparkSql", "command") if spec.get(k)), NONE)
+    found = stored_body(spec)
+    kind = found[0].field if found else NONE
     lines = [
         _field("Name", meta["name"]),
         _field("Namespace", meta.get("namespace", "")),

@@ -7,17 +7,19 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kemr.api.constants import API_VERSION, STEP_KIND
+from kemr.steptypes import ADD_STEP_TYPES, StepOptionError
 
-# EMR's step types, as `aws emr add-steps Type=...` names them, and what each becomes in an EMRStep.
-STEP_TYPES = ("spark", "pyspark", "sql", "command")
+__all__ = ["STEP_TYPES", "StepOptionError", "StepOptions", "build_step", "parse_annotations"]
 
-
-class StepOptionError(ValueError):
-    """Options that don't make a step; the message names the option and the fix."""
+# EMR's step types, as `aws emr add-steps Type=...` names them (each step type's add_step_types).
+STEP_TYPES = tuple(ADD_STEP_TYPES)
 
 
 @dataclass(frozen=True)
 class StepOptions:
+    """`kubectl emr add-step`'s options: the cluster, the step's name, its type (one of STEP_TYPES) and what
+    that type reads of `file`, `main_class`, `query` and `args` (the arguments after `--`)."""
+
     cluster: str
     name: str
     type: str
@@ -31,43 +33,10 @@ class StepOptions:
 
 
 def _body(o: StepOptions) -> dict[str, Any]:
-    if o.type in ("spark", "pyspark"):
-        if not o.file:
-            example = "s3://bucket/jobs/job.py" if o.type == "pyspark" else "s3://bucket/jars/app.jar"
-            raise StepOptionError(f"--type {o.type} needs --file: the application, e.g. --file {example}")
-        if o.type == "pyspark" and not o.file.endswith(".py"):
-            raise StepOptionError(
-                f"--type pyspark needs a .py --file, not {o.file!r}: use --type spark for a JAR"
-            )
-        if o.type == "pyspark" and o.main_class:
-            raise StepOptionError(
-                "--main-class is for JAR applications: use --type spark, or drop --main-class"
-            )
-        spark: dict[str, Any] = {"mainApplicationFile": o.file}
-        if o.main_class:
-            spark["mainClass"] = o.main_class
-        if o.args:
-            spark["args"] = list(o.args)
-        return {"spark": spark}
-    if o.type == "sql":
-        if bool(o.query) == bool(o.file):
-            raise StepOptionError(
-                "--type sql needs exactly one of --query 'SELECT ...' or --file s3://.../q.sql"
-            )
-        if o.args:
-            raise StepOptionError("--type sql takes no arguments: put them in the query")
-        return {"sparkSql": {"query": o.query} if o.query else {"file": o.file}}
-    if o.type == "command":
-        if not o.args:
-            raise StepOptionError(
-                "--type command needs the command after --, e.g. -- bash -c 'hdfs dfs -ls /'"
-            )
-        if o.file or o.query or o.main_class:
-            raise StepOptionError(
-                "--type command takes only the command after --: drop --file/--query/--main-class"
-            )
-        return {"command": {"args": list(o.args)}}
-    raise StepOptionError(f"--type must be one of {', '.join(STEP_TYPES)}, not {o.type!r}")
+    step_type = ADD_STEP_TYPES.get(o.type)
+    if step_type is None:
+        raise StepOptionError(f"--type must be one of {', '.join(STEP_TYPES)}, not {o.type!r}")
+    return {step_type.field: step_type.add_step_body(o)}
 
 
 def build_step(o: StepOptions) -> dict[str, Any]:

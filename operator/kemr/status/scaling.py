@@ -22,6 +22,7 @@ from datetime import datetime
 from typing import Any
 
 from kemr.api import CapacityType, GroupRole, GroupStatus, StepState
+from kemr.steptypes import stored_body
 
 # Steps whose executors hold (or are about to hold) workers.
 RUNNING_STEP_STATES = frozenset({StepState.RUNNING.value, StepState.CANCEL_PENDING.value})
@@ -99,9 +100,10 @@ def step_demand(conf: Mapping[str, str], worker: Resources) -> Resources:
 
 
 def step_conf(step: Mapping[str, Any]) -> dict[str, str]:
-    spec = step.get("spec") or {}
-    conf = (spec.get("spark") or {}).get("conf") or {}
-    return {str(k): str(v) for k, v in conf.items()}
+    """The Spark properties of a step (the EMRStep as stored), key → value: its step type's (`spark.conf`),
+    {} for a type without any (kemr.steptypes.StepType.conf_field)."""
+    found = stored_body(step.get("spec") or {})
+    return found[0].spark_conf(found[1]) if found else {}
 
 
 def steps_demand(

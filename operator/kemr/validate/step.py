@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from kemr.api.common import Resources
 from kemr.api.quantity import SPARK_MIN_HEAP_MIB, driver_heap_mib, memory_mib, min_driver_memory_mib
 from kemr.api.step import StepBody
+from kemr.steptypes import bodies
 from kemr.validate.config import check_properties
 from kemr.validate.issues import ValidationIssue, key_path
 from kemr.validate.owned import STEP_CONF_OWNED
@@ -23,20 +26,21 @@ NEEDS_WORKER_SUPPORT = {
 def validate_step(spec: StepBody, field: str = "spec") -> list[ValidationIssue]:
     """Problems of an EMRStep spec, or of an inline step (`field` is then `spec.steps[<name>]`).
 
-    Pure: no I/O. An empty list means the step is valid as far as its own spec goes (whether its cluster
-    exists and accepts it is for the controller to find out).
+    What each step type's declarations imply (kemr.steptypes.StepType): its Spark properties hold no key the
+    operator owns and none that needs what kemr's workers don't run; a Spark program's driver leaves Spark's
+    minimum heap. Pure: no I/O. An empty list means the step is valid as far as its own spec goes (whether its
+    cluster exists and accepts it is for the controller to find out).
     """
     issues: list[ValidationIssue] = []
-    if spec.spark is not None:
-        issues.extend(
-            check_properties(spec.spark.conf, STEP_CONF_OWNED, f"{field}.spark.conf", line_format=False)
-        )
-        issues.extend(_unsupported_conf(spec.spark.conf, f"{field}.spark.conf"))
-        issues.extend(_driver_memory(spec.spark.driver.resources, f"{field}.spark.driver.resources.memory"))
-    if spec.spark_sql is not None:
-        issues.extend(
-            _driver_memory(spec.spark_sql.driver.resources, f"{field}.sparkSql.driver.resources.memory")
-        )
+    for step_type, body in bodies(spec):
+        path = f"{field}.{step_type.field}"
+        if step_type.conf_field is not None:
+            conf = step_type.spark_conf(body.to_dict())
+            conf_path = f"{path}.{step_type.conf_field}"
+            issues.extend(check_properties(conf, STEP_CONF_OWNED, conf_path, line_format=False))
+            issues.extend(_unsupported_conf(conf, conf_path))
+        if step_type.spark_program is not None:
+            issues.extend(_driver_memory(step_type.driver_resources(body), f"{path}.driver.resources.memory"))
     return issues
 
 
@@ -56,7 +60,7 @@ def _driver_memory(resources: Resources, field: str) -> list[ValidationIssue]:
     ]
 
 
-def _unsupported_conf(conf: dict[str, str], field: str) -> list[ValidationIssue]:
+def _unsupported_conf(conf: Mapping[str, str], field: str) -> list[ValidationIssue]:
     return [
         ValidationIssue(key_path(field, key), fix)
         for key, (value, fix) in NEEDS_WORKER_SUPPORT.items()

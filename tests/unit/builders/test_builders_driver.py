@@ -97,3 +97,75 @@ def test_user_strings_are_escaped_for_the_kubelet_and_kemrs_own_references_are_n
 def test_a_driver_out_of_heap_exits_instead_of_hanging() -> None:
     command = _driver(resolve_spec(small_spec()), PYSPARK)["command"]
     assert "spark.driver.defaultJavaOptions=-XX:+ExitOnOutOfMemoryError" in command
+
+
+# The exact command of each step type's driver: pinned, so that moving where a type's arguments come from
+# (kemr.steptypes) can't reorder or re-escape them.
+EXACT_COMMANDS: list[tuple[dict[str, Any], list[str]]] = [
+    (
+        {
+            "spark": {
+                "mainApplicationFile": "/app.jar",
+                "mainClass": "a.B",
+                "args": ["x", "$(Y)"],
+                "conf": {"spark.b": "2", "spark.a": "$1"},
+                "jars": ["/j1.jar", "/j2.jar"],
+                "driver": {"resources": {"cpu": "2", "memory": "4Gi"}},
+            }
+        },
+        [
+            *["--class", "a.B", "--jars", "/j1.jar,/j2.jar"],
+            *["--conf", "spark.driver.memory=3277m", "--conf", "spark.driver.cores=2"],
+            *["--conf", "spark.driver.defaultJavaOptions=-XX:+ExitOnOutOfMemoryError"],
+            *["--conf", "spark.a=$$1", "--conf", "spark.b=2", "/app.jar", "x", "$$(Y)"],
+        ],
+    ),
+    (
+        {"spark": {"mainApplicationFile": "s3a://b/app.py", "pyFiles": ["s3a://b/l.zip", "s3a://b/m.py"]}},
+        [
+            *["--py-files", "s3a://b/l.zip,s3a://b/m.py"],
+            *["--conf", "spark.driver.memory=3277m", "--conf", "spark.driver.cores=1"],
+            *["--conf", "spark.driver.defaultJavaOptions=-XX:+ExitOnOutOfMemoryError", "s3a://b/app.py"],
+        ],
+    ),
+    (
+        {"sparkSql": {"file": "s3a://b/q.sql"}},
+        [
+            *["--conf", "spark.driver.memory=3277m", "--conf", "spark.driver.cores=1"],
+            *["--conf", "spark.driver.defaultJavaOptions=-XX:+ExitOnOutOfMemoryError", "-f", "s3a://b/q.sql"],
+        ],
+    ),
+    (
+        {"sparkSql": {"query": "SELECT $1", "driver": {"resources": {"memory": "1Gi"}}}},
+        [
+            *["--conf", "spark.driver.memory=640m", "--conf", "spark.driver.cores=1"],
+            *["--conf", "spark.driver.defaultJavaOptions=-XX:+ExitOnOutOfMemoryError", "-e", "SELECT $$1"],
+        ],
+    ),
+]
+
+
+def test_each_step_type_has_its_exact_driver_command() -> None:
+    resolved = resolve_spec(small_spec())
+    client_mode = [
+        *["--master", resolved.endpoints.master, "--deploy-mode", "client", "--name", "totals"],
+        *["--conf", "spark.driver.host=$(KEMR_POD_IP)", "--conf", "spark.driver.bindAddress=0.0.0.0"],
+    ]
+    for step, after_client_mode in EXACT_COMMANDS:
+        program = "spark-sql" if "sparkSql" in step else "spark-submit"
+        expected = ["bash", "/opt/kemr/scripts/submit.sh", program, *client_mode, *after_client_mode]
+        assert _driver(resolved, step)["command"] == expected, step
+    command = _driver(resolved, {"command": {"args": ["bash", "-c", "echo $HOME"]}})["command"]
+    assert command == ["bash", "-c", "echo $$HOME"]
+
+
+def test_the_driver_pod_has_the_step_types_driver_resources() -> None:
+    resolved = resolve_spec(small_spec())
+    resources = {"cpu": "300m", "memory": "2Gi"}
+    for body in (
+        {"spark": {"mainApplicationFile": "/a.py", "driver": {"resources": resources}}},
+        {"sparkSql": {"query": "SELECT 1", "driver": {"resources": resources}}},
+        {"command": {"args": ["true"], "driver": {"resources": resources}}},
+    ):
+        container = _driver(resolved, body)
+        assert container["resources"] == {"requests": resources, "limits": {"memory": "2Gi"}}, body

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from kemr.builders.render import render
+from kemr.steptypes import SPARK_PROGRAMS
 
 LOG_URI = "s3a://logs/demo-6f1c2a4e/steps/sales/attempt-1/driver.log"
 
@@ -76,7 +77,9 @@ def driver(tmp_path: Path) -> Path:
     """A driver's filesystem: scripts dir with submit.sh and common.sh, fake SPARK_HOME and HADOOP_HOME."""
     scripts = tmp_path / "scripts"
     scripts.mkdir()
-    (scripts / "submit.sh").write_text(render("submit.sh.j2", scripts_dir=str(scripts)))
+    (scripts / "submit.sh").write_text(
+        render("submit.sh.j2", scripts_dir=str(scripts), spark_programs=SPARK_PROGRAMS)
+    )
     (scripts / "common.sh").write_text(": # the real one makes directories and sources bootstrap output\n")
     for home, tool in (("spark", "spark-submit"), ("spark", "spark-sql"), ("hadoop", "hadoop")):
         path = tmp_path / home / "bin" / tool
