@@ -102,3 +102,13 @@ def test_a_renewed_bundle_keeps_the_previous_certificate_until_it_expires() -> N
     assert bundle == new.cert_pem + old.cert_pem
     later = certs.ca_bundle(new, bundle, NOW + dt.timedelta(days=400))
     assert later == new.cert_pem
+
+
+def test_a_service_name_longer_than_a_common_name_allows_still_gets_a_certificate() -> None:
+    long_name = "kemr-b6c2c7-webhook.t-test-chart-operator-on-the-real-node-run-826c78.svc"
+    assert len(long_name) > 64
+    cert = certs.generate([long_name], NOW)
+    names = x509.load_pem_x509_certificate(cert.cert_pem).extensions.get_extension_for_class(
+        x509.SubjectAlternativeName
+    )
+    assert long_name in names.value.get_values_for_type(x509.DNSName)

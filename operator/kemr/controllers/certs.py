@@ -35,6 +35,7 @@ RENEW_BEFORE = dt.timedelta(days=30)
 STRATEGIC_MERGE_PATCH = "application/strategic-merge-patch+json"
 # The apiserver of a host-process operator (tests, `kemr run` on a laptop) calls it on the loopback address.
 LOOPBACK_NAMES = ("localhost", "127.0.0.1")
+COMMON_NAME = "kemr-webhook"
 
 
 @dataclass(frozen=True)
@@ -59,7 +60,9 @@ def generate(dns_names: Sequence[str], now: dt.datetime) -> ServingCert:
     """
     key = ec.generate_private_key(ec.SECP256R1())
     names = list(dict.fromkeys([*dns_names, *LOOPBACK_NAMES]))
-    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, names[0])])
+    # The names are in the SANs (what TLS checks); the subject's CN is limited to 64 characters, which a
+    # Service's DNS name in a long namespace exceeds.
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, COMMON_NAME)])
     alt_names: list[x509.GeneralName] = []
     for name in names:
         try:
