@@ -93,6 +93,7 @@ def test_the_certificate_serves_the_service_and_the_loopback_and_is_its_own_ca()
     assert parsed.extensions.get_extension_for_class(x509.BasicConstraints).value.ca
     assert not cert.due(NOW)
     assert cert.due(NOW + certs.VALIDITY - dt.timedelta(days=29))
+    assert cert.names() == {"kemr-webhook.kemr-system.svc", "localhost", "127.0.0.1"}
 
 
 def test_a_renewed_bundle_keeps_the_previous_certificate_until_it_expires() -> None:

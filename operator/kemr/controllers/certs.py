@@ -52,6 +52,14 @@ class ServingCert:
         """True when it expires within RENEW_BEFORE of `now` (UTC)."""
         return self.not_after() - now < RENEW_BEFORE
 
+    def names(self) -> set[str]:
+        """The DNS names and IP addresses it is valid for (its SANs)."""
+        cert = x509.load_pem_x509_certificate(self.cert_pem)
+        sans = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+        return set(sans.get_values_for_type(x509.DNSName)) | {
+            str(ip) for ip in sans.get_values_for_type(x509.IPAddress)
+        }
+
 
 def generate(dns_names: Sequence[str], now: dt.datetime) -> ServingCert:
     """A self-signed ECDSA P-256 certificate for `dns_names` (and LOOPBACK_NAMES), valid VALIDITY from `now`.
@@ -147,8 +155,9 @@ async def ensure_serving_cert(
     data = {k: base64.b64decode(v) for k, v in (live.get("data") or {}).items()}
     cert = ServingCert(data.get("tls.crt", b""), data.get("tls.key", b""))
     bundle = data.get("ca.crt", cert.cert_pem)
-    if cert.cert_pem and cert.key_pem and not cert.due(now):
+    if cert.cert_pem and cert.key_pem and not cert.due(now) and set(dns_names) <= cert.names():
         return cert, bundle
+    # Expiring, or not valid for a name this replica is called by (e.g. the Service renamed): a new one.
     renewed = generate(dns_names, now)
     bundle = ca_bundle(renewed, bundle, now)
     body = _secret(name, namespace, renewed, bundle)
