@@ -95,3 +95,18 @@ def test_a_refused_write_names_the_child() -> None:
         err.value.message
         == 'applying StatefulSet etl-core: statefulsets "etl-core" is forbidden: exceeded quota'
     )
+
+
+def test_a_refused_child_doesnt_stop_the_others_nor_the_pruning() -> None:
+    api = FakeApi()
+    _run(api, [_sts(2), {**_sts(1), "metadata": {"name": "etl-old", "namespace": "ns"}}], Fingerprints())
+    policy = {
+        "apiVersion": "apps/v1",
+        "kind": "StatefulSet",
+        "metadata": {"name": "etl-new", "namespace": "ns"},
+    }
+    api.refuse["/apis/apps/v1/namespaces/ns/statefulsets/etl-new"] = ApiError(403, "Forbidden", "quota")
+    with pytest.raises(ApiError):
+        _run(api, [_sts(3), {**policy, "spec": {"replicas": 1}}], Fingerprints())
+    assert _replicas(api) == 3  # written
+    assert [o["metadata"]["name"] for o in _live(api)] == ["etl-core"]  # etl-old pruned all the same

@@ -150,3 +150,17 @@ def test_a_departing_group_scales_in_to_zero_through_the_decommission_then_is_do
     assert not d.departure_done(at_zero, volumes)
     done = d.plan_core_scale_in(at_zero.statefulset, 0, 0, [], None, [], leaving)
     assert d.departure_done(at_zero, done)
+
+
+def test_a_pod_recreated_after_its_node_died_keeps_its_volumes_blocks() -> None:
+    """Pending, no startTime, but its volume is bound: an earlier pod of that name may have written blocks."""
+    pending = {"metadata": {"name": f"{STS}-2"}, "status": {"phase": "Pending"}}
+    never_ran = d.core_pod(pending)
+    recreated = d.core_pod(pending, bound_claims=[f"data-{STS}-2"])
+    assert never_ran is not None
+    assert recreated is not None
+    assert not never_ran.started
+    assert recreated.started
+    plan = d.plan_core_scale_in(STS, 2, 3, [pod(0), pod(1), recreated], None, [], [])
+    assert plan.reason == d.REASON_WAITING  # not "never started, holds nothing"
+    assert plan.statefulset_replicas == 3

@@ -113,3 +113,72 @@ def test_a_service_name_longer_than_a_common_name_allows_still_gets_a_certificat
         x509.SubjectAlternativeName
     )
     assert long_name in names.value.get_values_for_type(x509.DNSName)
+
+
+def test_an_update_is_refused_only_for_problems_it_brings_in() -> None:
+    """A cluster stored while no webhook answered (or whose release was retired) can still be unprotected,
+    terminated or deleted; a new problem is still refused."""
+    stored = _tiny()
+    stored["spec"]["terminationProtected"] = True
+    unprotected = _tiny()
+    unprotected["spec"]["terminationProtected"] = False
+    assert review("EMRCluster", _request(unprotected, "UPDATE", stored), CONFIG)["allowed"] is True
+    worse = _tiny()
+    worse["spec"]["configurations"] = [
+        {"classification": "spark-defaults", "properties": {"spark.master": "x"}}
+    ]
+    response = review("EMRCluster", _request(worse, "UPDATE", stored), CONFIG)
+    assert response["allowed"] is False
+    assert "spark.master" in response["status"]["message"]
+    assert "1Gi is too small" not in response["status"]["message"]
+
+
+def test_a_group_named_master_is_refused() -> None:
+    manifest = cluster_manifest("x")
+    manifest["spec"]["taskGroups"][0]["name"] = "master"
+    message = review("EMRCluster", _request(manifest), CONFIG)["status"]["message"]
+    assert "spec.taskGroups: group name master" in message
+
+
+def test_the_drivers_exit_on_out_of_memory_is_the_operators() -> None:
+    step = step_manifest("oom", "etl")
+    step["spec"]["spark"]["conf"] = {"spark.driver.defaultJavaOptions": "-Dx=1"}
+    message = review("EMRStep", _request(step), CONFIG)["status"]["message"]
+    assert "spark.driver.extraJavaOptions" in message
+
+
+def test_ip_names_are_compared_in_canonical_form_so_the_certificate_is_kept() -> None:
+    cert = certs.generate(["fd00:0:0:0:0:0:0:10"], NOW)
+    assert certs.canonical_names(["fd00:0:0:0:0:0:0:10"]) <= cert.names()
+
+
+def test_a_damaged_or_foreign_certificate_secret_is_replaced() -> None:
+    import asyncio
+    import base64
+
+    from support.fake_api import FakeApi
+
+    api = FakeApi()
+    damaged = {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": "kemr-webhook-cert", "namespace": "kemr-system"},
+        "type": "kubernetes.io/tls",
+        "data": {k: base64.b64encode(b"not a PEM").decode() for k in ("tls.crt", "tls.key", "ca.crt")},
+    }
+    api.put(damaged, "secrets")
+    cert, bundle = asyncio.run(
+        certs.ensure_serving_cert(api, "kemr-system", "kemr-webhook-cert", ["svc.ns.svc"])
+    )
+    assert "svc.ns.svc" in cert.names()
+    assert bundle == cert.cert_pem
+    again, _ = asyncio.run(certs.ensure_serving_cert(api, "kemr-system", "kemr-webhook-cert", ["svc.ns.svc"]))
+    assert again == cert  # kept from then on
+
+
+def test_the_ca_bundle_keeps_at_most_three_certificates() -> None:
+    bundle = b""
+    for day in range(6):
+        now = NOW + dt.timedelta(days=day)
+        bundle = certs.ca_bundle(certs.generate(["a"], now), bundle, now)
+    assert len(x509.load_pem_x509_certificates(bundle)) == certs.BUNDLE_KEEP

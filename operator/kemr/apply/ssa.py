@@ -171,7 +171,8 @@ async def apply_children(
     """Makes the owner's children exactly `desired`. `live` is what exists now with the owner's child labels
     (from the watch cache): children whose applied hash matches and that nobody changed since our last apply
     (`fingerprints`, updated here) are left alone; `full`: also those this process never applied; children
-    not desired are deleted. Raises ApiError naming the child the apiserver refused."""
+    not desired are deleted. A refused child doesn't stop the others: after every write was tried, raises the
+    first refusal (in the order of `desired`, then of the deletes) as an ApiError naming that child."""
     result = ApplyResult()
     live_by_key = {key_of(obj): obj for obj in live}
     wanted = [with_owner_and_hash(child, owner) for child in desired]
@@ -192,14 +193,19 @@ async def apply_children(
         for key, obj in live_by_key.items()
         if key not in wanted_keys and not obj["metadata"].get("deletionTimestamp")  # being deleted already
     ]
-    answers = await asyncio.gather(*(server_side_apply(kube, m) for m in to_apply))
+    answers = await asyncio.gather(*(server_side_apply(kube, m) for m in to_apply), return_exceptions=True)
+    refused = [a for a in answers if isinstance(a, BaseException)]
     if fingerprints is not None:
         for manifest, answer in zip(to_apply, answers, strict=True):
-            fingerprints[key_of(manifest)] = fingerprint(answer)
-    await asyncio.gather(*(delete(kube, obj) for obj in to_delete))
+            if not isinstance(answer, BaseException):
+                fingerprints[key_of(manifest)] = fingerprint(answer)
+    deleted = await asyncio.gather(*(delete(kube, obj) for obj in to_delete), return_exceptions=True)
+    refused += [d for d in deleted if isinstance(d, BaseException)]
     if fingerprints is not None:
         for obj in to_delete:
             fingerprints.pop(key_of(obj), None)
+    if refused:  # every other child was written; the first refusal in the children's order is reported
+        raise refused[0]
     result.applied = [key_of(m) for m in to_apply]
     result.deleted = [key_of(obj) for obj in to_delete]
     return result
@@ -232,5 +238,8 @@ async def patch_status(
 
 async def scale(kube: Client, obj: Mapping[str, Any], replicas: int) -> None:
     """Sets a StatefulSet's or Deployment's spec.replicas: for a child no longer built from the spec (a core
-    group being removed), whose other fields must stay as they were applied."""
-    await merge_patch(kube, obj, {"spec": {"replicas": replicas}})
+    group being removed), whose other fields must stay as they were applied. Its applied hash is dropped: if
+    the spec wants it back, the next apply restores it whole (also in an operator that never applied it)."""
+    await merge_patch(
+        kube, obj, {"metadata": {"annotations": {APPLIED_HASH: None}}, "spec": {"replicas": replicas}}
+    )

@@ -5,8 +5,8 @@ the first replica to start creates it (a create that loses the race reads the wi
 Its PEM is the CA bundle the apiserver trusts: the operator writes it into the webhooks of its
 ValidatingWebhookConfiguration (the chart creates that object without a `caBundle`, as cert-manager's CA
 injector and OPA Gatekeeper's cert-controller expect). No cert-manager needed; nothing to renew by hand: a
-certificate with less than RENEW_BEFORE left is replaced at start and by the daily check, the old one staying
-in the bundle until it expires.
+certificate with less than RENEW_BEFORE left is replaced at start and by the periodic check, the old one
+staying in the bundle until it expires.
 
 Generating the key and certificate is `cryptography`'s job (PyPI's standard for it), not ours.
 """
@@ -36,6 +36,7 @@ STRATEGIC_MERGE_PATCH = "application/strategic-merge-patch+json"
 # The apiserver of a host-process operator (tests, `kemr run` on a laptop) calls it on the loopback address.
 LOOPBACK_NAMES = ("localhost", "127.0.0.1")
 COMMON_NAME = "kemr-webhook"
+BUNDLE_KEEP = 3  # certificates in the CA bundle: the current one and the two before it
 
 
 @dataclass(frozen=True)
@@ -98,15 +99,41 @@ def generate(dns_names: Sequence[str], now: dt.datetime) -> ServingCert:
     )
 
 
+def canonical_names(names: Sequence[str]) -> set[str]:
+    """Names as the certificate's SANs hold them: IP addresses in their canonical form (`fd00::10`)."""
+    out = set()
+    for name in names:
+        try:
+            out.add(str(ipaddress.ip_address(name)))
+        except ValueError:
+            out.add(name)
+    return out
+
+
 def ca_bundle(current: ServingCert, previous_bundle: bytes, now: dt.datetime) -> bytes:
-    """The PEM bundle to trust: the current certificate, plus those of `previous_bundle` not yet expired (so
-    a replica still serving the old certificate is trusted until it restarts)."""
+    """The PEM bundle to trust: the current certificate, plus the newest BUNDLE_KEEP - 1 of `previous_bundle`
+    not yet expired (so a replica still serving an older certificate is trusted until it restarts). An
+    unreadable previous bundle is dropped."""
     kept = [current.cert_pem]
-    for cert in x509.load_pem_x509_certificates(previous_bundle) if previous_bundle else []:
+    try:
+        previous = x509.load_pem_x509_certificates(previous_bundle) if previous_bundle else []
+    except ValueError:
+        previous = []
+    for cert in previous:
         pem = cert.public_bytes(serialization.Encoding.PEM)
-        if pem not in kept and cert.not_valid_after_utc > now:
+        if pem not in kept and cert.not_valid_after_utc > now and len(kept) < BUNDLE_KEEP:
             kept.append(pem)
     return b"".join(kept)
+
+
+def _usable(cert: ServingCert, dns_names: Sequence[str], now: dt.datetime) -> bool:
+    """Readable, its key matching, not due for renewal, and valid for every name this replica is called by."""
+    try:
+        key = serialization.load_pem_private_key(cert.key_pem, password=None)
+        matches = key.public_key() == x509.load_pem_x509_certificate(cert.cert_pem).public_key()
+        return matches and not cert.due(now) and canonical_names(dns_names) <= cert.names()
+    except (ValueError, TypeError, x509.ExtensionNotFound):
+        return False  # hand-made or damaged: replaced
 
 
 def _secret(name: str, namespace: str, cert: ServingCert, bundle: bytes) -> dict[str, object]:
@@ -155,9 +182,9 @@ async def ensure_serving_cert(
     data = {k: base64.b64decode(v) for k, v in (live.get("data") or {}).items()}
     cert = ServingCert(data.get("tls.crt", b""), data.get("tls.key", b""))
     bundle = data.get("ca.crt", cert.cert_pem)
-    if cert.cert_pem and cert.key_pem and not cert.due(now) and set(dns_names) <= cert.names():
+    if _usable(cert, dns_names, now):
         return cert, bundle
-    # Expiring, or not valid for a name this replica is called by (e.g. the Service renamed): a new one.
+    # Expiring, damaged, or not valid for a name this replica is called by (the Service renamed): a new one.
     renewed = generate(dns_names, now)
     bundle = ca_bundle(renewed, bundle, now)
     body = _secret(name, namespace, renewed, bundle)

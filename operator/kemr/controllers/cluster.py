@@ -137,7 +137,7 @@ async def reconcile_cluster(ctx: Context, namespace: str, name: str) -> float | 
     # read
     body = ctx.store.get(CLUSTER_KIND, namespace, name)
     if body is None or body["metadata"].get("deletionTimestamp"):
-        _forget(ctx, namespace, name, body)
+        _forget(ctx, namespace, name)
         return None  # deleted: owner references let the garbage collector remove the children
     meta = body["metadata"]
     generation = int(meta.get("generation", 1))
@@ -188,13 +188,14 @@ async def reconcile_cluster(ctx: Context, namespace: str, name: str) -> float | 
     return min((w for w in waits if w is not None), default=None)
 
 
-def _forget(ctx: Context, namespace: str, name: str, body: Mapping[str, Any] | None) -> None:
+def _forget(ctx: Context, namespace: str, name: str) -> None:
     """A deleted cluster's in-memory state."""
     probes.forget(namespace, name)
     ctx.fingerprints.pop((namespace, name), None)
     ctx.last_full_apply.pop((namespace, name), None)
-    if body is not None:
-        ctx.resolutions.pop(body["metadata"]["uid"], None)
+    for uid, (_, resolved) in list(ctx.resolutions.items()):  # by name: the object may be gone from the cache
+        if (resolved.namespace, resolved.name) == (namespace, name):
+            del ctx.resolutions[uid]
 
 
 async def observe(
@@ -251,15 +252,18 @@ async def apply_plan(
         except ApiError as err:
             if not err.not_found:  # a pod gone meanwhile needs no cost
                 raise
-    result = None
+    result, refused = None, None
     if plan.decision.mode == ChildrenMode.BUILD and plan.resolved is not None:
         await _shrink_departing(ctx, plan, round_.workloads)
         held = plan.held_groups
         kept = [o for o in round_.live if not _of_group(o, held)]  # a departing group's children stay
         key = (namespace, name)
         full = time.monotonic() - ctx.last_full_apply.get(key, ctx.started) >= ctx.options.resync_seconds
-        result = await apply_children(ctx.kube, owner, desired, kept, ctx.fingerprints[key], full)
-        if full:
+        try:
+            result = await apply_children(ctx.kube, owner, desired, kept, ctx.fingerprints[key], full)
+        except ApiError as err:  # the other children were written: the steps and volumes below still are
+            refused = err
+        if full and refused is None:
             ctx.last_full_apply[key] = time.monotonic()
         await ensure_inline_steps(ctx, owner, spec)
     elif plan.decision.mode == ChildrenMode.TEARDOWN:
@@ -272,6 +276,8 @@ async def apply_plan(
             if claim["metadata"]["name"] in core.claims_to_delete:
                 log.info("%s/%s: deleting %s", namespace, name, claim["metadata"]["name"])
                 await delete(ctx.kube, claim)
+    if refused is not None:
+        raise refused
     if result and result.writes:
         log.info(
             "%s/%s: applied %d, deleted %d children",

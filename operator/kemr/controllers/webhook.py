@@ -48,6 +48,7 @@ log = logging.getLogger("kemr.webhook")
 PATHS = {WEBHOOK_PATHS[CLUSTER_PLURAL]: CLUSTER_KIND, WEBHOOK_PATHS[STEP_PLURAL]: STEP_KIND}
 CHECK_SECONDS = 300.0  # the CA bundle re-written if someone reset it; the certificate renewed when due
 RETRY_SECONDS = 10.0
+MAX_REVIEW_BYTES = 8 * 1024 * 1024
 _NO_UID = "00000000-0000-0000-0000-000000000000"
 
 
@@ -78,11 +79,18 @@ def review_step(obj: Mapping[str, Any]) -> list[ValidationIssue]:
     return validate_step(spec)
 
 
+def _issues(kind: str, obj: Mapping[str, Any], config: OperatorConfig) -> list[ValidationIssue]:
+    return review_cluster(obj, config) if kind == CLUSTER_KIND else review_step(obj)
+
+
 def review(kind: str, request: Mapping[str, Any], config: OperatorConfig) -> dict[str, Any]:
     """The AdmissionReview `response` (admission.k8s.io/v1) for one `request` about an object of `kind`.
 
     Refused: status code 422 (Invalid), the message naming every field to fix, as the apiserver words its own
-    schema errors. A check that raises is logged and the request allowed (fail open, as failurePolicy Ignore).
+    schema errors. An update is refused only for problems the old object didn't have (as the apiserver's
+    validation ratcheting): an object stored while no webhook answered, or made invalid by a change of the
+    operator's configuration (a retired release), can still be unprotected, terminated or fixed field by
+    field. A check that raises is logged and the request allowed (fail open, as failurePolicy Ignore).
     """
     obj: Mapping[str, Any] = request.get("object") or {}
     old: Mapping[str, Any] | None = request.get("oldObject")
@@ -94,7 +102,10 @@ def review(kind: str, request: Mapping[str, Any], config: OperatorConfig) -> dic
     if old is not None and old.get("spec") == obj.get("spec"):
         return allowed  # metadata only: never block labels, finalizers or deletion of a stored object
     try:
-        issues = review_cluster(obj, config) if kind == CLUSTER_KIND else review_step(obj)
+        issues = _issues(kind, obj, config)
+        if issues and old is not None:  # ratcheting: an update is refused only for problems it brings in
+            known = {str(i) for i in _issues(kind, old, config)}
+            issues = [i for i in issues if str(i) not in known]
     except Exception:
         log.exception("webhook: the %s check failed; allowing the request", kind)
         return allowed
@@ -131,7 +142,8 @@ class WebhookServer:
     def __init__(self, kube: Client, config: OperatorConfig, options: WebhookOptions) -> None:
         self.kube, self.config, self.options = kube, config, options
         self.ssl = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-        self._dir = Path(tempfile.mkdtemp(prefix="kemr-webhook-"))
+        self._tmp = tempfile.TemporaryDirectory(prefix="kemr-webhook-")  # the key, removed at the end
+        self._dir = Path(self._tmp.name)
         self._cert: certs.ServingCert | None = None
         self.serving = asyncio.Event()
 
@@ -164,7 +176,9 @@ class WebhookServer:
             await certs.inject_ca_bundle(self.kube, self.options.configuration, bundle)
 
     async def run(self) -> None:
-        app = web.Application()
+        # An UPDATE's review holds the object twice (object and oldObject, managedFields included): room for
+        # two of the apiserver's largest objects (about 1.5 MiB each), not aiohttp's default 1 MiB.
+        app = web.Application(client_max_size=MAX_REVIEW_BYTES)
         for path in PATHS:
             app.router.add_post(path, self._handle)
         runner = web.AppRunner(app, access_log=None)
@@ -179,9 +193,15 @@ class WebhookServer:
                     continue
                 if not self.serving.is_set():
                     site = web.TCPSite(runner, port=self.options.port, ssl_context=self.ssl, reuse_port=True)
-                    await site.start()
+                    try:
+                        await site.start()
+                    except OSError as err:  # the port taken (by the metrics or health port?): say so, retry
+                        log.error("webhook: cannot listen on :%d (retrying): %s", self.options.port, err)
+                        await asyncio.sleep(RETRY_SECONDS)
+                        continue
                     self.serving.set()
                     log.info("webhook: serving admission reviews on :%d", self.options.port)
                 await asyncio.sleep(CHECK_SECONDS)
         finally:
             await runner.cleanup()
+            self._tmp.cleanup()

@@ -17,7 +17,7 @@ annotation `kemr.io/datanode-decommissioned: "true"`.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -39,12 +39,15 @@ class CorePod:
     name: str
     ordinal: int
     ip: str | None
-    started: bool  # ever scheduled and started; a pod that never ran holds no blocks
+    started: bool  # may hold blocks: this Pod object started, or its volume is bound (an earlier pod's)
     released: bool  # annotated kemr.io/datanode-decommissioned=true
 
 
-def core_pod(pod: Mapping[str, Any]) -> CorePod | None:
-    """A core StatefulSet's pod as the scale-in needs it; None when the name has no ordinal."""
+def core_pod(pod: Mapping[str, Any], bound_claims: Collection[str] = ()) -> CorePod | None:
+    """A core StatefulSet's pod as the scale-in needs it; None when the name has no ordinal. `bound_claims`:
+    names of the cluster's Bound volume claims. A pod that never started holds no blocks only when its volume
+    was never bound either: a pod recreated after its node died (Pending, no startTime) keeps the volume, and
+    the blocks, of the one before it."""
     meta, status = pod["metadata"], pod.get("status") or {}
     base, _, ordinal = meta["name"].rpartition("-")
     if not base or not ordinal.isdigit():
@@ -54,7 +57,7 @@ def core_pod(pod: Mapping[str, Any]) -> CorePod | None:
         name=meta["name"],
         ordinal=int(ordinal),
         ip=status.get("podIP"),
-        started=bool(status.get("startTime")),
+        started=bool(status.get("startTime")) or f"data-{meta['name']}" in bound_claims,
         released=annotations.get(DECOMMISSIONED_ANNOTATION) == "true",
     )
 
@@ -126,7 +129,11 @@ def departing_status(
     group: DepartingGroup, plan: CoreScaleIn, ready: int, capacity_type: Any = None
 ) -> GroupStatus:
     """The status of a departing group: the pods it still has, and its decommission."""
-    message = plan.message or f"removed from the spec: {group.replicas} pods and their volumes leaving"
+    message = plan.message or (
+        f"removed from the spec: {group.replicas} pods and their volumes leaving"
+        if group.replicas
+        else "removed from the spec: its pods and volumes are being deleted"
+    )
     return GroupStatus(
         name=group.name,
         role=GroupRole.CORE,

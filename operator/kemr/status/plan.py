@@ -186,6 +186,8 @@ def _core_inputs(
     """(group, StatefulSet, replicas wanted, replicas now or None, its pods) per core group, removed ones
     (wanted 0) included."""
 
+    bound = {c["metadata"]["name"] for c in round_.claims if (c.get("status") or {}).get("phase") == "Bound"}
+
     def members(group: str) -> list[d.CorePod]:
         found = [
             p
@@ -193,7 +195,7 @@ def _core_inputs(
             if (p["metadata"].get("labels") or {}).get(LABEL_GROUP) == group
             and (p["metadata"].get("labels") or {}).get(LABEL_ROLE) == ROLE_CORE
         ]
-        return [cp for p in found if (cp := d.core_pod(p)) is not None]
+        return [cp for p in found if (cp := d.core_pod(p, bound)) is not None]
 
     inputs = []
     for group, resolved_group in zip(spec.core_groups, resolved.core_groups, strict=True):
@@ -291,10 +293,11 @@ def plan_cluster(
         decision.status.groups, scaling, {g.name: g.ready for g in round_.observed.fallbacks}
     )
     groups = d.with_core_scale_in(groups, core)
+    taken = {g.name for g in groups}  # status.groups is keyed by name: a group re-added as a task group wins
     groups += [
         d.departing_status(g, core[g.name], seen.ready if (seen := round_.observed.group(g.name)) else 0)
         for g in round_.departing
-        if not d.departure_done(g, core[g.name])
+        if not d.departure_done(g, core[g.name]) and g.name not in taken
     ]
     events = [Event(e.type, e.reason, e.message) for e in scaling.events]
     events += [Event(*e) for e in d.scale_in_events(previous.groups, core)]

@@ -23,6 +23,7 @@ def validate_cluster(spec: EMRClusterSpec) -> list[ValidationIssue]:
     (tests/api/test_fuzz_verdicts.py checks the two verdicts agree).
     """
     issues: list[ValidationIssue] = list(_crd_rules(spec))
+    issues.extend(_reserved_group_names(spec))
     issues.extend(check_configurations(spec.configurations, "spec.configurations"))
     issues.extend(check_pod_overrides(spec.pod_overrides, "spec.podOverrides"))
     issues.extend(check_pod_overrides(spec.master.pod_overrides, "spec.master.podOverrides"))
@@ -47,6 +48,15 @@ def _configuration_places(spec: EMRClusterSpec) -> list[tuple[str, list[Configur
     places += [(f"spec.coreGroups[{g.name}].configurations", g.configurations) for g in spec.core_groups]
     places += [(f"spec.taskGroups[{g.name}].configurations", g.configurations) for g in spec.task_groups]
     return places
+
+
+def _reserved_group_names(spec: EMRClusterSpec) -> list[ValidationIssue]:
+    """status.groups (keyed by name) calls the master's group "master": no core or task group may."""
+    return [
+        ValidationIssue(field, "group name master is the master's in status.groups: choose another")
+        for field, groups in (("spec.coreGroups", spec.core_groups), ("spec.taskGroups", spec.task_groups))
+        if any(g.name == "master" for g in groups)
+    ]
 
 
 def _duplicates(values: list[str]) -> list[str]:

@@ -132,6 +132,11 @@ STEP_CONF_OWNED: tuple[OwnedKey, ...] = (
     OwnedKey("spark.driver.cores", "set spec.spark.driver.resources.cpu instead"),
     OwnedKey("spark.jars", "set spec.spark.jars instead"),
     OwnedKey("spark.submit.pyFiles", "set spec.spark.pyFiles instead"),
+    OwnedKey(
+        "spark.driver.defaultJavaOptions",
+        "the operator makes a driver out of heap exit there:"
+        " put your JVM options in spark.driver.extraJavaOptions",
+    ),
 )
 
 # podOverrides: fields of the generated pods the operator owns (paths in the Pod object).
