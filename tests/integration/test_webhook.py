@@ -78,10 +78,14 @@ def test_without_an_operator_answering_applies_succeed_and_the_status_says_why(
     assert WORKER_TOO_SMALL in reason["message"]
     assert not kube.items("statefulsets", "-n", namespace, "-l", "kemr.io/cluster=tiny")
 
-    # The stored (invalid) object can still be labelled and deleted; a spec change is reviewed.
+    # The stored (invalid) object can still be labelled, changed and deleted (ratcheting: an update is
+    # refused only for a problem it brings in).
     kube.run("label", "emrcluster", "tiny", "-n", namespace, "team=data")
-    still_tiny = cluster_manifest("tiny", coreGroups=TINY_CORE, logUri="s3a://logs/tiny/")
-    refused = kube.apply(still_tiny, namespace=namespace, check=False)
+    kube.apply(cluster_manifest("tiny", coreGroups=TINY_CORE, logUri="s3a://logs/tiny/"), namespace=namespace)
+    owned = [{"classification": "spark-defaults", "properties": {"spark.master": "local[*]"}}]
+    worse = cluster_manifest("tiny", coreGroups=TINY_CORE, logUri="s3a://logs/tiny/", configurations=owned)
+    refused = kube.apply(worse, namespace=namespace, check=False)
     assert refused.returncode != 0
-    assert WORKER_TOO_SMALL in refused.stderr
+    assert "spark.master" in refused.stderr
+    assert WORKER_TOO_SMALL not in refused.stderr  # the problem it already had is not held against it
     kube.run("delete", "emrcluster", "tiny", "-n", namespace, "--timeout=30s")
