@@ -81,16 +81,17 @@ def test_a_driver_that_never_starts_ends_after_the_start_timeout(
     tmp_path: Path,
 ) -> None:
     config = tmp_path / "config.yaml"
-    config.write_text(yaml.safe_dump({"driverStartTimeoutSeconds": 30}))
+    # 60 s: a scheduler busy with other tests' pods may take tens of seconds to say "Insufficient cpu".
+    config.write_text(yaml.safe_dump({"driverStartTimeoutSeconds": 60}))
     spawn_operator("short-start", env={"KEMR_CONFIG": str(config)}).start()
     kube.apply(
         huge_driver(ready_cluster),
         namespace=namespace,
     )
-    failed = wait_for_step(kube, namespace, "huge", "FAILED", timeout=90)["status"]
+    failed = wait_for_step(kube, namespace, "huge", "FAILED", timeout=120)["status"]
     assert failed["stateChangeReason"]["code"] == "DRIVER_START_FAILURE"
     assert failed["failureDetails"]["reason"] == "DRIVER_START_FAILURE"
-    assert "not started after 30s" in failed["failureDetails"]["message"]
+    assert "not started after 60s" in failed["failureDetails"]["message"]
     assert "Insufficient cpu" in failed["failureDetails"]["message"]
     assert failed["attempts"][0]["outcome"] == "START_FAILED"
     wait_until(
