@@ -4,7 +4,9 @@
 # environment, in private mount, UTS and pid namespaces (as root: unshare + chroot --userspec).
 # Data plane (docs/image-contract.md): java, python3 + pyspark, hdfs version, spark-submit --version, the S3A
 # jars, a local PySpark job, a Spark master answering /json/ and a worker registering with it, a formatted
-# NameNode answering /jmx with its web UI, a DataNode registering, and a file put into and read from HDFS.
+# NameNode answering /jmx with its web UI, a DataNode registering, and a file put into and read from HDFS;
+# PostgreSQL (kemr-postgres) initialised in and restarted on a "volume", the Hive Metastore's schema made in it
+# (kemr-metastore-schema), the metastore (kemr-metastore) serving a Spark session's catalog, and the same on Derby.
 # Operator: `kemr --help` and the locked dependencies import, as uid 65532.
 set -euo pipefail
 # shellcheck source=lib.sh
@@ -123,6 +125,71 @@ hdfs dfs -put /tmp/hello.txt /hello.txt 2>/dev/null
 [ "$(hdfs dfs -cat /hello.txt 2>/dev/null)" = "kemr image check" ] || { echo "HDFS round trip failed"; tail -40 /tmp/dn.log; exit 1; }
 echo "HDFS round trip ok"
 kill "$dn" "$nn"
+
+port_open() {  # PORT SECONDS: wait until something listens on 127.0.0.1:PORT
+  local deadline=$((SECONDS + $2))
+  until (echo >"/dev/tcp/127.0.0.1/$1") 2>/dev/null; do
+    [ "$SECONDS" -lt "$deadline" ] || return 1
+    sleep 0.5
+  done
+}
+step "PostgreSQL (kemr-postgres): initdb into a volume whose root holds lost+found, as 185"
+mkdir -p /tmp/pgvol/lost+found
+export PGDATA=/tmp/pgvol POSTGRES_USER=hive POSTGRES_PASSWORD=check-pw POSTGRES_DB=metastore POSTGRES_PORT=15432
+kemr-postgres >/tmp/pg.log 2>&1 &
+pg=$!
+port_open 15432 60 && pg_isready -h 127.0.0.1 -p 15432 || { cat /tmp/pg.log; exit 1; }
+PGPASSWORD=check-pw psql -X -h 127.0.0.1 -p 15432 -U hive -d metastore -Atc 'SELECT current_database()'
+if PGPASSWORD=wrong psql -X -h 127.0.0.1 -p 15432 -U hive -d metastore -c 'SELECT 1' 2>/dev/null; then
+  echo "a wrong password was accepted"; exit 1
+fi
+step "Hive Metastore schema (kemr-metastore-schema) in PostgreSQL"
+mkdir -p /tmp/hms-conf
+cat >/tmp/hms-conf/metastore-site.xml <<'XML'
+<configuration>
+<property><name>javax.jdo.option.ConnectionURL</name><value>jdbc:postgresql://127.0.0.1:15432/metastore</value></property>
+<property><name>javax.jdo.option.ConnectionDriverName</name><value>org.postgresql.Driver</value></property>
+<property><name>javax.jdo.option.ConnectionUserName</name><value>hive</value></property>
+<property><name>javax.jdo.option.ConnectionPassword</name><value>${env.METASTORE_DB_PASSWORD}</value></property>
+<property><name>metastore.warehouse.dir</name><value>file:///tmp/warehouse</value></property>
+</configuration>
+XML
+export METASTORE_CONF_DIR=/tmp/hms-conf METASTORE_DB_PASSWORD=check-pw METASTORE_HEAPSIZE_MB=512
+kemr-metastore-schema
+kemr-metastore-schema 2>&1 | grep 'is current'
+step "Hive Metastore (kemr-metastore) on PostgreSQL: thrift on 19083, a Spark session's catalog"
+METASTORE_PORT=19083 kemr-metastore >/tmp/hms.log 2>&1 &
+hms=$!
+port_open 19083 90 || { grep -v '^\s*at ' /tmp/hms.log | tail -40; exit 1; }
+spark-sql --master 'local[1]' --driver-memory 512m --conf spark.ui.enabled=false \
+  --conf spark.sql.catalogImplementation=hive --conf spark.hadoop.hive.metastore.uris=thrift://127.0.0.1:19083 \
+  -e "CREATE DATABASE kemr_check LOCATION 'file:///tmp/warehouse/kemr_check.db';
+      CREATE TABLE kemr_check.t (x INT) STORED AS TEXTFILE; INSERT INTO kemr_check.t VALUES (42);
+      SELECT 'kemr-hive-check', x FROM kemr_check.t" 2>/tmp/spark-sql.err \
+  | grep -x "$(printf 'kemr-hive-check\t42')" || { grep -v ' INFO ' /tmp/spark-sql.err | tail -30; grep -v '^\s*at ' /tmp/hms.log | tail -20; exit 1; }
+kill "$hms"
+step "PostgreSQL restarted: its data is kept"
+kill "$pg"; wait "$pg" || true  # SIGTERM, as the kubelet stops it: kemr-postgres makes it a fast shutdown
+if [ -e /tmp/pgvol/pgdata/postmaster.pid ]; then  # removed by a clean shutdown only
+  echo "PostgreSQL did not shut down cleanly on SIGTERM"; exit 1
+fi
+kemr-postgres >/tmp/pg2.log 2>&1 &
+pg=$!
+port_open 15432 60 || { cat /tmp/pg2.log; exit 1; }
+if grep -q initdb /tmp/pg2.log; then echo "initdb ran again"; exit 1; fi
+PGPASSWORD=check-pw psql -X -h 127.0.0.1 -p 15432 -U hive -d metastore -Atc 'SELECT "TBL_NAME" FROM "TBLS"' | grep -x t
+kill "$pg"; wait "$pg" || true
+step "Hive Metastore on embedded Derby: schema and thrift on 19084"
+mkdir -p /tmp/hms-derby
+sed -e 's|jdbc:postgresql://127.0.0.1:15432/metastore|jdbc:derby:;databaseName=/tmp/hms-derby/metastore_db;create=true|' \
+    -e 's|org.postgresql.Driver|org.apache.derby.jdbc.EmbeddedDriver|' -e '/ConnectionUserName\|ConnectionPassword/d' \
+    /tmp/hms-conf/metastore-site.xml >/tmp/hms-derby/metastore-site.xml
+METASTORE_CONF_DIR=/tmp/hms-derby kemr-metastore-schema
+METASTORE_CONF_DIR=/tmp/hms-derby METASTORE_PORT=19084 kemr-metastore >/tmp/hms-derby.log 2>&1 &
+hms=$!
+port_open 19084 90 || { grep -v '^\s*at ' /tmp/hms-derby.log | tail -40; exit 1; }
+echo "thrift port 19084 open"
+kill "$hms"
 step all checks passed
 CHECKS
 

@@ -56,6 +56,9 @@ class ObservedCluster:
     unschedulable: Mapping[str, tuple[datetime, ...]] = field(default_factory=dict)
     # Why master/core pods aren't running, in the scheduler's or kubelet's words, one line per pod.
     daemon_problems: tuple[str, ...] = ()
+    # What the cluster depends on outside itself and isn't ready (its DataCatalog), one line each: the cluster
+    # is not ready while there is one.
+    dependency_problems: tuple[str, ...] = ()
     # Bootstrap actions (init containers) of master/core pods that exited non-zero, one line each.
     bootstrap_failures: tuple[str, ...] = ()
 
@@ -186,3 +189,23 @@ def observe_cluster(
         ),
         bootstrap_failures=tuple(f for p in daemon_pods if (f := failed_bootstrap(p))),
     )
+
+
+def catalog_problem(name: str, namespace: str, catalog: Mapping[str, Any] | None) -> str | None:
+    """Why the DataCatalog `name` a cluster names in spec.catalog can't serve it yet (None: it is ACTIVE): it
+    doesn't exist, or isn't ready — in its Ready condition's words."""
+    if catalog is None:
+        return (
+            f"spec.catalog: DataCatalog {name} does not exist in namespace {namespace}: create it"
+            " (docs/hive.md) or fix the name"
+        )
+    if catalog["metadata"].get("deletionTimestamp"):
+        return f"spec.catalog: DataCatalog {name} is being deleted: use another catalog (a new cluster)"
+    status = catalog.get("status") or {}
+    if status.get("state") == "ACTIVE":
+        return None
+    ready: Mapping[str, Any] = next(
+        (c for c in status.get("conditions") or [] if c.get("type") == "Ready"), {}
+    )
+    why = ready.get("message") or "starting"
+    return f"spec.catalog: DataCatalog {name} is not ready ({status.get('state') or 'CREATING'}): {why}"

@@ -12,7 +12,7 @@ import yaml
 
 REPO = Path(__file__).resolve().parents[2]
 CUSTOMIZATIONS = REPO / "gitops" / "argocd" / "resource_customizations"
-KINDS = ("EMRCluster", "EMRStep")
+KINDS = ("EMRCluster", "EMRStep", "DataCatalog")
 BUILD_GO_TOOL = REPO / "gitops" / "build-go-tool.sh"
 
 

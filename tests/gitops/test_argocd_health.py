@@ -1,4 +1,4 @@
-"""The Argo CD health checks of EMRCluster and EMRStep, run as Argo CD runs them.
+"""The Argo CD health checks of EMRCluster, EMRStep and DataCatalog, run as Argo CD runs them.
 
 Every case of gitops/argocd/resource_customizations/kemr.io/*/health_test.yaml is run through the kind's
 health.lua with a real Lua 5.1 (Argo CD embeds gopher-lua, a Lua 5.1), given only the libraries Argo CD
@@ -116,6 +116,7 @@ def test_every_sample_has_a_case(kind: str) -> None:
             "EMRStep",
             {"PENDING", "RUNNING", "CANCEL_PENDING", "INTERRUPTED", "COMPLETED", "FAILED", "CANCELLED"},
         ),
+        ("DataCatalog", {"CREATING", "ACTIVE", "DEGRADED", "DELETING"}),
     ],
 )
 def test_samples_cover_the_lifecycle(kind: str, states: set[str]) -> None:

@@ -48,6 +48,13 @@ EXPECTED: dict[str, str] = {
     "EMRStep/step-failed": "Failed",
     "EMRStep/step-cancelled-by-user": "Current",  # cancelled on purpose: where it was asked to be
     "EMRStep/step-cancelled-by-failed-step": "Failed",  # its work did not happen
+    # A DataCatalog is Reconciling until it serves (kemr.status.catalog): a Flux dependsOn waits for ACTIVE.
+    "DataCatalog/catalog-creating": "InProgress",
+    "DataCatalog/catalog-active": "Current",
+    "DataCatalog/catalog-degraded": "InProgress",
+    "DataCatalog/catalog-deleting": "InProgress",
+    "DataCatalog/catalog-generation-not-observed": "InProgress",
+    "DataCatalog/catalog-stalled-invalid-spec": "Failed",
 }
 
 

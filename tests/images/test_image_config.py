@@ -40,6 +40,15 @@ def test_dataplane_image_environment_follows_the_contract() -> None:
     assert any(p.startswith("/opt/spark/python/lib/py4j-") and p.endswith("-src.zip") for p in python_path)
 
 
+def test_dataplane_image_has_the_metastore_and_postgresql_on_path() -> None:
+    """kemr-metastore, kemr-metastore-schema, kemr-postgres and PostgreSQL's tools (psql, pg_isready)."""
+    env = env_of(built("spark"))
+    assert env["METASTORE_HOME"] == "/opt/hive-metastore"
+    path = env["PATH"].split(":")
+    assert "/opt/hive-metastore/bin" in path
+    assert "/usr/lib/postgresql/15/bin" in path
+
+
 def test_operator_image_runs_kemr_as_nonroot() -> None:
     config = built("operator")["config"]
     assert config["User"] == "65532:65532"

@@ -32,9 +32,10 @@ def test_spark_dockerfile_pins_the_release_versions() -> None:
 
 def test_every_stage_pins_the_same_versions() -> None:
     stages = dockerfile_stages(SPARK_DOCKERFILE)
-    fetch, final = stages[1], stages[2]
+    fetch, hive, final = stages[1], stages[2], stages[-1]
     for name in ("SPARK_VERSION", "HADOOP_VERSION", "PY4J_VERSION"):
         assert fetch[name] == final[name], f"ARG {name} differs between the fetch and the final stage"
+    assert hive["HIVE_METASTORE_VERSION"] == final["HIVE_METASTORE_VERSION"]
 
 
 def test_downloads_are_the_pinned_versions_and_checksummed() -> None:
@@ -42,6 +43,22 @@ def test_downloads_are_the_pinned_versions_and_checksummed() -> None:
     assert pins["PYSPARK_URL"].endswith(f"/pyspark-{pins['SPARK_VERSION']}.tar.gz")
     assert pins["PY4J_URL"].endswith(f"/py4j-{pins['PY4J_VERSION']}-py2.py3-none-any.whl")
     for name in ("PYSPARK_SHA256", "PY4J_SHA256"):
+        assert re.fullmatch(r"[0-9a-f]{64}", pins[name]), f"ARG {name} must be a sha256"
+
+
+def test_hive_metastore_downloads_are_pinned_and_checksummed() -> None:
+    """The metastore is 3.1 (serving EMR 6's Spark 3 + Hive 2.3.9 client); its JDBC driver is 42.7."""
+    pins = dockerfile_pins(SPARK_DOCKERFILE)
+    version = pins["HIVE_METASTORE_VERSION"]
+    assert version.startswith("3.1.")
+    assert pins["HIVE_METASTORE_URL"] == (
+        "https://repo1.maven.org/maven2/org/apache/hive/hive-standalone-metastore/"
+        f"{version}/hive-standalone-metastore-{version}-bin.tar.gz"
+    )
+    jdbc = pins["POSTGRESQL_JDBC_VERSION"]
+    assert jdbc.startswith("42.7.")
+    assert pins["POSTGRESQL_JDBC_URL"].endswith(f"/org/postgresql/postgresql/{jdbc}/postgresql-{jdbc}.jar")
+    for name in ("HIVE_METASTORE_SHA256", "POSTGRESQL_JDBC_SHA256"):
         assert re.fullmatch(r"[0-9a-f]{64}", pins[name]), f"ARG {name} must be a sha256"
 
 

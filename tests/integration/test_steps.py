@@ -215,12 +215,21 @@ def test_bad_inputs_get_their_message(kube: Kube, namespace: str, ready_cluster:
     assert refused.returncode != 0
     assert 'denied the request: EMRStep owned is invalid: spec.spark.conf["spark.master"]' in refused.stderr
 
-    unknown = step_manifest("hive", ready_cluster)
+    unknown = step_manifest("pig", ready_cluster)
     del unknown["spec"]["spark"]
-    unknown["spec"]["hive"] = {"query": "SELECT 1"}
+    unknown["spec"]["pig"] = {"query": "A = LOAD 'x';"}
     rejected = kube.apply(unknown, namespace=namespace, check=False)
     assert rejected.returncode != 0
-    assert "hive" in rejected.stderr
+    assert "pig" in rejected.stderr
+
+    hive = step_manifest("hive", ready_cluster)  # a cluster without Hive: the step can't run there
+    del hive["spec"]["spark"]
+    hive["spec"]["hive"] = {"query": "SELECT 1"}
+    kube.apply(hive, namespace=namespace)
+    failed = wait_for_step(kube, namespace, "hive", "FAILED")
+    assert failed["status"]["stateChangeReason"]["code"] == "VALIDATION_ERROR"
+    message = failed["status"]["stateChangeReason"]["message"]
+    assert "spec.hive: a hive step needs Hive on its cluster" in message
 
     kube.apply(cluster_manifest("etl", terminate=True), namespace=namespace)
     wait_for_state(kube, namespace, ready_cluster, "TERMINATED")

@@ -91,14 +91,31 @@ def _rules(objects: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 @pytest.mark.parametrize("values", [{}, NAMESPACED], ids=["cluster-wide", "namespaced"])
-def test_rbac_has_no_wildcards_and_no_secrets_but_the_webhooks_own(values: dict[str, Any]) -> None:
+def test_rbac_has_no_wildcards_and_reads_no_secrets_but_the_webhooks_own(values: dict[str, Any]) -> None:
+    """Secrets: the operator reads and updates only its webhook certificate's; elsewhere it may only create
+    them (a DataCatalog's generated database password), never read, list, watch or change one."""
     objects = render(values, namespace="kemr-system")
     for rule in _rules(objects):
         for field in ("apiGroups", "resources", "verbs"):
             assert "*" not in rule[field], rule
         assert not {"escalate", "bind", "impersonate", "deletecollection"} & set(rule["verbs"]), rule
+    data_plane = "ClusterRole" if not values.get("watchNamespaces") else "Role"
+    data_plane_secret_rules = [
+        r
+        for o in of_kind(objects, data_plane)
+        if o["metadata"]["name"] == "kemr"
+        for r in o["rules"]
+        if "secrets" in r["resources"]
+    ]
+    assert data_plane_secret_rules, "no rule to create a DataCatalog's database Secret"
+    assert all(
+        r == {"apiGroups": [""], "resources": ["secrets"], "verbs": ["create"]}
+        for r in data_plane_secret_rules
+    )
     secret_roles = [
-        o for o in of_kind(objects, "Role") if any("secrets" in r["resources"] for r in o["rules"])
+        o
+        for o in of_kind(objects, "Role")
+        if o["metadata"]["name"] != "kemr" and any("secrets" in r["resources"] for r in o["rules"])
     ]
     assert [(r["metadata"]["namespace"], r["metadata"]["name"]) for r in secret_roles] == [
         ("kemr-system", "kemr-webhook")
@@ -112,7 +129,10 @@ def test_rbac_has_no_wildcards_and_no_secrets_but_the_webhooks_own(values: dict[
             "verbs": ["get", "update"],
         },
     ]
-    assert not any("secrets" in r["resources"] for r in _rules(of_kind(objects, "ClusterRole")))
+    for role in of_kind(objects, "ClusterRole"):
+        assert all(r["verbs"] == ["create"] for r in role["rules"] if "secrets" in r["resources"]), role[
+            "metadata"
+        ]["name"]
 
 
 def test_the_webhook_is_the_operators_and_its_rbac_only_reaches_its_own_configuration() -> None:

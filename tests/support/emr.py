@@ -76,7 +76,7 @@ def wait_for_state(kube: Kube, namespace: str, name: str, state: str, timeout: f
 
 def diagnose(kube: Kube, namespace: str) -> str:
     """What a user would look at when a cluster doesn't get where it should: objects, their states, events."""
-    kinds = "emrclusters,emrsteps,pods,pvc"
+    kinds = "emrclusters,emrsteps,datacatalogs,pods,pvc"
     objects = kube.run("get", kinds, "-n", namespace, "-o", "wide", check=False).stdout
     events = kube.run("get", "events", "-n", namespace, "--sort-by=.lastTimestamp", check=False).stdout
     return f"--- objects\n{objects}--- events (last 15)\n" + "\n".join(events.splitlines()[-15:])

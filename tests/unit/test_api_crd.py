@@ -279,6 +279,7 @@ def test_all_manifests_parse_as_one_stream() -> None:
     assert kinds == [
         "CustomResourceDefinition",
         "CustomResourceDefinition",
+        "CustomResourceDefinition",
         "ValidatingAdmissionPolicy",
         "ValidatingAdmissionPolicyBinding",
     ]

@@ -213,7 +213,7 @@ def test_images_are_keyed_by_application_name() -> None:
     "spec",
     [
         {"release": "emr-6.0"},
-        {"applications": ["Hive"]},
+        {"applications": ["Pig"]},
         {"stepConcurrency": 0},
         {"taskGroups": [{"name": "t", "maxReplicas": 0}]},
         {"coreGroups": [{"name": "Core"}]},

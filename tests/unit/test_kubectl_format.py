@@ -147,6 +147,16 @@ def test_describe_cluster_lists_its_steps_with_failure_details() -> None:
     assert "  daily failed: STEP_FAILURE: Traceback: boom (log: s3://logs/daily.log)" in out
 
 
+def test_describe_cluster_shows_where_its_hive_tables_are_defined() -> None:
+    cluster = _cluster("etl", "WAITING")
+    cluster["spec"] = {"applications": ["Spark", "Hive"], "catalog": {"name": "analytics"}}
+    out = fmt.describe_cluster(cluster, [], [], NOW)
+    assert "Applications: Spark, Hive" in out
+    assert "Catalog:      DataCatalog analytics (kubectl get datacatalog analytics)" in out
+    cluster["spec"] = {"applications": ["Spark", "Hive"]}
+    assert "the cluster's own metastore" in fmt.describe_cluster(cluster, [], [], NOW)
+
+
 def test_pyspark_step_with_args_and_driver_annotations() -> None:
     step = build_step(
         StepOptions(
@@ -196,7 +206,7 @@ def test_spark_jar_sql_and_command_steps() -> None:
         (StepOptions("etl", "s", "sql"), "exactly one of --query"),
         (StepOptions("etl", "s", "sql", query="SELECT 1", file="s3://b/q.sql"), "exactly one of --query"),
         (StepOptions("etl", "s", "command"), "needs the command after --"),
-        (StepOptions("etl", "s", "hive"), "--type must be one of"),
+        (StepOptions("etl", "s", "pig"), "--type must be one of"),
     ],
 )
 def test_options_that_make_no_step_name_the_fix(options: StepOptions, says: str) -> None:

@@ -117,3 +117,18 @@ def test_a_leader_takes_a_free_lease_renews_it_and_releases_it() -> None:
 
     released = asyncio.run(run())
     assert not released["spec"].get("holderIdentity")
+
+
+def test_the_store_never_goes_back_in_time() -> None:
+    """Our write's answer and the watch event of an older version both reach the store: the newer stays."""
+    store = Store()
+
+    def step(rv: str, uid: str = "u1", state: str = "PENDING") -> dict[str, Any]:
+        meta = {"name": "s", "namespace": "n", "uid": uid, "resourceVersion": rv}
+        return {"metadata": meta, "status": {"state": state}}
+
+    store.upsert("EMRStep", step("17", state="RUNNING"))  # the answer to our status write
+    store.upsert("EMRStep", step("15"))  # a watch event that was on its way
+    assert store.get("EMRStep", "n", "s") == step("17", state="RUNNING")
+    store.upsert("EMRStep", step("3", uid="u2"))  # a new object of the same name
+    assert store.get("EMRStep", "n", "s") == step("3", uid="u2")

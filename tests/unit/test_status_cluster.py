@@ -14,7 +14,7 @@ from kemr.api import (
     GroupRole,
     StepState,
 )
-from kemr.observe import ObservedCluster, ObservedGroup, ObservedSteps
+from kemr.observe import ObservedCluster, ObservedGroup, ObservedSteps, catalog_problem
 from kemr.status.cluster import ChildrenMode, decide
 from kemr.validate import ValidationIssue
 
@@ -314,3 +314,46 @@ def test_a_cluster_that_was_ready_holds_its_children_on_a_bad_spec_change() -> N
     d = run(previous=ready, obs=observed(core=1), issues=[issue])
     assert d.mode == ChildrenMode.HOLD
     assert d.status.state == ClusterState.WAITING
+
+
+# --- a cluster waits for its DataCatalog (issue 15) ---------------------------------------------------
+
+
+def test_ready_daemons_wait_for_the_catalog_and_say_so_naming_spec_catalog() -> None:
+    problem = catalog_problem("lake", "etl", None)
+    assert problem == (
+        "spec.catalog: DataCatalog lake does not exist in namespace etl: create it (docs/hive.md)"
+        " or fix the name"
+    )
+    waiting = run(obs=dataclasses.replace(observed(), dependency_problems=(problem,)))
+    assert waiting.status.state == ClusterState.STARTING
+    assert ("Warning", "DependencyNotReady", problem) in [
+        (e.type, e.reason, e.message) for e in waiting.events
+    ]
+    assert waiting.status.state_change_reason
+    assert problem in (waiting.status.state_change_reason.message or "")
+    late = run(
+        previous=waiting.status,
+        obs=dataclasses.replace(observed(), dependency_problems=(problem,)),
+        now=T0 + timedelta(seconds=900),
+    )
+    assert late.status.state_change_reason
+    assert late.status.state_change_reason.code == ClusterStateChangeReasonCode.INSTANCE_FAILURE
+    assert "spec.catalog: DataCatalog lake does not exist" in (late.status.state_change_reason.message or "")
+    assert run(obs=observed()).status.state == ClusterState.WAITING
+
+
+def test_a_catalog_not_ready_is_described_in_its_own_words() -> None:
+    creating = {
+        "metadata": {"name": "lake"},
+        "status": {
+            "state": "CREATING",
+            "conditions": [{"type": "Ready", "status": "False", "message": "waiting for the database"}],
+        },
+    }
+    assert catalog_problem("lake", "etl", creating) == (
+        "spec.catalog: DataCatalog lake is not ready (CREATING): waiting for the database"
+    )
+    assert (
+        catalog_problem("lake", "etl", {"metadata": {"name": "lake"}, "status": {"state": "ACTIVE"}}) is None
+    )

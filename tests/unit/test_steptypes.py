@@ -20,12 +20,14 @@ from kemr.steptypes import (
     ADD_STEP_TYPES,
     SPARK_PROGRAMS,
     STEP_TYPES,
+    StepOptionError,
     StepType,
     bodies,
     step_body,
     stored_body,
 )
 from kemr.steptypes.command import COMMAND
+from kemr.steptypes.hive import HIVE
 from kemr.steptypes.spark import SPARK
 from kemr.steptypes.spark_sql import SPARK_SQL
 
@@ -43,6 +45,11 @@ SAMPLES: dict[str, dict[str, Any]] = {
     "command": {
         "args": ["bash", "-c", "echo $HOME"],
         "driver": {"resources": {"cpu": "100m", "memory": "64Mi"}},
+    },
+    "hive": {
+        "file": "s3://b/q.q",
+        "variables": {"OUTPUT": "s3://b/out/", "INPUT": "s3://b/in/"},
+        "driver": {"resources": {"cpu": "1", "memory": "2Gi"}},
     },
 }
 
@@ -139,6 +146,27 @@ def test_each_types_driver_program_and_arguments_as_the_program_receives_them() 
         ],
     )
     assert (COMMAND.spark_program, COMMAND.driver_args(command)) == (None, ["bash", "-c", "echo $HOME"])
+    assert (HIVE.spark_program, HIVE.driver_args(_body("hive"))) == (
+        "spark-sql",
+        [
+            *["--conf", "spark.driver.memory=1639m", "--conf", "spark.driver.cores=1"],
+            *["--conf", "spark.driver.defaultJavaOptions=-XX:+ExitOnOutOfMemoryError"],
+            *["--hivevar", "INPUT=s3://b/in/", "--hivevar", "OUTPUT=s3://b/out/", "-f", "s3://b/q.q"],
+        ],
+    )
+
+
+def test_hive_add_step_takes_emrs_variables_and_nothing_else() -> None:
+    options = StepOptions(
+        "etl", "h", "hive", file="s3://b/q.q", args=["-d", "INPUT=s3://b/in/", "--hivevar", "N=1"]
+    )
+    assert build_step(options)["spec"]["hive"] == {
+        "file": "s3://b/q.q",
+        "variables": {"INPUT": "s3://b/in/", "N": "1"},
+    }
+    for args in (["-x"], ["-d"], ["-d", "NOVALUE"]):
+        with pytest.raises(StepOptionError, match="takes only variables after --"):
+            HIVE.add_step_body(StepOptions("etl", "h", "hive", query="SELECT 1", args=args))
 
 
 def test_the_spark_programs_are_what_submit_sh_accepts() -> None:
@@ -178,6 +206,7 @@ def test_every_add_step_type_name_belongs_to_one_step_type() -> None:
         StepOptions("etl", "b", "pyspark", file="s3://b/app.py"),
         StepOptions("etl", "c", "sql", file="s3://b/q.sql"),
         StepOptions("etl", "d", "command", args=["true"]),
+        StepOptions("etl", "e", "hive", query="SELECT ${N}", args=["-d", "N=1"]),
     ],
     ids=lambda o: o.type,
 )

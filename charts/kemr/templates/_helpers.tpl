@@ -53,7 +53,7 @@ operator pods (so clusters' NetworkPolicies let the operator reach their Spark m
 {{- end -}}
 
 {{- /* The operator's rules in a namespace it watches. Exactly what the operator sends (operator/kemr/apply, controllers/, and kopf's watches): no wildcards,
-no Secrets, no get where a watch cache answers. Children are written by server-side apply (patch, and create
+no Secret read (only create, for a DataCatalog's generated database password), no get where a watch cache answers. Children are written by server-side apply (patch, and create
 when the object is new) and pruned (delete); pods are created and deleted (step drivers) and patched (pod-deletion-cost of task pods); volume claims are
 deleted with their cluster. The finalizers subresources are needed where the OwnerReferencesPermissionEnforcement
 admission plugin is on (e.g. OpenShift): children point at their EMRCluster/EMRStep with blockOwnerDeletion. */}}
@@ -65,11 +65,18 @@ admission plugin is on (e.g. OpenShift): children point at their EMRCluster/EMRS
   resources: [emrsteps]
   verbs: [list, watch, create, patch]
 - apiGroups: [kemr.io]
-  resources: [emrclusters/status, emrsteps/status]
+  resources: [datacatalogs]
+  verbs: [list, watch, patch]
+- apiGroups: [kemr.io]
+  resources: [emrclusters/status, emrsteps/status, datacatalogs/status]
   verbs: [patch]
 - apiGroups: [kemr.io]
-  resources: [emrclusters/finalizers, emrsteps/finalizers]
+  resources: [emrclusters/finalizers, emrsteps/finalizers, datacatalogs/finalizers]
   verbs: [update]
+# A DataCatalog's in-cluster database credentials: generated once, never read back or changed.
+- apiGroups: [""]
+  resources: [secrets]
+  verbs: [create]
 - apiGroups: [""]
   resources: [configmaps, services, serviceaccounts]
   verbs: [list, watch, create, patch, delete]

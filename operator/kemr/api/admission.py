@@ -68,24 +68,30 @@ def build_termination_protection_policy() -> list[dict[str, Any]]:
 WEBHOOK_PATHS = {
     c.CLUSTER_PLURAL: f"/validate/{c.CLUSTER_PLURAL}",
     c.STEP_PLURAL: f"/validate/{c.STEP_PLURAL}",
+    c.CATALOG_PLURAL: f"/validate/{c.CATALOG_PLURAL}",
 }
+# Deletes reviewed too: a DataCatalog that EMRClusters still use is refused, naming them.
+GUARDED_DELETES = frozenset({c.CATALOG_PLURAL})
 # Only creates and spec changes are reviewed: labels, finalizers and deletion of a stored object never wait
 # for (or depend on) the operator.
 SPEC_CHANGED = "request.operation == 'CREATE' || !has(oldObject.spec) || object.spec != oldObject.spec"
+SPEC_CHANGED_OR_DELETE = "request.operation == 'DELETE' || " + SPEC_CHANGED
 
 
 def build_validating_webhook(
     name: str, client_config: dict[str, Any], namespaces: list[str] | None = None
 ) -> dict[str, Any]:
-    """The ValidatingWebhookConfiguration calling kemr's webhook (controllers/webhook.py) for EMRClusters and
-    EMRSteps. `client_config` is the webhooks' clientConfig without `path` (a `service` or a `url` base);
-    `namespaces`: only these (the operator's watched namespaces), else every namespace.
+    """The ValidatingWebhookConfiguration calling kemr's webhook (controllers/webhook.py) for EMRClusters,
+    EMRSteps and DataCatalogs (their deletes too: GUARDED_DELETES). `client_config` is the webhooks'
+    clientConfig without `path` (a `service` or a `url` base); `namespaces`: only these (the operator's
+    watched namespaces), else every namespace.
 
     failurePolicy Ignore: while no operator answers, applies succeed and the reconcilers report the same
     errors in status; the chart's template (charts/kemr/templates/webhook.yaml) renders the same object.
     """
     webhooks = []
     for plural, path in WEBHOOK_PATHS.items():
+        guarded = plural in GUARDED_DELETES
         if "url" in client_config:
             config = {**client_config, "url": client_config["url"].rstrip("/") + path}
         else:
@@ -97,12 +103,14 @@ def build_validating_webhook(
                 {
                     "apiGroups": [c.GROUP],
                     "apiVersions": ["*"],
-                    "operations": ["CREATE", "UPDATE"],
+                    "operations": ["CREATE", "UPDATE", *(["DELETE"] if guarded else [])],
                     "resources": [plural],
                     "scope": "Namespaced",
                 }
             ],
-            "matchConditions": [{"name": "spec-changed", "expression": SPEC_CHANGED}],
+            "matchConditions": [
+                {"name": "spec-changed", "expression": SPEC_CHANGED_OR_DELETE if guarded else SPEC_CHANGED}
+            ],
             "failurePolicy": "Ignore",
             "sideEffects": "None",
             "admissionReviewVersions": ["v1"],

@@ -22,7 +22,9 @@ from kemr.api.common import (
 )
 from kemr.api.constants import (
     DEFAULT_RELEASE,
+    DNS_1035_LABEL_PATTERN,
     DNS_1123_LABEL_PATTERN,
+    MAX_CATALOG_NAME_LENGTH,
     MAX_GROUP_NAME_LENGTH,
 )
 from kemr.api.step import InlineStep
@@ -40,6 +42,7 @@ class Application(StrEnum):
 
     SPARK = "Spark"
     HDFS = "HDFS"
+    HIVE = "Hive"
 
 
 class CapacityType(StrEnum):
@@ -228,6 +231,13 @@ class S3Spec(KemrModel):
     """Credentials; when unset, S3A's default chain (environment, instance profile)."""
 
 
+class CatalogRef(KemrModel):
+    """A DataCatalog in the cluster's namespace: the Hive metastore the cluster's Spark uses."""
+
+    name: str = Field(max_length=MAX_CATALOG_NAME_LENGTH, pattern=DNS_1035_LABEL_PATTERN)
+    """Name of the DataCatalog."""
+
+
 class NetworkPeer(KemrModel):
     """Pods allowed to reach the cluster, as a NetworkPolicy peer: podSelector alone selects pods of the
     cluster's namespace, namespaceSelector alone every pod of the selected namespaces, both the selected
@@ -288,6 +298,19 @@ _SPEC_RULES = [
         field_path=".coreGroups",
     ),
     cel(
+        "has(self.catalog) == has(oldSelf.catalog)",
+        "spec.catalog can't be added or removed once the cluster exists: its tables live in the metastore it"
+        " started with; create a new cluster",
+        field_path=".catalog",
+        reason="FieldValueForbidden",
+    ),
+    cel(
+        "!has(self.catalog) || 'Hive' in self.applications",
+        "spec.catalog is the Hive metastore of the cluster: add Hive to spec.applications, or remove"
+        " spec.catalog",
+        field_path=".catalog",
+    ),
+    cel(
         "!('HDFS' in self.applications) || (has(self.coreGroups) && size(self.coreGroups) > 0)",
         "HDFS needs at least one core group (its DataNodes): add one to coreGroups or remove HDFS from"
         " applications",
@@ -323,7 +346,8 @@ class EMRClusterSpec(KemrModel):
             ),
         },
     )
-    """Applications to run: Spark and optionally HDFS. Immutable."""
+    """Applications to run: Spark, and optionally HDFS and Hive (a Hive metastore for Spark SQL and `hive`
+    steps: the cluster's own, or the DataCatalog named in spec.catalog). Immutable."""
     images: ApplicationImages | None = None
     """Per-application image overrides."""
     master: MasterSpec = Field(default_factory=MasterSpec)
@@ -364,6 +388,20 @@ class EMRClusterSpec(KemrModel):
         default_factory=list, max_length=16, json_schema_extra=list_map("name")
     )
     """Scripts run on every node before the daemons start, in order."""
+    catalog: CatalogRef | None = Field(
+        default=None,
+        json_schema_extra=validations(
+            cel(
+                "self == oldSelf",
+                "spec.catalog is immutable: the cluster's tables live in it; create a new cluster",
+                reason="FieldValueForbidden",
+            )
+        ),
+    )
+    """The DataCatalog (same namespace) whose Hive metastore the cluster's Spark uses, so its tables outlive
+    the cluster (EMR's external metastore, the Glue Data Catalog's role). Needs Hive in spec.applications.
+    Unset with Hive: the cluster runs its own metastore on the master, which ends with the cluster (EMR's
+    default). Immutable."""
     s3: S3Spec | None = None
     """S3 access for steps, bootstrap actions and logs."""
     log_uri: str | None = Field(default=None, max_length=MAX_URI_LENGTH, pattern=S3_URI_PATTERN)
@@ -429,6 +467,9 @@ class Endpoints(KemrModel):
     """Spark master web UI URL."""
     hdfs: str | None = None
     """HDFS URL, hdfs://<host>:8020."""
+    metastore: str | None = None
+    """The Hive metastore's thrift URI (hive.metastore.uris): the cluster's own, thrift://<host>:9083, or its
+    DataCatalog's."""
 
 
 class GroupRole(StrEnum):

@@ -51,6 +51,7 @@ class Classification(StrEnum):
     SPARK_LOG4J2 = "spark-log4j2"
     CORE_SITE = "core-site"
     HDFS_SITE = "hdfs-site"
+    HIVE_SITE = "hive-site"
 
 
 class Configuration(KemrModel):
@@ -59,7 +60,8 @@ class Configuration(KemrModel):
     classification: Classification
     """Which file: spark-defaults (spark-defaults.conf), spark-env (environment variables of the Spark
     daemons and drivers), spark-log4j2 (log4j2.properties), core-site (core-site.xml), hdfs-site
-    (hdfs-site.xml)."""
+    (hdfs-site.xml), hive-site (hive-site.xml: the Hive client's, read by Spark SQL, and the cluster's own
+    metastore's)."""
     properties: dict[str, Annotated[str, Field(max_length=MAX_PROPERTY_VALUE_LENGTH)]] = Field(
         default_factory=dict, max_length=MAX_PROPERTIES
     )

@@ -17,6 +17,11 @@ STEP_PLURAL: Final = "emrsteps"
 STEP_SINGULAR: Final = "emrstep"
 STEP_SHORT_NAMES: Final = ("emrs",)
 
+CATALOG_KIND: Final = "DataCatalog"
+CATALOG_PLURAL: Final = "datacatalogs"
+CATALOG_SINGULAR: Final = "datacatalog"
+CATALOG_SHORT_NAMES: Final = ("dcat",)
+
 # Server-side apply field owner of everything the operator writes.
 FIELD_MANAGER: Final = "kemr-operator"
 
@@ -25,6 +30,7 @@ LABEL_CLUSTER: Final = "kemr.io/cluster"  # the EMRCluster's name
 LABEL_ROLE: Final = "kemr.io/role"  # one of ROLES
 LABEL_GROUP: Final = "kemr.io/group"  # core/task group name ("master" for the master)
 LABEL_STEP: Final = "kemr.io/step"  # the EMRStep's name (driver pods)
+LABEL_CATALOG: Final = "kemr.io/catalog"  # the DataCatalog's name (its database and metastore)
 LABEL_FALLBACK: Final = "kemr.io/fallback"  # "on-demand" on a spot task group's on-demand stand-ins
 LABEL_MANAGED_BY: Final = "app.kubernetes.io/managed-by"
 LABEL_NAME: Final = "app.kubernetes.io/name"
@@ -49,6 +55,9 @@ MAX_CLUSTER_NAME_LENGTH: Final = 30
 MAX_GROUP_NAME_LENGTH: Final = 16
 MAX_STEP_NAME_LENGTH: Final = 52
 MAX_INLINE_STEP_NAME_LENGTH: Final = MAX_STEP_NAME_LENGTH - MAX_CLUSTER_NAME_LENGTH - 1
+# DataCatalogs name "<catalog>-metastore" (a Service: DNS-1035, <= 63) and "<catalog>-db" (a StatefulSet,
+# whose pods' controller-revision-hash label "<catalog>-db-<10-char hash>" must fit 63).
+MAX_CATALOG_NAME_LENGTH: Final = 40
 
 # DNS-1035 label: what a Service name must be (the cluster's name prefixes its Services).
 DNS_1035_LABEL_PATTERN: Final = r"^[a-z]([-a-z0-9]*[a-z0-9])?$"

@@ -18,6 +18,7 @@ from pydantic_core import core_schema
 
 from kemr.api import constants as c
 from kemr.api.base import cel
+from kemr.api.catalog import DataCatalogSpec, DataCatalogStatus
 from kemr.api.cluster import EMRClusterSpec, EMRClusterStatus
 from kemr.api.step import EMRStepSpec, EMRStepStatus
 
@@ -232,7 +233,8 @@ def _crd(
 def _name_rule(kind: str, max_length: int, pattern: str, shape: str, purpose: str) -> dict[str, Any]:
     return cel(
         f"size(self.metadata.name) <= {max_length} && self.metadata.name.matches('{pattern}')",
-        f"metadata.name of an {kind} must be at most {max_length} characters of {shape}: {purpose}",
+        f"metadata.name of {'an' if kind[0] in 'AEIOU' else 'a'} {kind} must be at most {max_length}"
+        f" characters of {shape}: {purpose}",
     )
 
 
@@ -293,6 +295,33 @@ def build_step_crd() -> dict[str, Any]:
     )
 
 
+def build_catalog_crd() -> dict[str, Any]:
+    """The DataCatalog CustomResourceDefinition."""
+    rules = [
+        _name_rule(
+            c.CATALOG_KIND,
+            c.MAX_CATALOG_NAME_LENGTH,
+            c.DNS_1035_LABEL_PATTERN,
+            "lowercase letters, digits and '-', starting with a letter",
+            "it prefixes the names of the catalog's Services and pods",
+        )
+    ]
+    return _crd(
+        kind=c.CATALOG_KIND,
+        plural=c.CATALOG_PLURAL,
+        singular=c.CATALOG_SINGULAR,
+        short_names=c.CATALOG_SHORT_NAMES,
+        schema=_root_schema(c.CATALOG_KIND, DataCatalogSpec, DataCatalogStatus, rules),
+        columns=[
+            _column("State", "string", ".status.state", "ACTIVE when the metastore answers"),
+            _column("Endpoint", "string", ".status.endpoint", "The metastore's thrift URI"),
+            _column("Database", "string", ".status.database", "The database's JDBC URL", priority=1),
+            _AGE,
+        ],
+        selectable_fields=[".status.state"],
+    )
+
+
 def build_crds() -> list[dict[str, Any]]:
     """All of kemr's CustomResourceDefinitions."""
-    return [build_cluster_crd(), build_step_crd()]
+    return [build_cluster_crd(), build_step_crd(), build_catalog_crd()]

@@ -1,4 +1,5 @@
-"""EMRStep: one unit of work (a Spark application, a Spark SQL query, a command) run on an EMRCluster."""
+"""EMRStep: one unit of work (a Spark application, a Spark SQL query, a command, HiveQL) run on an
+EMRCluster."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from typing import Annotated
 
 from pydantic import Field
 
-from kemr.api.base import KemrModel, cel, cel_rules
+from kemr.api.base import KemrModel, cel, cel_rules, validations
 from kemr.api.common import (
     MAX_ARG_LENGTH,
     MAX_ARGS,
@@ -24,6 +25,8 @@ from kemr.api.constants import DNS_1035_LABEL_PATTERN, DNS_1123_LABEL_PATTERN, M
 # Where a step's files may live: S3 (s3:// is read through S3A), the cluster's HDFS, a path in the image.
 APPLICATION_FILE_PATTERN = r"^(s3a?://[^/\s]+/\S+|hdfs://\S+|(file|local):/\S+|/\S+)$"
 MAX_SQL_QUERY_LENGTH = 65536
+# A Hive variable's name: what `${NAME}` substitution matches.
+HIVE_VARIABLE_PATTERN = r"^[A-Za-z_][A-Za-z0-9_.]*$"
 
 ApplicationFile = Annotated[str, Field(max_length=MAX_URI_LENGTH, pattern=APPLICATION_FILE_PATTERN)]
 Arg = Annotated[str, Field(max_length=MAX_ARG_LENGTH)]
@@ -83,7 +86,8 @@ class SparkStep(KemrModel):
 
 
 class SparkSqlStep(KemrModel):
-    """A Spark SQL script, as EMR's Hive steps: exactly one of query or file."""
+    """A Spark SQL script, as `spark-sql -e/-f` runs it: exactly one of query or file (HiveQL with variables,
+    as EMR's Hive step: the `hive` step)."""
 
     model_config = cel_rules(
         cel(
@@ -96,6 +100,39 @@ class SparkSqlStep(KemrModel):
     """SQL statements, separated by semicolons."""
     file: ApplicationFile | None = None
     """A file of SQL statements on s3a:// (or s3://), hdfs://, or an absolute path in the image."""
+    driver: DriverSpec = Field(default_factory=DriverSpec)
+    """The driver pod."""
+
+
+class HiveStep(KemrModel):
+    """HiveQL, as EMR's Hive step (`hive-script --run-hive-script --args -f s3://.../q.q -d KEY=VALUE`):
+    exactly one of query or file, run by Spark SQL with Hive support (`spark-sql`) against the cluster's
+    Hive metastore. Needs Hive in the cluster's spec.applications."""
+
+    model_config = cel_rules(
+        cel(
+            "has(self.query) != has(self.file)",
+            "exactly one of query or file must be set",
+        ),
+    )
+
+    query: str | None = Field(default=None, min_length=1, max_length=MAX_SQL_QUERY_LENGTH)
+    """HiveQL statements, separated by semicolons (`hive -e`)."""
+    file: ApplicationFile | None = None
+    """A HiveQL script on s3a:// (or s3://), hdfs://, or an absolute path in the image (`hive -f`)."""
+    variables: dict[str, Annotated[str, Field(max_length=MAX_PROPERTY_VALUE_LENGTH)]] = Field(
+        default_factory=dict,
+        max_length=MAX_PROPERTIES,
+        json_schema_extra=validations(
+            cel(
+                f"self.all(name, size(name) <= 128 && name.matches('{HIVE_VARIABLE_PATTERN}'))",
+                "a variable's name is letters, digits, '_' and '.', starting with a letter or '_' (at most"
+                " 128 characters), as ${NAME} matches it",
+            )
+        ),
+    )
+    """Variables substituted into the script as `${NAME}` (and `${hivevar:NAME}`), as Hive's `-d NAME=VALUE`
+    (`--hivevar`), e.g. {INPUT: s3://bucket/orders/, OUTPUT: s3://bucket/totals/}."""
     driver: DriverSpec = Field(default_factory=DriverSpec)
     """The driver pod."""
 
@@ -122,7 +159,7 @@ class Retry(KemrModel):
 
 # The step types: StepBody's fields holding a step's body, as the CRD names them; exactly one is set. Their
 # behaviour (driver, validation, scaling demand, kubectl) is registered in kemr.steptypes, in this order.
-STEP_TYPE_FIELDS = ("spark", "sparkSql", "command")
+STEP_TYPE_FIELDS = ("spark", "sparkSql", "command", "hive")
 
 
 def _exactly_one_of(fields: tuple[str, ...]) -> dict[str, str]:
@@ -144,11 +181,13 @@ class StepBody(KemrModel):
     """After a failure: CONTINUE runs the next step; CANCEL_AND_WAIT cancels the cluster's pending steps and
     waits; TERMINATE_CLUSTER terminates the cluster. Only CONTINUE when the cluster's stepConcurrency > 1."""
     spark: SparkStep | None = None
-    """A Spark application (PySpark file or JAR). Exactly one of spark, sparkSql, command."""
+    """A Spark application (PySpark file or JAR). Exactly one of spark, sparkSql, command, hive."""
     spark_sql: SparkSqlStep | None = None
-    """A Spark SQL query or file. Exactly one of spark, sparkSql, command."""
+    """A Spark SQL query or file. Exactly one of spark, sparkSql, command, hive."""
     command: CommandStep | None = None
-    """A command in the cluster image. Exactly one of spark, sparkSql, command."""
+    """A command in the cluster image. Exactly one of spark, sparkSql, command, hive."""
+    hive: HiveStep | None = None
+    """A HiveQL query or script, with variables. Exactly one of spark, sparkSql, command, hive."""
     retry: Retry = Field(default_factory=Retry)
     """Attempts and backoff."""
     active_deadline_seconds: int | None = Field(default=None, ge=1)

@@ -6,12 +6,12 @@ from typing import Any
 
 from kemr.builders.meta import object_meta
 from kemr.builders.render import render_config_files, render_scripts
-from kemr.resolve import ResolvedCluster, ResolvedGroup, layout
+from kemr.resolve import ResolvedCluster, ResolvedGroup
 
 
-def group_config_data(group: ResolvedGroup) -> dict[str, str]:
+def group_config_data(resolved: ResolvedCluster, group: ResolvedGroup) -> dict[str, str]:
     """What a group's pods read from SPARK_CONF_DIR and HADOOP_CONF_DIR."""
-    return render_config_files(group.configuration)
+    return render_config_files(group.configuration, resolved.config_files)
 
 
 def scripts_data() -> dict[str, str]:
@@ -23,18 +23,18 @@ def build_group_config_map(resolved: ResolvedCluster, group: ResolvedGroup) -> d
         "apiVersion": "v1",
         "kind": "ConfigMap",
         "metadata": object_meta(resolved, group.config_map_name, group.labels),
-        "data": group_config_data(group),
+        "data": group_config_data(resolved, group),
     }
 
 
 def build_client_config_map(resolved: ResolvedCluster) -> dict[str, Any]:
-    """The drivers' configuration (spark-submit in client mode): mounted by no daemon pod, so the one file
-    that depends on group sizes (hdfs-site's dfs.replication) changes without rolling anything."""
+    """The drivers' configuration (spark-submit in client mode): mounted by no daemon pod, so what depends on
+    group sizes (the applications' driver defaults) changes without rolling anything."""
     return {
         "apiVersion": "v1",
         "kind": "ConfigMap",
         "metadata": object_meta(resolved, resolved.client_config_map_name),
-        "data": render_config_files(resolved.client_configuration),
+        "data": render_config_files(resolved.client_configuration, resolved.config_files),
     }
 
 
@@ -47,25 +47,25 @@ def build_scripts_config_map(resolved: ResolvedCluster) -> dict[str, Any]:
     }
 
 
-def build_hdfs_exclude_config_map(resolved: ResolvedCluster) -> dict[str, Any] | None:
-    """The NameNode's dfs.hosts.exclude: DataNodes of shrinking core groups being decommissioned. Its content
-    changes while the cluster runs; it is not part of any config hash (the NameNode re-reads it in place)."""
-    if resolved.hdfs_exclude_config_map_name is None:
-        return None
-    return {
-        "apiVersion": "v1",
-        "kind": "ConfigMap",
-        "metadata": object_meta(resolved, resolved.hdfs_exclude_config_map_name),
-        "data": {layout.HDFS_EXCLUDE_KEY: "".join(f"{ip}\n" for ip in resolved.hdfs_exclude)},
-    }
+def build_application_config_maps(resolved: ResolvedCluster) -> list[dict[str, Any]]:
+    """The enabled applications' own ConfigMaps (ApplicationModule.config_maps). Their content may change
+    while the cluster runs; they are part of no config hash (a daemon re-reads them in place)."""
+    return [
+        {
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": object_meta(resolved, name),
+            "data": dict(data),
+        }
+        for name, data in resolved.config_maps
+    ]
 
 
 def build_config_maps(resolved: ResolvedCluster) -> list[dict[str, Any]]:
-    """Scripts, drivers' configuration, the NameNode's exclude list, then one per group."""
-    exclude = build_hdfs_exclude_config_map(resolved)
+    """Scripts, drivers' configuration, the applications' own, then one per group."""
     return [
         build_scripts_config_map(resolved),
         build_client_config_map(resolved),
-        *([exclude] if exclude else []),
+        *build_application_config_maps(resolved),
         *(build_group_config_map(resolved, group) for group in resolved.groups),
     ]

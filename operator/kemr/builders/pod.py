@@ -15,16 +15,13 @@ from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
 from kemr.api.quantity import format_cpu, format_memory
+from kemr.applications import APPLICATIONS, CONFIG_FILES
+from kemr.applications.base import ConfigFile
 from kemr.builders.overrides import apply_pod_overrides
 from kemr.resolve import ContainerSize, ResolvedCluster, ResolvedGroup, layout
-from kemr.resolve.model import Placement
+from kemr.resolve.model import Placement, ResolvedDaemon
 from kemr.resolve.names import CONFIG_HASH_ANNOTATION
 
-# Container names (podOverrides address them by name).
-SPARK_MASTER: Final = "spark-master"
-NAMENODE: Final = "namenode"
-SPARK_WORKER: Final = "spark-worker"
-DATANODE: Final = "datanode"
 BOOTSTRAP_PREFIX: Final = "bootstrap-"
 
 # Volume names.
@@ -33,14 +30,13 @@ SCRIPTS_VOLUME: Final = "scripts"
 DATA_VOLUME: Final = "data"
 LOCAL_VOLUME: Final = "local"
 TMP_VOLUME: Final = "tmp"
-HDFS_EXCLUDE_VOLUME: Final = "hdfs-exclude"
 OPERATOR_VOLUME_NAMES: Final = (
     CONFIG_VOLUME,
     SCRIPTS_VOLUME,
     DATA_VOLUME,
     LOCAL_VOLUME,
     TMP_VOLUME,
-    HDFS_EXCLUDE_VOLUME,
+    *dict.fromkeys(v.name for m in APPLICATIONS.values() for vs in m.volumes.values() for v in vs),
 )
 
 SCRIPTS_MODE: Final = 0o555
@@ -98,10 +94,8 @@ def common_env(resolved: ResolvedCluster, role: str, group: str) -> list[dict[st
         {"name": "KEMR_NAMESPACE", "valueFrom": {"fieldRef": {"fieldPath": "metadata.namespace"}}},
         {"name": "KEMR_POD_NAME", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}},
         {"name": "KEMR_POD_IP", "valueFrom": {"fieldRef": {"fieldPath": "status.podIP"}}},
-        {"name": "KEMR_SPARK_MASTER_URL", "value": resolved.endpoints.master},
     ]
-    if resolved.endpoints.hdfs:
-        env.append({"name": "KEMR_HDFS_URL", "value": resolved.endpoints.hdfs})
+    env += [copy.deepcopy(dict(var)) for var in resolved.application_env]
     env += [
         {"name": "KEMR_LOCAL", "value": layout.LOCAL_DIR},
         {"name": "HOME", "value": layout.LOCAL_HOME},
@@ -122,16 +116,16 @@ def client_env(resolved: ResolvedCluster) -> list[dict[str, Any]]:
     return [{"name": "KEMR_EVENT_LOG_DIR", "value": resolved.event_log_dir}]
 
 
-def config_volume(config_map_name: str) -> dict[str, Any]:
+def config_volume(config_map_name: str, files: Sequence[ConfigFile] = CONFIG_FILES) -> dict[str, Any]:
     """A group's (or the drivers') ConfigMap, each file where Spark and Hadoop look for it."""
-    items = [{"key": key, "path": path} for key, path in layout.CONFIG_FILES.items()]
+    items = [{"key": f.key, "path": f.path} for f in files]
     return {"name": CONFIG_VOLUME, "configMap": {"name": config_map_name, "items": items}}
 
 
 def shared_volumes(resolved: ResolvedCluster, config_map_name: str) -> list[dict[str, Any]]:
     """config, scripts, local and tmp: what every pod of the cluster mounts (the data volume aside)."""
     return [
-        config_volume(config_map_name),
+        config_volume(config_map_name, resolved.config_files),
         {
             "name": SCRIPTS_VOLUME,
             "configMap": {"name": resolved.scripts_config_map_name, "defaultMode": SCRIPTS_MODE},
@@ -203,124 +197,68 @@ def _tcp(port: int, period: int, failures: int) -> dict[str, Any]:
     }
 
 
-def _daemon(
-    resolved: ResolvedCluster,
-    group: ResolvedGroup,
-    *,
-    name: str,
-    image: str,
-    entrypoint: str,
-    ports: Sequence[tuple[str, int]],
-    env: Sequence[Mapping[str, Any]],
-    size: ContainerSize,
-    liveness_port: int,
+def daemon_container(
+    resolved: ResolvedCluster, group: ResolvedGroup, daemon: ResolvedDaemon
 ) -> dict[str, Any]:
-    return {
-        "name": name,
-        "image": image,
+    """A daemon an application declared (kemr.applications), as its container."""
+    container = {
+        "name": daemon.name,
+        "image": daemon.image,
         "imagePullPolicy": resolved.image_pull_policy,
-        "command": script(entrypoint),
-        "ports": [{"name": port_name, "containerPort": port} for port_name, port in ports],
-        "env": [*common_env(resolved, group.role, group.name), *env],
-        "resources": container_resources(size),
+        "command": script(daemon.entrypoint),
+        "ports": [{"name": port.name, "containerPort": port.port} for port in daemon.ports],
+        "env": [*common_env(resolved, group.role, group.name), *(copy.deepcopy(dict(e)) for e in daemon.env)],
+        "resources": container_resources(daemon.size),
         # Startup: up to 10 minutes (a NameNode replaying a long edit log); then liveness is a plain TCP
         # check, readiness the daemon's own word that it is ready.
-        "startupProbe": _tcp(liveness_port, 5, 120),
-        "livenessProbe": _tcp(liveness_port, 20, 3),
-        "readinessProbe": _probe_exec(name),
+        "startupProbe": _tcp(daemon.liveness_port, 5, 120),
+        "livenessProbe": _tcp(daemon.liveness_port, 20, 3),
+        "readinessProbe": _probe_exec(daemon.name),
         "securityContext": container_security_context(),
-        "volumeMounts": [*shared_mounts(), {"name": DATA_VOLUME, "mountPath": layout.DATA_DIR}],
+        "volumeMounts": [
+            *shared_mounts(),
+            {"name": DATA_VOLUME, "mountPath": layout.DATA_DIR},
+            *(
+                {"name": volume, "mountPath": path, "readOnly": True}
+                if read_only
+                else {"name": volume, "mountPath": path}
+                for volume, path, read_only in daemon.mounts
+            ),
+        ],
     }
+    if daemon.pre_stop:
+        container["lifecycle"] = {"preStop": {"exec": {"command": script(daemon.pre_stop)}}}
+    return container
 
 
-def _spark_master(resolved: ResolvedCluster, group: ResolvedGroup) -> dict[str, Any]:
-    return _daemon(
-        resolved,
-        group,
-        name=SPARK_MASTER,
-        image=resolved.spark_image,
-        entrypoint="spark-master.sh",
-        ports=[("spark", layout.SPARK_MASTER_PORT), ("spark-ui", layout.SPARK_MASTER_UI_PORT)],
-        env=[{"name": "SPARK_DAEMON_MEMORY", "value": f"{group.spark_daemon_heap_mib}m"}],
-        size=group.spark,
-        liveness_port=layout.SPARK_MASTER_PORT,
-    )
-
-
-def _namenode(resolved: ResolvedCluster, group: ResolvedGroup, size: ContainerSize) -> dict[str, Any]:
-    container = _daemon(
-        resolved,
-        group,
-        name=NAMENODE,
-        image=resolved.hdfs_image,
-        entrypoint="namenode.sh",
-        ports=[("nn-rpc", layout.NAMENODE_RPC_PORT), ("nn-http", layout.NAMENODE_HTTP_PORT)],
-        env=[
-            {"name": "HADOOP_HEAPSIZE_MAX", "value": f"{group.hdfs_heap_mib}m"},
-            {"name": "KEMR_HDFS_CLUSTER_ID", "value": resolved.hdfs_cluster_id},
-        ],
-        size=size,
-        liveness_port=layout.NAMENODE_RPC_PORT,
-    )
-    if resolved.hdfs_exclude_config_map_name:  # dfs.hosts.exclude, rewritten by the operator (scale-in)
-        container["volumeMounts"].append(
-            {"name": HDFS_EXCLUDE_VOLUME, "mountPath": layout.HDFS_EXCLUDE_DIR, "readOnly": True}
+def daemon_init_containers(resolved: ResolvedCluster, group: ResolvedGroup) -> list[dict[str, Any]]:
+    """`<daemon>-init` for each daemon declaring an init script: after the bootstrap actions (what they
+    install is there), with the daemon's image, environment and mounts and the whole pod's resources."""
+    containers = []
+    for daemon in group.daemons:
+        if daemon.init is None:
+            continue
+        container = daemon_container(resolved, group, daemon)
+        containers.append(
+            {
+                "name": f"{daemon.name}-init",
+                "image": container["image"],
+                "imagePullPolicy": container["imagePullPolicy"],
+                "command": script(daemon.init),
+                "env": container["env"],
+                "resources": container_resources(group.pod),
+                "securityContext": container_security_context(),
+                "terminationMessagePolicy": "FallbackToLogsOnError",
+                "volumeMounts": container["volumeMounts"],
+            }
         )
-    return container
-
-
-def _spark_worker(resolved: ResolvedCluster, group: ResolvedGroup) -> dict[str, Any]:
-    container = _daemon(
-        resolved,
-        group,
-        name=SPARK_WORKER,
-        image=resolved.spark_image,
-        entrypoint="spark-worker.sh",
-        ports=[("worker", layout.SPARK_WORKER_PORT), ("worker-ui", layout.SPARK_WORKER_UI_PORT)],
-        env=[
-            {"name": "SPARK_DAEMON_MEMORY", "value": f"{group.spark_daemon_heap_mib}m"},
-            {"name": "SPARK_WORKER_CORES", "value": str(group.worker_cores)},
-            {"name": "SPARK_WORKER_MEMORY", "value": f"{group.worker_memory_mib}m"},
-            {"name": "SPARK_WORKER_DIR", "value": layout.SPARK_WORKER_DIR},
-            {"name": "SPARK_LOCAL_DIRS", "value": layout.SPARK_LOCAL_DIRS},
-        ],
-        size=group.spark,
-        liveness_port=layout.SPARK_WORKER_UI_PORT,
-    )
-    # Scale-in, spot loss, drains: the worker decommissions its executors before it stops.
-    container["lifecycle"] = {"preStop": {"exec": {"command": script("spark-worker-stop.sh")}}}
-    return container
-
-
-def _datanode(resolved: ResolvedCluster, group: ResolvedGroup, size: ContainerSize) -> dict[str, Any]:
-    return _daemon(
-        resolved,
-        group,
-        name=DATANODE,
-        image=resolved.hdfs_image,
-        entrypoint="datanode.sh",
-        ports=[
-            ("dn-data", layout.DATANODE_DATA_PORT),
-            ("dn-http", layout.DATANODE_HTTP_PORT),
-            ("dn-ipc", layout.DATANODE_IPC_PORT),
-        ],
-        env=[{"name": "HADOOP_HEAPSIZE_MAX", "value": f"{group.hdfs_heap_mib}m"}],
-        size=size,
-        liveness_port=layout.DATANODE_DATA_PORT,
-    )
+    return containers
 
 
 def daemon_containers(resolved: ResolvedCluster, group: ResolvedGroup) -> list[dict[str, Any]]:
-    """master: spark-master (+ namenode); core: spark-worker (+ datanode); task: spark-worker."""
-    if group.is_master:
-        containers = [_spark_master(resolved, group)]
-        if group.hdfs is not None:
-            containers.append(_namenode(resolved, group, group.hdfs))
-        return containers
-    containers = [_spark_worker(resolved, group)]
-    if group.hdfs is not None:
-        containers.append(_datanode(resolved, group, group.hdfs))
-    return containers
+    """The enabled applications' daemons, in registry order: master: spark-master (+ namenode); core:
+    spark-worker (+ datanode); task: spark-worker."""
+    return [daemon_container(resolved, group, daemon) for daemon in group.daemons]
 
 
 # --- the pod template ------------------------------------------------------------------------------------
@@ -367,16 +305,14 @@ def generated_pod_template(resolved: ResolvedCluster, group: ResolvedGroup, hash
     if resolved.image_pull_secrets:
         spec["imagePullSecrets"] = [{"name": secret} for secret in resolved.image_pull_secrets]
     init = bootstrap_init_containers(resolved, group.role, group.name, group.pod)
+    init += daemon_init_containers(resolved, group)
     if init:
         spec["initContainers"] = init
     spec["containers"] = daemon_containers(resolved, group)
     volumes = shared_volumes(resolved, group.config_map_name)
     if group.storage is None:  # task pods: scratch space for shuffle and the worker's directory
         volumes.append({"name": DATA_VOLUME, "emptyDir": {}})
-    if group.is_master and group.hdfs is not None and resolved.hdfs_exclude_config_map_name:
-        volumes.append(
-            {"name": HDFS_EXCLUDE_VOLUME, "configMap": {"name": resolved.hdfs_exclude_config_map_name}}
-        )
+    volumes += [{"name": volume, "configMap": {"name": config_map}} for volume, config_map in group.volumes]
     spec["volumes"] = volumes
     return {
         "metadata": {"labels": dict(group.labels), "annotations": {CONFIG_HASH_ANNOTATION: hash_}},
@@ -390,4 +326,6 @@ def build_pod_template(resolved: ResolvedCluster, group: ResolvedGroup, hash_: s
     return apply_pod_overrides(generated_pod_template(resolved, group, hash_), group.pod_overrides)
 
 
-OPERATOR_CONTAINER_NAMES: Final = (SPARK_MASTER, NAMENODE, SPARK_WORKER, DATANODE)
+OPERATOR_CONTAINER_NAMES: Final = tuple(
+    dict.fromkeys(d.name for m in APPLICATIONS.values() for ds in m.daemons.values() for d in ds)
+)

@@ -8,7 +8,7 @@
 from __future__ import annotations
 
 import shlex
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -16,12 +16,15 @@ from typing import Any
 import jinja2
 
 from kemr.api import Classification
+from kemr.applications import APPLICATIONS, CONFIG_FILES
+from kemr.applications.base import ConfigFile
 from kemr.resolve import layout
 from kemr.resolve.layers import LayersView
 from kemr.steptypes import SPARK_PROGRAMS
 
 TEMPLATES = Path(__file__).parent / "templates"
-EXCLUDE_REFRESH_SECONDS = 10  # how often the NameNode container looks at dfs.hosts.exclude
+# Each application's own templates: kemr/applications/<app>/templates (their names are unique across them).
+APPLICATION_TEMPLATES = sorted((Path(__file__).parent.parent / "applications").glob("*/templates"))
 _PROPERTIES_ESCAPES = {"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r", "\f": "\\f"}
 
 
@@ -63,7 +66,7 @@ def shell_quote(value: object) -> str:
 @cache
 def _environment(autoescape: bool) -> jinja2.Environment:
     return jinja2.Environment(
-        loader=jinja2.FileSystemLoader(TEMPLATES),
+        loader=jinja2.FileSystemLoader([TEMPLATES, *APPLICATION_TEMPLATES]),
         undefined=jinja2.StrictUndefined,
         autoescape=autoescape,
         trim_blocks=True,
@@ -90,35 +93,38 @@ def render_properties(header: str, classification: str, properties: Mapping[str,
 
 
 def render_hadoop_site(classification: Classification, properties: Mapping[str, str]) -> str:
-    return render("hadoop-site.xml.j2", classification=classification.value, properties=_sorted(properties))
+    edit = f"Edit the EMRCluster's spec.configurations ({classification.value})"
+    return render("hadoop-site.xml.j2", edit=edit, properties=_sorted(properties))
+
+
+def render_hadoop_site_text(edit: str, properties: Mapping[str, str]) -> str:
+    """A Hadoop-style XML configuration file (core-site.xml, metastore-site.xml) of `properties`, its header
+    comment saying what to `edit` instead of the file."""
+    return render("hadoop-site.xml.j2", edit=edit, properties=_sorted(properties))
 
 
 def render_spark_env(properties: Mapping[str, str]) -> str:
     return render("spark-env.sh.j2", properties=_sorted(properties))
 
 
-def render_config_files(configuration: LayersView) -> dict[str, str]:
-    """A group's (or the drivers') configuration files: ConfigMap key → text (see layout.CONFIG_FILES)."""
-    return {
-        "spark-defaults.conf": render_properties(
-            "spark-defaults.conf",
-            Classification.SPARK_DEFAULTS.value,
-            configuration[Classification.SPARK_DEFAULTS],
-        ),
-        "spark-env.sh": render_spark_env(configuration[Classification.SPARK_ENV]),
-        "log4j2.properties": render_properties(
-            "log4j2.properties (Spark)",
-            Classification.SPARK_LOG4J2.value,
-            configuration[Classification.SPARK_LOG4J2],
-        ),
-        "core-site.xml": render_hadoop_site(
-            Classification.CORE_SITE, configuration[Classification.CORE_SITE]
-        ),
-        "hdfs-site.xml": render_hadoop_site(
-            Classification.HDFS_SITE, configuration[Classification.HDFS_SITE]
-        ),
-        "log4j.properties": render("hadoop-log4j.properties.j2"),
-    }
+def render_config_file(file: ConfigFile, configuration: LayersView) -> str:
+    """One configuration file an application declared, in its format."""
+    if file.format == "template" or file.classification is None:
+        return render(file.template)
+    properties = configuration.get(file.classification, {})
+    if file.format == "hadoop-xml":
+        return render_hadoop_site(file.classification, properties)
+    if file.format == "spark-env":
+        return render_spark_env(properties)
+    return render_properties(file.header, file.classification.value, properties)
+
+
+def render_config_files(
+    configuration: LayersView, files: Sequence[ConfigFile] = CONFIG_FILES
+) -> dict[str, str]:
+    """A group's (or the drivers') configuration files: ConfigMap key → text, the applications' files in
+    registry order (kemr.applications)."""
+    return {file.key: render_config_file(file, configuration) for file in files}
 
 
 @cache
@@ -133,8 +139,10 @@ def render_scripts() -> dict[str, str]:
 
 def _render_scripts() -> dict[str, str]:
     """The entrypoints, bootstrap runner and readiness probe: ConfigMap key → text. The same for every
-    cluster (they change only with the operator's version)."""
+    cluster (they change only with the operator's version): every registered application's scripts, so a
+    cluster's scripts don't depend on its applications."""
     dirs = {"scripts_dir": layout.SCRIPTS_DIR}
+    modules = APPLICATIONS.values()
     return {
         "common.sh": render(
             "common.sh.j2",
@@ -143,37 +151,27 @@ def _render_scripts() -> dict[str, str]:
             hadoop_log_dir=layout.HADOOP_LOG_DIR,
             spark_log_dir=layout.SPARK_LOG_DIR,
         ),
-        "spark-master.sh": render(
-            "spark-master.sh.j2",
-            **dirs,
-            recovery_dir=layout.SPARK_RECOVERY_DIR,
-            port=layout.SPARK_MASTER_PORT,
-            ui_port=layout.SPARK_MASTER_UI_PORT,
-        ),
-        "spark-worker.sh": render(
-            "spark-worker.sh.j2", **dirs, port=layout.SPARK_WORKER_PORT, ui_port=layout.SPARK_WORKER_UI_PORT
-        ),
-        "spark-worker-stop.sh": render(
-            "spark-worker-stop.sh.j2",
-            wait_seconds=layout.WORKER_DECOMMISSION_SECONDS,
-            ui_port=layout.SPARK_WORKER_UI_PORT,
-        ),
-        "namenode.sh": render(
-            "namenode.sh.j2",
-            **dirs,
-            name_dir=layout.NAMENODE_DIR,
-            marker=layout.NAMENODE_FORMATTED_MARKER,
-            exclude_file=layout.HDFS_EXCLUDE_FILE,
-            refresh_seconds=EXCLUDE_REFRESH_SECONDS,
-        ),
-        "datanode.sh": render("datanode.sh.j2", **dirs, data_dir=layout.DATANODE_DIR),
+        **{
+            script.key: render(script.template, **dirs, **script.context)
+            for m in modules
+            for script in m.scripts
+        },
         "bootstrap.sh": render("bootstrap.sh.j2", **dirs),
         "submit.sh": render("submit.sh.j2", **dirs, spark_programs=SPARK_PROGRAMS),
-        "probe.py": render(
-            "probe.py.j2",
-            spark_master_ui_port=layout.SPARK_MASTER_UI_PORT,
-            spark_worker_ui_port=layout.SPARK_WORKER_UI_PORT,
-            namenode_http_port=layout.NAMENODE_HTTP_PORT,
-            datanode_http_port=layout.DATANODE_HTTP_PORT,
-        ),
+        "probe.py": _render_probe(),
     }
+
+
+def _render_probe() -> str:
+    """One readiness probe for every daemon of every application: each application's checks (functions
+    named after its daemons), and the table naming them."""
+    modules = APPLICATIONS.values()
+    daemons = {d.name: d for m in modules for ds in m.daemons.values() for d in ds}
+    checks = ", ".join(f'"{name}": {name.replace("-", "_")}' for name in daemons)
+    functions = [render(m.probe_checks, **m.probe_context).rstrip("\n") for m in modules if m.probe_checks]
+    return render(
+        "probe.py.j2",
+        check_docs="\n".join(d.readiness for d in daemons.values() if d.readiness),
+        check_functions="\n\n\n".join(functions),
+        checks="{" + checks + "}",
+    )

@@ -12,13 +12,13 @@ from kemr.resolve import ResolvedCluster, ResolvedGroup
 REVISION_HISTORY_LIMIT = 5
 
 
-def group_config_hash(group: ResolvedGroup) -> str:
+def group_config_hash(resolved: ResolvedCluster, group: ResolvedGroup) -> str:
     """Hash of everything a group's pods mount from ConfigMaps (its configuration and the scripts)."""
-    return config_hash(group_config_data(group), scripts_data())
+    return config_hash(group_config_data(resolved, group), scripts_data())
 
 
 def _pod_template(resolved: ResolvedCluster, group: ResolvedGroup) -> dict[str, Any]:
-    return build_pod_template(resolved, group, group_config_hash(group))
+    return build_pod_template(resolved, group, group_config_hash(resolved, group))
 
 
 def _volume_claim_template(group: ResolvedGroup) -> dict[str, Any]:

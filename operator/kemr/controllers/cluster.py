@@ -22,6 +22,7 @@ from pydantic import ValidationError
 from kemr.api import ClusterState, EMRClusterSpec, EMRClusterStatus, StepState
 from kemr.api.constants import (
     API_VERSION,
+    CATALOG_KIND,
     CLUSTER_KIND,
     LABEL_CLUSTER,
     LABEL_GROUP,
@@ -47,12 +48,19 @@ from kemr.apply.ssa import (
 from kemr.builders import build_children
 from kemr.controllers import probes, scaling
 from kemr.metrics import CLUSTERS
-from kemr.observe import ObservedSteps, observe_cluster
+from kemr.observe import ObservedSteps, catalog_problem, observe_cluster
 from kemr.resolve import ResolvedCluster, ResolveError, resolve_cluster
 from kemr.runtime.client import ApiError
 from kemr.status.cluster import ChildrenMode, ClusterDecision
 from kemr.status.decommission import departing_core_groups
-from kemr.status.plan import ClusterPlan, ClusterRound, core_groups_shrink, plan_cluster, with_apply_outcome
+from kemr.status.plan import (
+    ClusterPlan,
+    ClusterRound,
+    core_groups_shrink,
+    decommissions,
+    plan_cluster,
+    with_apply_outcome,
+)
 from kemr.status.scaling import DELETION_COST_ANNOTATION
 from kemr.status.step import STEP_INDEX_ANNOTATION
 from kemr.validate import ValidationIssue, validate_cluster
@@ -216,18 +224,22 @@ async def observe(
     ]
     claims = ctx.store.children("PersistentVolumeClaim", namespace, name)
     steps = ctx.store.steps_of(namespace, name)
-    round_ = ClusterRound(
-        live, pods, claims, steps, observe_cluster(workloads, pods, claims, observe_steps(steps))
-    )
+    observed = observe_cluster(workloads, pods, claims, observe_steps(steps))
+    if spec.catalog is not None:  # the DataCatalog it waits for
+        catalog = ctx.store.get(CATALOG_KIND, namespace, spec.catalog.name)
+        if problem := catalog_problem(spec.catalog.name, namespace, catalog):
+            observed = dataclasses.replace(observed, dependency_problems=(problem,))
+    round_ = ClusterRound(live, pods, claims, steps, observed)
     if resolved is None:
         return round_
     departing = []
-    if resolved.hdfs_enabled:  # core groups removed from the spec leave as a scale-in to 0 does
+    if decommissions(resolved):  # core groups removed from the spec leave as a scale-in to 0 does
         departing = departing_core_groups([g.name for g in spec.core_groups], workloads)
         round_ = dataclasses.replace(round_, departing=departing)
     namenode = master = None
-    if resolved.endpoints.namenode_ui and core_groups_shrink(spec, resolved, round_):
-        namenode = await probes.namenode_states(namespace, name, resolved.endpoints.namenode_ui, ctx.kube)
+    namenode_ui = resolved.endpoints.urls.get("namenodeUI")  # seam: the decommission asks HDFS's NameNode
+    if namenode_ui and core_groups_shrink(spec, resolved, round_):
+        namenode = await probes.namenode_states(namespace, name, namenode_ui, ctx.kube)
     if spec.managed_scaling.enabled and spec.task_groups:
         master = await probes.master_report(namespace, name, resolved.endpoints.web_ui)
     return dataclasses.replace(round_, namenode=namenode, master=master)

@@ -12,6 +12,7 @@ import time
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import kopf
@@ -19,9 +20,12 @@ from prometheus_client import start_http_server
 
 from kemr.api import STEP_FINAL_STATES
 from kemr.api.constants import (
+    CATALOG_KIND,
+    CATALOG_PLURAL,
     CLUSTER_KIND,
     CLUSTER_PLURAL,
     GROUP,
+    LABEL_CATALOG,
     LABEL_CLUSTER,
     LABEL_MANAGED_BY,
     LABEL_STEP,
@@ -32,6 +36,7 @@ from kemr.api.constants import (
 )
 from kemr.apply.ssa import Fingerprints
 from kemr.config import OperatorConfig, load_config
+from kemr.controllers.catalog import clusters_using
 from kemr.controllers.cluster import APPLIED_KINDS
 from kemr.controllers.webhook import WebhookOptions, WebhookServer
 from kemr.metrics import RECONCILE_SECONDS, RECONCILES
@@ -92,19 +97,24 @@ class Context:
     # Each EMRCluster resolved once per generation: uid → (generation, resolution), shared by its reconciles
     # and its steps' (controllers/cluster.py `resolved_cluster`).
     resolutions: dict[str, tuple[int, ResolvedCluster]] = field(default_factory=dict)
+    # DataCatalogs' database Secrets known to exist: (namespace, name).
+    catalog_secrets: set[tuple[str, str]] = field(default_factory=set)
 
 
 def reconcilers() -> dict[str, Reconciler]:
+    from kemr.controllers.catalog import reconcile_catalog
     from kemr.controllers.cluster import reconcile_cluster
     from kemr.controllers.step import reconcile_step
 
-    return {CLUSTER_KIND: reconcile_cluster, STEP_KIND: reconcile_step}
+    return {CLUSTER_KIND: reconcile_cluster, STEP_KIND: reconcile_step, CATALOG_KIND: reconcile_catalog}
 
 
 def wake_owner(queue: WorkQueue[WorkKey], obj: Mapping[str, Any]) -> None:
-    """A child changed: reconcile the EMRCluster (and the EMRStep) it belongs to."""
+    """A child changed: reconcile the EMRCluster (and the EMRStep), or the DataCatalog, it belongs to."""
     meta = obj["metadata"]
     labels = meta.get("labels") or {}
+    if catalog := labels.get(LABEL_CATALOG):
+        queue.add((CATALOG_KIND, meta["namespace"], catalog))
     if cluster := labels.get(LABEL_CLUSTER):
         queue.add((CLUSTER_KIND, meta["namespace"], cluster))
     if step := labels.get(LABEL_STEP):
@@ -186,7 +196,8 @@ async def startup(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) ->
     ctx = Context(kube=kube, store=Store(), queue=WorkQueue[WorkKey](), config=load_config(), options=options)
     memo["ctx"] = ctx
     if options.webhook:  # every replica answers admission reviews, a standby too
-        server = WebhookServer(kube, ctx.config, options.webhook)
+        in_use = partial(clusters_using, ctx)
+        server = WebhookServer(kube, ctx.config, options.webhook, in_use)
         ctx.tasks.append(asyncio.create_task(server.run(), name="webhook"))
     informers = await start_informers(ctx)
     try:  # reconcile only once the children are known, so the first round neither re-applies nor misjudges
@@ -249,6 +260,13 @@ def _on_resource_event(kind: str) -> Callable[..., None]:
         else:
             ctx.store.upsert(kind, obj)
         ctx.queue.add((kind, meta["namespace"], meta["name"]))
+        if kind == CATALOG_KIND:  # the clusters using it wait for it
+            for using in ctx.store.all(CLUSTER_KIND, meta["namespace"]):
+                if ((using.get("spec") or {}).get("catalog") or {}).get("name") == meta["name"]:
+                    ctx.queue.add((CLUSTER_KIND, meta["namespace"], using["metadata"]["name"]))
+            return
+        if kind == CLUSTER_KIND and (catalog := ((obj.get("spec") or {}).get("catalog") or {}).get("name")):
+            ctx.queue.add((CATALOG_KIND, meta["namespace"], catalog))  # its list of clusters, its deletion
         cluster = (
             meta["name"]
             if kind == CLUSTER_KIND
@@ -262,6 +280,7 @@ def _on_resource_event(kind: str) -> Callable[..., None]:
 
 kopf.on.event(GROUP, VERSION, CLUSTER_PLURAL)(_on_resource_event(CLUSTER_KIND))
 kopf.on.event(GROUP, VERSION, STEP_PLURAL)(_on_resource_event(STEP_KIND))
+kopf.on.event(GROUP, VERSION, CATALOG_PLURAL)(_on_resource_event(CATALOG_KIND))
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:

@@ -83,7 +83,8 @@ def terminating_since(cluster: Mapping[str, Any]) -> datetime | None:
 
 
 def step_issues(spec: EMRStepSpec, cluster: EMRClusterSpec | None) -> list[ValidationIssue]:
-    issues = list(validate_step(spec))
+    applications = [a.value for a in cluster.applications] if cluster else None
+    issues = list(validate_step(spec, applications=applications))
     if cluster and cluster.step_concurrency > 1 and spec.action_on_failure.value != "CONTINUE":
         issues.append(
             ValidationIssue(
@@ -206,9 +207,26 @@ async def _write_status(
         return version
     if recording_result:
         crash_point("step-before-result-recorded")
-    updated = await patch_status(ctx.kube, owner, patch, resource_version=version)
+    try:
+        updated = await patch_status(ctx.kube, owner, patch, resource_version=version)
+    except ApiError as err:
+        if err.conflict:  # decided on an older step than the apiserver's: the retry decides on the current
+            await _refresh(ctx, owner["metadata"]["namespace"], owner["metadata"]["name"])
+        raise
     ctx.store.upsert(STEP_KIND, {"apiVersion": API_VERSION, "kind": STEP_KIND, **updated})
     return str(updated["metadata"]["resourceVersion"])
+
+
+async def _refresh(ctx: Context, namespace: str, name: str) -> None:
+    """The step as the apiserver has it, into the store (a list by name: the chart grants list, not get). The
+    watch cache is the usual source; after a 409 it holds an older version than the apiserver's, and if no
+    newer event is on its way (seen in CI: a step stuck PENDING, 409 on every retry) every retry from it
+    would conflict again."""
+    found = await ctx.kube.request(
+        "GET", kind_named(STEP_KIND).collection(namespace), query={"fieldSelector": f"metadata.name={name}"}
+    )
+    for item in found.get("items") or []:
+        ctx.store.upsert(STEP_KIND, {"apiVersion": API_VERSION, "kind": STEP_KIND, **item})
 
 
 async def release_drivers(

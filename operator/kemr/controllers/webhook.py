@@ -7,6 +7,9 @@ TERMINATED_WITH_ERRORS / VALIDATION_ERROR. The webhook runs the very same checks
 (`review_cluster` calls `parse_spec`, `validate_cluster` and `resolve_cluster`; `review_step` calls
 `validate_step`) before the object is stored, so both verdicts always agree.
 
+A DataCatalog's delete is reviewed too: refused while EMRClusters use it (`review_delete`, from the watch
+cache; the catalog's finalizer holds the deletion when no webhook answered).
+
 What it does not refuse: checks that need other objects (a step's `actionOnFailure` against its cluster's
 `stepConcurrency`) stay with the reconciler, and an update that leaves `spec` as it was (labels, finalizers,
 deletion) is always allowed, so an object stored before a check existed can still be labelled or deleted.
@@ -24,7 +27,7 @@ import asyncio
 import logging
 import ssl
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -34,18 +37,31 @@ from pydantic import ValidationError
 
 from kemr.api import EMRStepSpec
 from kemr.api.admission import WEBHOOK_PATHS
-from kemr.api.constants import CLUSTER_KIND, CLUSTER_PLURAL, STEP_KIND, STEP_PLURAL
+from kemr.api.catalog import DataCatalogSpec
+from kemr.api.constants import (
+    CATALOG_KIND,
+    CATALOG_PLURAL,
+    CLUSTER_KIND,
+    CLUSTER_PLURAL,
+    STEP_KIND,
+    STEP_PLURAL,
+)
 from kemr.config import OperatorConfig
 from kemr.controllers import certs
 from kemr.controllers.cluster import parse_spec
 from kemr.metrics import ADMISSION_REVIEWS
 from kemr.resolve import ResolveError, resolve_cluster
+from kemr.resolve.catalog import resolve_catalog
 from kemr.runtime.client import Client
 from kemr.validate import ValidationIssue, validate_step
 
 log = logging.getLogger("kemr.webhook")
 
-PATHS = {WEBHOOK_PATHS[CLUSTER_PLURAL]: CLUSTER_KIND, WEBHOOK_PATHS[STEP_PLURAL]: STEP_KIND}
+PATHS = {
+    WEBHOOK_PATHS[CLUSTER_PLURAL]: CLUSTER_KIND,
+    WEBHOOK_PATHS[STEP_PLURAL]: STEP_KIND,
+    WEBHOOK_PATHS[CATALOG_PLURAL]: CATALOG_KIND,
+}
 CHECK_SECONDS = 300.0  # the CA bundle re-written if someone reset it; the certificate renewed when due
 RETRY_SECONDS = 10.0
 MAX_REVIEW_BYTES = 8 * 1024 * 1024
@@ -79,11 +95,55 @@ def review_step(obj: Mapping[str, Any]) -> list[ValidationIssue]:
     return validate_step(spec)
 
 
+def review_catalog(obj: Mapping[str, Any], config: OperatorConfig) -> list[ValidationIssue]:
+    """Why the reconciler could not build this DataCatalog (an empty list: it can)."""
+    meta = obj.get("metadata") or {}
+    try:
+        spec = DataCatalogSpec.model_validate(obj.get("spec") or {})
+    except ValidationError as err:
+        first = err.errors()[0]
+        return [ValidationIssue("spec." + ".".join(str(p) for p in first["loc"]), first["msg"])]
+    name = meta.get("name") or meta.get("generateName") or "catalog"
+    try:
+        resolve_catalog(name, meta.get("namespace") or "default", meta.get("uid") or _NO_UID, spec, config)
+    except ResolveError as err:
+        return [ValidationIssue(err.field, err.message)]
+    return []
+
+
 def _issues(kind: str, obj: Mapping[str, Any], config: OperatorConfig) -> list[ValidationIssue]:
-    return review_cluster(obj, config) if kind == CLUSTER_KIND else review_step(obj)
+    if kind == CLUSTER_KIND:
+        return review_cluster(obj, config)
+    if kind == CATALOG_KIND:
+        return review_catalog(obj, config)
+    return review_step(obj)
 
 
-def review(kind: str, request: Mapping[str, Any], config: OperatorConfig) -> dict[str, Any]:
+InUse = Callable[[str, str], list[str]]
+"""(namespace, DataCatalog name) → the EMRClusters, not terminated, that use it (from the watch cache)."""
+
+
+def review_delete(kind: str, request: Mapping[str, Any], in_use: InUse | None) -> dict[str, Any]:
+    """A DataCatalog's delete: refused (403 Forbidden) while EMRClusters use it, naming them and the fix."""
+    allowed = {"uid": request.get("uid", ""), "allowed": True}
+    old = request.get("oldObject") or {}
+    meta = old.get("metadata") or {}
+    if kind != CATALOG_KIND or in_use is None or not meta.get("name"):
+        return allowed
+    clusters = in_use(meta.get("namespace") or request.get("namespace") or "", meta["name"])
+    ADMISSION_REVIEWS.labels(kind, "refused" if clusters else "allowed").inc()
+    if not clusters:
+        return allowed
+    message = (
+        f"DataCatalog {meta['name']} is used by EMRClusters {', '.join(clusters)} (spec.catalog): terminate"
+        " or delete them first; their tables stay in the catalog"
+    )
+    return {**allowed, "allowed": False, "status": {"code": 403, "reason": "Forbidden", "message": message}}
+
+
+def review(
+    kind: str, request: Mapping[str, Any], config: OperatorConfig, in_use: InUse | None = None
+) -> dict[str, Any]:
     """The AdmissionReview `response` (admission.k8s.io/v1) for one `request` about an object of `kind`.
 
     Refused: status code 422 (Invalid), the message naming every field to fix, as the apiserver words its own
@@ -92,6 +152,8 @@ def review(kind: str, request: Mapping[str, Any], config: OperatorConfig) -> dic
     operator's configuration (a retired release), can still be unprotected, terminated or fixed field by
     field. A check that raises is logged and the request allowed (fail open, as failurePolicy Ignore).
     """
+    if request.get("operation") == "DELETE":
+        return review_delete(kind, request, in_use)
     obj: Mapping[str, Any] = request.get("object") or {}
     old: Mapping[str, Any] | None = request.get("oldObject")
     allowed = {"uid": request.get("uid", ""), "allowed": True}
@@ -139,8 +201,10 @@ class WebhookServer:
     """Serves the reviews over HTTPS once the shared certificate is known, and keeps certificate and CA
     bundle current (CHECK_SECONDS). Never raises: API errors are logged and retried."""
 
-    def __init__(self, kube: Client, config: OperatorConfig, options: WebhookOptions) -> None:
-        self.kube, self.config, self.options = kube, config, options
+    def __init__(
+        self, kube: Client, config: OperatorConfig, options: WebhookOptions, in_use: InUse | None = None
+    ) -> None:
+        self.kube, self.config, self.options, self.in_use = kube, config, options, in_use
         self.ssl = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         self._tmp = tempfile.TemporaryDirectory(prefix="kemr-webhook-")  # the key, removed at the end
         self._dir = Path(self._tmp.name)
@@ -154,7 +218,7 @@ class WebhookServer:
             admission = body["request"]
         except (ValueError, KeyError, TypeError):
             return web.json_response({"error": "expected an AdmissionReview"}, status=400)
-        response = review(kind, admission, self.config)
+        response = review(kind, admission, self.config, self.in_use)
         return web.json_response(
             {
                 "apiVersion": body.get("apiVersion", "admission.k8s.io/v1"),

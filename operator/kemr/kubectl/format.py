@@ -242,6 +242,16 @@ CLUSTER_TIMES = {"created": "Created", "ready": "Ready", "ended": "Ended"}
 STEP_TIMES = {"created": "Created", "started": "Started", "ended": "Ended"}
 
 
+def _catalog_text(spec: Mapping[str, Any]) -> str:
+    """Where the cluster's Hive tables are defined: its DataCatalog, its own metastore, or nowhere."""
+    catalog = (spec.get("catalog") or {}).get("name")
+    if catalog:
+        return f"DataCatalog {catalog} (kubectl get datacatalog {catalog})"
+    if "Hive" in (spec.get("applications") or []):
+        return "the cluster's own metastore (its tables end with it)"
+    return NONE
+
+
 def describe_cluster(
     cluster: Obj, steps: Sequence[Obj], events: Sequence[Obj], now: datetime, paint: Paint = plain
 ) -> str:
@@ -252,6 +262,8 @@ def describe_cluster(
         _field("State", paint(status.get("state") or NONE)),
         _field("Reason", _reason_text(status.get("stateChangeReason"))),
         _field("Release", spec.get("release", NONE)),
+        _field("Applications", ", ".join(spec.get("applications") or []) or NONE),
+        _field("Catalog", _catalog_text(spec)),
         _field("Protected", "yes" if spec.get("terminationProtected") else "no"),
         _field("Age", age(cluster, now)),
     ]

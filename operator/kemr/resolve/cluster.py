@@ -4,35 +4,40 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from kemr.api import (
     Application,
+    ApplicationImages,
     CapacityType,
     Classification,
     Configuration,
     CoreGroup,
     EMRClusterSpec,
+    Resources,
     S3Spec,
     TaskGroup,
 )
 from kemr.api import constants as c
+from kemr.applications import APPLICATIONS, ApplicationModule, ClusterContext, enabled, files_of
+from kemr.applications.base import ALL, DRIVER, DaemonContext, SpecError
 from kemr.config import CapacityPlacement, OperatorConfig, Release
-from kemr.resolve import layers, layout, names
+from kemr.resolve import layers, names
 from kemr.resolve.errors import ResolveError
 from kemr.resolve.model import (
     Endpoints,
     Placement,
     ResolvedCluster,
+    ResolvedDaemon,
     ResolvedGroup,
     S3Settings,
     Storage,
 )
-from kemr.resolve.sizing import PodSizing, size_master, size_worker
+from kemr.resolve.sizing import PodSizing, size_pod
 
 S3A_FILESYSTEM = "org.apache.hadoop.fs.s3a.S3AFileSystem"
 S3A_ABSTRACT_FILESYSTEM = "org.apache.hadoop.fs.s3a.S3A"
-MAX_DEFAULT_REPLICATION = 3
 
 
 def resolve_cluster(
@@ -46,7 +51,7 @@ def resolve_cluster(
     spot_fallback_groups: Collection[str] = (),
     on_demand_fallback: Mapping[str, int] | None = None,
     core_replicas: Mapping[str, int] | None = None,
-    hdfs_exclude: Sequence[str] = (),
+    decommissioning: Sequence[str] = (),
 ) -> ResolvedCluster:
     """Everything the builders need, computed once. Raises ResolveError for a spec it can't build.
 
@@ -54,15 +59,25 @@ def resolve_cluster(
     else `minReplicas`); `spot_fallback_groups` names the spot task groups moved to on-demand as a whole;
     `on_demand_fallback` holds, per spot task group, how many pods run on on-demand next to it (managed spot
     fallback: only the shortfall moves, the spot pods stay to take spot capacity back when it returns);
-    `core_replicas` holds core StatefulSets at their size while their leaving DataNodes decommission, and
-    `hdfs_exclude` lists those DataNodes (the NameNode's dfs.hosts.exclude).
+    `core_replicas` holds core StatefulSets at their size while their leaving members decommission, and
+    `decommissioning` lists those pods' IPs (an application's exclude list, see ClusterContext).
     """
     names.check_cluster_name(name)
-    release = _release(spec.release, config)
-    hdfs = Application.HDFS in spec.applications
-    endpoints = _endpoints(name, namespace, hdfs)
-    s3 = _s3_settings(spec.s3, release)
-    common_owned = _common_owned(endpoints, s3, hdfs)
+    release = release_of(spec.release, config)
+    modules = enabled(spec.applications)
+    context = ClusterContext(
+        name=name,
+        namespace=namespace,
+        uid=uid,
+        spec=spec,
+        release=release,
+        master_host=f"{names.master_name(name)}.{namespace}.svc",
+        core_nodes=sum(group.replicas for group in spec.core_groups),
+        decommissioning=tuple(sorted(set(decommissioning))),
+    )
+    endpoints = _endpoints(context, modules)
+    s3 = s3_settings(spec.s3, release)
+    common_owned = _common_owned(context, modules, s3)
     release_layer = layers.release_defaults(release)
     cluster_layer = layers.spec_layer(spec.configurations)
     layers.check_renderable(cluster_layer, "spec.configurations")
@@ -70,51 +85,36 @@ def resolve_cluster(
     cluster_overrides = (spec.pod_overrides,) if spec.pod_overrides else ()
     _check_unique_groups(spec)
 
-    master = _master(name, spec, config, hdfs, base, common_owned, cluster_overrides)
+    images = _images(spec.images, release.image_or_default(spec.release))
+    apps = _Apps(context, modules, images, config)
+    master = _master(apps, base, common_owned, cluster_overrides)
     core_groups = tuple(
-        _core_group(name, index, group, config, hdfs, base, common_owned, cluster_overrides)
-        for index, group in enumerate(spec.core_groups)
+        _core_group(apps, group, base, common_owned, cluster_overrides) for group in spec.core_groups
     )
     task_groups = tuple(
-        _task_group(
-            name,
-            index,
-            group,
-            config,
-            base,
-            common_owned,
-            cluster_overrides,
-            task_replicas,
-            spot_fallback_groups,
-        )
-        for index, group in enumerate(spec.task_groups)
+        _task_group(apps, group, base, common_owned, cluster_overrides, task_replicas, spot_fallback_groups)
+        for group in spec.task_groups
     )
-    replication = _hdfs_replication(spec.configurations, core_groups) if hdfs else None
-    if core_replicas:  # after the replication factor: it follows the spec, not a size held for a while
+    if core_replicas:  # the drivers' defaults follow the spec (context.core_nodes), not a size held a while
         core_groups = tuple(
             dataclasses.replace(g, replicas=core_replicas.get(g.name, g.replicas)) for g in core_groups
         )
     log_uri = _cluster_log_uri(spec.log_uri, name, uid)
     event_log_dir = f"{log_uri}spark-events" if log_uri else None
     client = _client_configuration(
-        release_layer, cluster_layer, common_owned, core_groups, task_groups, replication, event_log_dir
+        context, modules, release_layer, cluster_layer, common_owned, core_groups, task_groups, event_log_dir
     )
     external_sa = spec.s3.credentials.service_account_name if spec.s3 and spec.s3.credentials else None
-    images = spec.images
-    release_image = release.image_or_default(spec.release)
     return ResolvedCluster(
         name=name,
         namespace=namespace,
         uid=uid,
         release_label=spec.release,
         release=release,
-        spark_image=(images.spark if images and images.spark else release_image),
-        hdfs_image=(images.hdfs if images and images.hdfs else release_image),
+        applications=tuple(m.application for m in modules),
+        images=images,
         image_pull_policy=config.image_pull_policy,
         image_pull_secrets=config.image_pull_secrets,
-        hdfs_enabled=hdfs,
-        hdfs_cluster_id=f"kemr-{uid}",
-        hdfs_replication=replication,
         labels=names.cluster_labels(name),
         owner_reference=_owner_reference(name, uid),
         master_service_name=names.master_name(name),
@@ -134,15 +134,16 @@ def resolve_cluster(
         event_log_dir=event_log_dir,
         bootstrap_actions=tuple(spec.bootstrap_actions),
         fallback_groups=_fallback_groups(name, task_groups, on_demand_fallback or {}, config),
-        hdfs_exclude=tuple(sorted(set(hdfs_exclude))) if hdfs else (),
-        hdfs_exclude_config_map_name=names.hdfs_exclude_config_map_name(name) if hdfs else None,
+        config_files=files_of(spec.applications),
+        application_env=tuple(var for m in modules for var in m.env(context)),
+        config_maps=tuple(item for m in modules for item in m.config_maps(context).items()),
     )
 
 
 # --- cluster-wide facts ----------------------------------------------------------------------------------
 
 
-def _release(label: str, config: OperatorConfig) -> Release:
+def release_of(label: str, config: OperatorConfig) -> Release:
     try:
         return config.release(label)
     except KeyError:
@@ -154,14 +155,26 @@ def _release(label: str, config: OperatorConfig) -> Release:
         ) from None
 
 
-def _endpoints(cluster: str, namespace: str, hdfs: bool) -> Endpoints:
-    host = f"{names.master_name(cluster)}.{namespace}.svc"
-    return Endpoints(
-        master=f"spark://{host}:{layout.SPARK_MASTER_PORT}",
-        web_ui=f"http://{host}:{layout.SPARK_MASTER_UI_PORT}",
-        hdfs=f"hdfs://{host}:{layout.NAMENODE_RPC_PORT}" if hdfs else None,
-        namenode_ui=f"http://{host}:{layout.NAMENODE_HTTP_PORT}" if hdfs else None,
-    )
+def _endpoints(context: ClusterContext, modules: Sequence[ApplicationModule]) -> Endpoints:
+    urls: dict[str, str] = {}
+    status: dict[str, str] = {}
+    for module in modules:
+        own = module.endpoints(context)
+        urls.update(own)
+        status.update({key: own[key] for key in module.status_endpoints})
+    return Endpoints(master=urls["master"], web_ui=urls["webUI"], urls=urls, status=status)
+
+
+def _images(images: ApplicationImages | None, release_image: str) -> dict[Application, str]:
+    """Every registered application's image: spec.images' if set, else the release's."""
+    return {
+        app: (module.image(images) if images else None) or release_image
+        for app, module in APPLICATIONS.items()
+    }
+
+
+def _layer(*parts: layers.LayersView) -> layers.Layers:
+    return layers.merge_layers(layers.empty_layers(), *parts)
 
 
 def _owner_reference(cluster: str, uid: str) -> dict[str, Any]:
@@ -190,7 +203,7 @@ def _check_unique_groups(spec: EMRClusterSpec) -> None:
             seen.add(group_name)
 
 
-def _s3_settings(s3: S3Spec | None, release: Release) -> S3Settings:
+def s3_settings(s3: S3Spec | None, release: Release) -> S3Settings:
     """S3A properties and the environment (credentials from the Secret, region and endpoint for AWS tools)."""
     if s3 is None:
         return S3Settings(env=(), core_site={})
@@ -224,44 +237,21 @@ def _s3_settings(s3: S3Spec | None, release: Release) -> S3Settings:
     return S3Settings(env=tuple(env), core_site=props)
 
 
-def _common_owned(endpoints: Endpoints, s3: S3Settings, hdfs: bool) -> layers.Layers:
-    """Owned properties of every pod and driver: where the master and the NameNode are, s3:// via S3A."""
+def _common_owned(
+    context: ClusterContext, modules: Sequence[ApplicationModule], s3: S3Settings
+) -> layers.Layers:
+    """Owned properties of every pod and driver: s3:// via S3A, a local default filesystem unless an
+    application serves one, and what each application sets everywhere (where its daemons are)."""
     owned = layers.empty_layers()
-    owned[Classification.SPARK_DEFAULTS]["spark.master"] = endpoints.master
     owned[Classification.CORE_SITE].update(
         {
-            "fs.defaultFS": endpoints.hdfs or "file:///",
+            "fs.defaultFS": "file:///",
             "fs.s3.impl": S3A_FILESYSTEM,
             "fs.AbstractFileSystem.s3.impl": S3A_ABSTRACT_FILESYSTEM,
             **s3.core_site,
         }
     )
-    if hdfs:
-        host = endpoints.hdfs.removeprefix("hdfs://").rsplit(":", 1)[0] if endpoints.hdfs else ""
-        owned[Classification.HDFS_SITE].update(
-            {
-                "dfs.namenode.rpc-address": f"{host}:{layout.NAMENODE_RPC_PORT}",
-                "dfs.namenode.http-address": f"{host}:{layout.NAMENODE_HTTP_PORT}",
-                # Pod IPs have no reverse DNS: the NameNode must take DataNodes by IP.
-                "dfs.namenode.datanode.registration.ip-hostname-check": "false",
-            }
-        )
-    return owned
-
-
-def _hdfs_replication(configurations: Sequence[Configuration], core_groups: Sequence[ResolvedGroup]) -> int:
-    """The cluster's dfs.replication if set, else min(3, core nodes)."""
-    for configuration in configurations:
-        value = configuration.properties.get("dfs.replication")
-        if configuration.classification is Classification.HDFS_SITE and value is not None:
-            try:
-                return int(value)
-            except ValueError:
-                raise ResolveError(
-                    "spec.configurations", f"hdfs-site dfs.replication must be an integer, not {value!r}"
-                ) from None
-    core_nodes = sum(group.replicas for group in core_groups)
-    return max(1, min(MAX_DEFAULT_REPLICATION, core_nodes))
+    return _layer(owned, *(m.properties(context, ALL) for m in modules))
 
 
 def _cluster_log_uri(log_uri: str | None, cluster: str, uid: str) -> str | None:
@@ -283,7 +273,7 @@ def _network_policy_peers(spec: EMRClusterSpec, config: OperatorConfig) -> tuple
 # --- groups ----------------------------------------------------------------------------------------------
 
 
-def _placement(capacity: CapacityType, config: OperatorConfig) -> Placement:
+def placement_of(capacity: CapacityType, config: OperatorConfig) -> Placement:
     table: CapacityPlacement = (
         config.placement.for_spot() if capacity is CapacityType.SPOT else config.placement.for_on_demand()
     )
@@ -305,20 +295,71 @@ def _final_configuration(
     return layers.force_owned(merged, layers.merge_layers(common_owned, role_owned))
 
 
+@dataclass(frozen=True)
+class _Apps:
+    """The enabled applications of one cluster, and what resolving a group asks of them."""
+
+    context: ClusterContext
+    modules: tuple[ApplicationModule, ...]
+    images: Mapping[Application, str]
+    config: OperatorConfig
+
+    def owned(self, role: str) -> layers.Layers:
+        """What the applications set in the pods of `role` (or the drivers)."""
+        return _layer(*(m.properties(self.context, role) for m in self.modules))
+
+    def daemons(
+        self, role: str, resources: Resources, field: str, subject: str
+    ) -> tuple[tuple[ResolvedDaemon, ...], tuple[tuple[str, str], ...], int | None, int | None, PodSizing]:
+        """The role's daemons sized and their environment, the volumes they mount, and (core and task
+        pods) what the Spark worker offers executors."""
+        declared = [(m, d) for m in self.modules for d in m.role_daemons(self.context, role)]
+        sizing = size_pod(
+            resources, [d for _, d in declared], self.config.sizing, field, subject, role != c.ROLE_MASTER
+        )
+        daemons = tuple(
+            ResolvedDaemon(
+                name=daemon.name,
+                image=self.images[module.application],
+                entrypoint=daemon.entrypoint,
+                ports=daemon.ports,
+                liveness_port=daemon.liveness_port,
+                env=daemon.env(
+                    DaemonContext(self.context, heap, sizing.worker_cores, sizing.worker_memory_mib)
+                ),
+                size=size,
+                heap_mib=heap,
+                mounts=tuple((m.volume, m.path, m.read_only) for m in daemon.mounts),
+                pre_stop=daemon.pre_stop,
+                init=daemon.init,
+            )
+            for (module, daemon), (_, size, heap) in zip(declared, sizing.daemons, strict=True)
+        )
+        mounted = {mount[0] for daemon in daemons for mount in daemon.mounts}
+        volumes = tuple(
+            (volume.name, volume.config_map(self.context.name))
+            for m in self.modules
+            for volume in m.volumes.get(role, ())
+            if volume.name in mounted
+        )
+        return daemons, volumes, sizing.worker_cores, sizing.worker_memory_mib, sizing
+
+
 def _group(
     *,
-    cluster: str,
+    apps: _Apps,
     role: str,
     name: str,
     field: str,
     replicas: int,
     capacity: CapacityType,
-    sizing: PodSizing,
+    resources: Resources,
+    subject: str,
     storage: Storage | None,
     configuration: layers.LayersView,
     pod_overrides: tuple[Mapping[str, Any], ...],
-    config: OperatorConfig,
 ) -> ResolvedGroup:
+    cluster = apps.context.name
     workload = names.group_workload_name(cluster, role, name)
     names.check_workload_name(workload, f"{field}.name" if role != c.ROLE_MASTER else "metadata.name")
     headless = None
@@ -326,6 +367,7 @@ def _group(
         headless = names.master_headless_name(cluster)
     elif role == c.ROLE_CORE:
         headless = workload
+    daemons, volumes, worker_cores, worker_memory, sizing = apps.daemons(role, resources, field, subject)
     return ResolvedGroup(
         role=role,
         name=name,
@@ -334,16 +376,14 @@ def _group(
         headless_service_name=headless,
         config_map_name=names.config_map_name(workload),
         replicas=replicas,
-        placement=_placement(capacity, config),
+        placement=placement_of(capacity, apps.config),
         labels=names.group_labels(cluster, role, name),
         selector_labels=names.selector_labels(cluster, role, name),
         pod=sizing.pod,
-        spark=sizing.spark,
-        hdfs=sizing.hdfs,
-        spark_daemon_heap_mib=sizing.spark_daemon_heap_mib,
-        hdfs_heap_mib=sizing.hdfs_heap_mib,
-        worker_cores=sizing.worker_cores,
-        worker_memory_mib=sizing.worker_memory_mib,
+        daemons=daemons,
+        volumes=volumes,
+        worker_cores=worker_cores,
+        worker_memory_mib=worker_memory,
         storage=storage,
         configuration=configuration,
         pod_overrides=pod_overrides,
@@ -351,77 +391,30 @@ def _group(
 
 
 def _master(
-    cluster: str,
-    spec: EMRClusterSpec,
-    config: OperatorConfig,
-    hdfs: bool,
+    apps: _Apps,
     base: layers.LayersView,
     common_owned: layers.LayersView,
     cluster_overrides: tuple[Mapping[str, Any], ...],
 ) -> ResolvedGroup:
-    owned = layers.empty_layers()
-    owned[Classification.SPARK_DEFAULTS].update(
-        {
-            # Registered workers and applications survive a master restart.
-            "spark.deploy.recoveryMode": "FILESYSTEM",
-            "spark.deploy.recoveryDirectory": layout.SPARK_RECOVERY_DIR,
-        }
-    )
-    if hdfs:
-        owned[Classification.HDFS_SITE].update(_namenode_site())
-    master = spec.master
+    master = apps.context.spec.master
     return _group(
-        cluster=cluster,
+        apps=apps,
         role=c.ROLE_MASTER,
         name=c.ROLE_MASTER,
         field="spec.master",
         replicas=1,
         capacity=CapacityType.ON_DEMAND,
-        sizing=size_master(master.resources, hdfs, config.sizing, "spec.master"),
+        resources=master.resources,
+        subject="the master",
         storage=Storage(master.storage.size, master.storage.storage_class_name),
-        configuration=_final_configuration(base, (), common_owned, owned),
+        configuration=_final_configuration(base, (), common_owned, apps.owned(c.ROLE_MASTER)),
         pod_overrides=cluster_overrides + ((master.pod_overrides,) if master.pod_overrides else ()),
-        config=config,
     )
 
 
-def _namenode_site() -> dict[str, str]:
-    return {
-        "dfs.namenode.name.dir": f"file://{layout.NAMENODE_DIR}",
-        "dfs.namenode.rpc-bind-host": "0.0.0.0",
-        "dfs.namenode.servicerpc-bind-host": "0.0.0.0",
-        "dfs.namenode.http-bind-host": "0.0.0.0",
-        # DataNodes leaving a shrinking core group: the operator writes the file, the NameNode re-reads it.
-        "dfs.hosts.exclude": layout.HDFS_EXCLUDE_FILE,
-    }
-
-
-def _datanode_site() -> dict[str, str]:
-    return {
-        "dfs.datanode.data.dir": f"file://{layout.DATANODE_DIR}",
-        "dfs.datanode.address": f"0.0.0.0:{layout.DATANODE_DATA_PORT}",
-        "dfs.datanode.http.address": f"0.0.0.0:{layout.DATANODE_HTTP_PORT}",
-        "dfs.datanode.ipc.address": f"0.0.0.0:{layout.DATANODE_IPC_PORT}",
-    }
-
-
-def _worker_owned(datanode: bool) -> layers.Layers:
-    owned = layers.empty_layers()
-    # Reconnect through the master's Service (not its old pod IP) after the master pod is replaced.
-    owned[Classification.SPARK_DEFAULTS]["spark.worker.preferConfiguredMasterAddress"] = "true"
-    # SIGPWR (the preStop hook) decommissions the worker: no new executors, its own ones wound down.
-    owned[Classification.SPARK_DEFAULTS]["spark.decommission.enabled"] = "true"
-    if datanode:
-        owned[Classification.HDFS_SITE].update(_datanode_site())
-    return owned
-
-
 def _core_group(
-    cluster: str,
-    index: int,
+    apps: _Apps,
     group: CoreGroup,
-    config: OperatorConfig,
-    hdfs: bool,
     base: layers.LayersView,
     common_owned: layers.LayersView,
     cluster_overrides: tuple[Mapping[str, Any], ...],
@@ -429,25 +422,23 @@ def _core_group(
     field = f"spec.coreGroups[{group.name}]"
     layers.check_renderable(layers.spec_layer(group.configurations), f"{field}.configurations")
     return _group(
-        cluster=cluster,
+        apps=apps,
         role=c.ROLE_CORE,
         name=group.name,
         field=field,
         replicas=group.replicas,
         capacity=CapacityType.ON_DEMAND,
-        sizing=size_worker(group.resources, hdfs, config.sizing, field),
+        resources=group.resources,
+        subject="a core pod",
         storage=Storage(group.storage.size, group.storage.storage_class_name),
-        configuration=_final_configuration(base, group.configurations, common_owned, _worker_owned(hdfs)),
+        configuration=_final_configuration(base, group.configurations, common_owned, apps.owned(c.ROLE_CORE)),
         pod_overrides=cluster_overrides + ((group.pod_overrides,) if group.pod_overrides else ()),
-        config=config,
     )
 
 
 def _task_group(
-    cluster: str,
-    index: int,
+    apps: _Apps,
     group: TaskGroup,
-    config: OperatorConfig,
     base: layers.LayersView,
     common_owned: layers.LayersView,
     cluster_overrides: tuple[Mapping[str, Any], ...],
@@ -463,17 +454,17 @@ def _task_group(
     if capacity is CapacityType.SPOT and group.name in spot_fallback_groups:
         capacity = CapacityType.ON_DEMAND
     return _group(
-        cluster=cluster,
+        apps=apps,
         role=c.ROLE_TASK,
         name=group.name,
         field=field,
         replicas=replicas,
         capacity=capacity,
-        sizing=size_worker(group.resources, False, config.sizing, field),
+        resources=group.resources,
+        subject="a task pod",
         storage=None,
-        configuration=_final_configuration(base, group.configurations, common_owned, _worker_owned(False)),
+        configuration=_final_configuration(base, group.configurations, common_owned, apps.owned(c.ROLE_TASK)),
         pod_overrides=cluster_overrides + ((group.pod_overrides,) if group.pod_overrides else ()),
-        config=config,
     )
 
 
@@ -494,7 +485,7 @@ def _fallback_groups(
                 group,
                 workload_name=names.fallback_workload_name(group.workload_name),
                 replicas=count,
-                placement=_placement(CapacityType.ON_DEMAND, config),
+                placement=placement_of(CapacityType.ON_DEMAND, config),
                 labels={**group.labels, **marker},
                 selector_labels={**group.selector_labels, **marker},
                 fallback_for=group.name,
@@ -507,23 +498,26 @@ def _fallback_groups(
 
 
 def _client_configuration(
+    context: ClusterContext,
+    modules: Sequence[ApplicationModule],
     release_layer: layers.LayersView,
     cluster_layer: layers.LayersView,
     common_owned: layers.LayersView,
     core_groups: Sequence[ResolvedGroup],
     task_groups: Sequence[ResolvedGroup],
-    replication: int | None,
     event_log_dir: str | None,
 ) -> layers.Layers:
-    """The drivers' files. The only configuration that depends on group sizes (dfs.replication): no daemon pod
-    mounts it, so resizing a core group rolls nothing."""
+    """The drivers' files. The only configuration that may depend on group sizes (the applications'
+    driver_defaults): no daemon pod mounts it, so resizing a core group rolls nothing."""
     computed = layers.empty_layers()
     worker_memory = [g.worker_memory_mib for g in (*core_groups, *task_groups) if g.worker_memory_mib]
     if worker_memory:
         # One executor per worker, as large as the smallest worker offers (EMR's maximizeResourceAllocation).
         computed[Classification.SPARK_DEFAULTS]["spark.executor.memory"] = f"{min(worker_memory)}m"
-    if replication is not None:
-        computed[Classification.HDFS_SITE]["dfs.replication"] = str(replication)
+    try:
+        computed = _layer(computed, *(m.driver_defaults(context, cluster_layer) for m in modules))
+    except SpecError as error:
+        raise ResolveError(error.field, error.message) from None
     # Executors of a decommissioning worker (scale-in, spot loss) finish their tasks and hand their shuffle
     # and cached blocks to others, so the job loses no work; overridable per cluster.
     computed[Classification.SPARK_DEFAULTS].update(
@@ -534,7 +528,7 @@ def _client_configuration(
             "spark.storage.decommission.rddBlocks.enabled": "true",
         }
     )
-    owned = layers.empty_layers()
+    owned = _layer(*(m.properties(context, DRIVER) for m in modules))
     owned[Classification.SPARK_DEFAULTS]["spark.submit.deployMode"] = "client"
     if event_log_dir:
         computed[Classification.SPARK_DEFAULTS]["spark.eventLog.enabled"] = "true"

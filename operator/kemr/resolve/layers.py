@@ -13,6 +13,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Final
 
 from kemr.api import Classification, Configuration
+from kemr.applications import APPLICATIONS, CONFIG_FILES
 from kemr.config import Release
 from kemr.resolve import layout
 from kemr.resolve.errors import ResolveError
@@ -27,7 +28,7 @@ LayersView = Mapping[Classification, Mapping[str, str]]
 # What resolving itself sets (per role, see kemr.resolve.cluster). `kemr.validate.owned` lists what users
 # can't set, with the reason; a key owned by either is removed from the merged layers before the operator's
 # values are put in, so a user value never wins over the operator's wiring.
-FORCED_PROPERTIES: Final[Mapping[Classification, frozenset[str]]] = {
+_FORCED: Final[Mapping[Classification, frozenset[str]]] = {
     Classification.SPARK_DEFAULTS: frozenset(
         {
             "spark.master",
@@ -50,21 +51,6 @@ FORCED_PROPERTIES: Final[Mapping[Classification, frozenset[str]]] = {
             "fs.s3a.aws.credentials.provider",
         }
     ),
-    Classification.HDFS_SITE: frozenset(
-        {
-            "dfs.namenode.name.dir",
-            "dfs.datanode.data.dir",
-            "dfs.namenode.rpc-address",
-            "dfs.namenode.rpc-bind-host",
-            "dfs.namenode.servicerpc-bind-host",
-            "dfs.namenode.http-address",
-            "dfs.namenode.http-bind-host",
-            "dfs.datanode.address",
-            "dfs.datanode.http.address",
-            "dfs.datanode.ipc.address",
-            "dfs.namenode.datanode.registration.ip-hostname-check",
-        }
-    ),
     # Set as container environment; spark-env.sh is sourced after it and would win: kept out of it.
     Classification.SPARK_ENV: frozenset(
         {
@@ -81,6 +67,13 @@ FORCED_PROPERTIES: Final[Mapping[Classification, frozenset[str]]] = {
         }
     ),
     Classification.SPARK_LOG4J2: frozenset(),
+}
+# And what the applications force (kemr.applications: their daemons' addresses and directories).
+FORCED_PROPERTIES: Final[Mapping[Classification, frozenset[str]]] = {
+    classification: _FORCED.get(classification, frozenset()).union(
+        *(m.forced.get(classification, frozenset()) for m in APPLICATIONS.values())
+    )
+    for classification in Classification
 }
 
 
@@ -142,7 +135,6 @@ def release_defaults(release: Release) -> Layers:
                 "org.apache.hadoop.fs.s3a.commit.S3ACommitterFactory"
             ),
         },
-        Classification.HDFS_SITE: {},
     }
 
 
@@ -190,7 +182,7 @@ def user_keys(configurations: Iterable[Configuration]) -> set[tuple[Classificati
 # Characters XML 1.0 can't carry, even escaped.
 _XML_INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-_XML_FILES = (Classification.CORE_SITE, Classification.HDFS_SITE)
+_XML_FILES = tuple(f.classification for f in CONFIG_FILES if f.format == "hadoop-xml" and f.classification)
 
 
 def check_renderable(layer: LayersView, field: str) -> None:

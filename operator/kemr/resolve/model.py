@@ -6,18 +6,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from kemr.api import BootstrapAction, CapacityType
+from kemr.api import Application, BootstrapAction, CapacityType
 from kemr.api import constants as c
+from kemr.applications.base import ConfigFile, ContainerSize, Env, Port
 from kemr.config import Release
 from kemr.resolve.layers import LayersView
 
-
-@dataclass(frozen=True)
-class ContainerSize:
-    """Memory is request = limit; CPU a request only."""
-
-    cpu_millis: int
-    memory_mib: int
+__all__ = ["ContainerSize"]  # defined with the applications' declarations, which size their daemons
 
 
 @dataclass(frozen=True)
@@ -39,6 +34,23 @@ class Storage:
 
 
 @dataclass(frozen=True)
+class ResolvedDaemon:
+    """A daemon container of a group's pods, as an application declared it (kemr.applications), sized."""
+
+    name: str
+    image: str
+    entrypoint: str  # its script in the scripts ConfigMap
+    ports: tuple[Port, ...]  # published by the group's Services too
+    liveness_port: int
+    env: Env  # its own, after every container's
+    size: ContainerSize
+    heap_mib: int
+    mounts: tuple[tuple[str, str, bool], ...] = ()  # (volume, path, read-only) beside the shared ones
+    pre_stop: str | None = None  # script of its preStop hook
+    init: str | None = None  # script of its init container, run after the bootstrap actions
+
+
+@dataclass(frozen=True)
 class ResolvedGroup:
     """The master, a core group or a task group, resolved."""
 
@@ -53,10 +65,8 @@ class ResolvedGroup:
     labels: Mapping[str, str]
     selector_labels: Mapping[str, str]
     pod: ContainerSize  # the whole pod, as the spec says
-    spark: ContainerSize  # spark-master or spark-worker container
-    hdfs: ContainerSize | None  # namenode or datanode container; None without HDFS or for task groups
-    spark_daemon_heap_mib: int
-    hdfs_heap_mib: int | None
+    daemons: tuple[ResolvedDaemon, ...]  # the enabled applications' containers, in registry order
+    volumes: tuple[tuple[str, str], ...]  # (volume, ConfigMap) of the applications' own ConfigMaps it mounts
     worker_cores: int | None  # what a worker offers executors (None for the master)
     worker_memory_mib: int | None
     storage: Storage | None  # None for task groups (an emptyDir instead)
@@ -70,8 +80,9 @@ class ResolvedGroup:
         return self.role == c.ROLE_MASTER
 
     @property
-    def runs_hdfs(self) -> bool:
-        return self.hdfs is not None
+    def ports(self) -> tuple[Port, ...]:
+        """Every port its daemons listen on, in container order: what its Services publish."""
+        return tuple(port for daemon in self.daemons for port in daemon.ports)
 
 
 @dataclass(frozen=True)
@@ -80,8 +91,8 @@ class Endpoints:
 
     master: str  # spark://<cluster>-master.<ns>.svc:7077
     web_ui: str  # http://<cluster>-master.<ns>.svc:8080
-    hdfs: str | None  # hdfs://<cluster>-master.<ns>.svc:8020, None without HDFS
-    namenode_ui: str | None
+    urls: Mapping[str, str]  # every enabled application's, by the name its module gives
+    status: Mapping[str, str]  # those reported in status.endpoints, by field (alias)
 
 
 @dataclass(frozen=True)
@@ -101,13 +112,12 @@ class ResolvedCluster:
     uid: str
     release_label: str
     release: Release
-    spark_image: str
-    hdfs_image: str
+    applications: tuple[Application, ...]  # enabled, in registry order
+    images: Mapping[
+        Application, str
+    ]  # every registered application's image (spec.images, else the release's)
     image_pull_policy: str
     image_pull_secrets: tuple[str, ...]
-    hdfs_enabled: bool
-    hdfs_cluster_id: str
-    hdfs_replication: int | None
     labels: Mapping[str, str]  # on every child
     owner_reference: Mapping[str, Any]
     master_service_name: str  # client Service
@@ -130,9 +140,15 @@ class ResolvedCluster:
     bootstrap_actions: tuple[BootstrapAction, ...]
     # On-demand stand-ins of spot task groups whose pods can't be scheduled (spot fallback).
     fallback_groups: tuple[ResolvedGroup, ...] = ()
-    # DataNodes being decommissioned (dfs.hosts.exclude), and their ConfigMap (None without HDFS).
-    hdfs_exclude: tuple[str, ...] = ()
-    hdfs_exclude_config_map_name: str | None = None
+    # The enabled applications' configuration files and own ConfigMaps (name, data).
+    config_files: tuple[ConfigFile, ...] = ()
+    application_env: Env = ()  # every container's, from the enabled applications (KEMR_SPARK_MASTER_URL...)
+    config_maps: tuple[tuple[str, Mapping[str, str]], ...] = ()
+
+    @property
+    def spark_image(self) -> str:
+        """The image of bootstrap actions and drivers: Spark's."""
+        return self.images[Application.SPARK]
 
     @property
     def groups(self) -> tuple[ResolvedGroup, ...]:

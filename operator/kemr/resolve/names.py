@@ -3,15 +3,16 @@
 | object                         | name                                  |
 |--------------------------------|---------------------------------------|
 | master StatefulSet, PDB        | `<cluster>-master`                    |
-| master client Service          | `<cluster>-master` (spark://, hdfs://, web UI) |
+| master client Service          | `<cluster>-master` (spark://, web UI, the applications' ports) |
 | master headless Service        | `<cluster>-master-headless`           |
 | core StatefulSet, its headless Service, PDB | `<cluster>-core-<group>` |
 | task Deployment                | `<cluster>-task-<group>`              |
 | spot fallback Deployment       | `<cluster>-task-<group>-od`           |
-| NameNode exclude list          | `<cluster>-hdfs-exclude` (ConfigMap)  |
 | ConfigMaps                     | `<workload>-config`, `<cluster>-client-config`, `<cluster>-scripts` |
 | ServiceAccount                 | `<cluster>-sa`                        |
 | NetworkPolicy                  | `<cluster>`                           |
+
+An application's own ConfigMaps are named by its module (kemr.applications).
 """
 
 from __future__ import annotations
@@ -52,10 +53,6 @@ def fallback_workload_name(task_workload: str) -> str:
     """`<cluster>-task-<group>-od`: a spot task group's on-demand stand-in. It may pass the 52 characters of
     the other workloads: a Deployment's pods are labelled with a hash, not with its name."""
     return f"{task_workload}-od"
-
-
-def hdfs_exclude_config_map_name(cluster: str) -> str:
-    return f"{cluster}-hdfs-exclude"
 
 
 def config_map_name(workload: str) -> str:

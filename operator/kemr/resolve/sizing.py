@@ -1,25 +1,26 @@
-"""How a pod's resources are split between its daemons, and what a Spark worker offers executors."""
+"""How a pod's resources are split between its daemons, and what a Spark worker offers executors.
+
+The daemons are the enabled applications' (kemr.applications): each but the pod's main one (Spark's) takes
+its declared share; the main one gets the rest."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from kemr.api import Resources
 from kemr.api.quantity import cpu_millis, format_memory, memory_mib
+from kemr.applications.base import MIN_DAEMON_MEMORY_MIB, ContainerSize, Daemon
 from kemr.config import Sizing
 from kemr.resolve.errors import ResolveError
-from kemr.resolve.model import ContainerSize
 
-MIN_DAEMON_MEMORY_MIB = 256  # below this a JVM daemon doesn't start
+__all__ = ["MIN_DAEMON_MEMORY_MIB", "PodSizing", "pod_size", "size_pod"]
 
 
 @dataclass(frozen=True)
 class PodSizing:
     pod: ContainerSize
-    spark: ContainerSize
-    hdfs: ContainerSize | None
-    spark_daemon_heap_mib: int
-    hdfs_heap_mib: int | None
+    daemons: tuple[tuple[Daemon, ContainerSize, int], ...]  # each daemon, its container's size, its heap
     worker_cores: int | None
     worker_memory_mib: int | None
 
@@ -35,13 +36,6 @@ def pod_size(resources: Resources, field: str) -> ContainerSize:
     return ContainerSize(cpu_millis=cpu, memory_mib=memory)
 
 
-def _split(pod: ContainerSize, hdfs_cpu: int, hdfs_memory: int) -> tuple[ContainerSize, ContainerSize]:
-    return (
-        ContainerSize(cpu_millis=pod.cpu_millis - hdfs_cpu, memory_mib=pod.memory_mib - hdfs_memory),
-        ContainerSize(cpu_millis=hdfs_cpu, memory_mib=hdfs_memory),
-    )
-
-
 def _require_memory(size: ContainerSize, minimum: int, field: str, what: str, pod: ContainerSize) -> None:
     if size.memory_mib < minimum:
         raise ResolveError(
@@ -51,29 +45,8 @@ def _require_memory(size: ContainerSize, minimum: int, field: str, what: str, po
         )
 
 
-def _heap(memory_mib: int, sizing: Sizing) -> int:
-    return int(memory_mib * sizing.jvm_heap_fraction)
-
-
-def size_master(resources: Resources, hdfs: bool, sizing: Sizing, field: str) -> PodSizing:
-    """Spark master and (with HDFS) NameNode share the master pod."""
-    pod = pod_size(resources, field)
-    if not hdfs:
-        _require_memory(pod, MIN_DAEMON_MEMORY_MIB, field, "the Spark master", pod)
-        return PodSizing(pod, pod, None, _heap(pod.memory_mib, sizing), None, None, None)
-    if pod.cpu_millis < 2:
-        raise ResolveError(f"{field}.resources.cpu", "the master needs at least 2m (Spark master + NameNode)")
-    spark_memory = int(pod.memory_mib * sizing.master_spark_memory_fraction)
-    spark, namenode = _split(pod, pod.cpu_millis // 2, pod.memory_mib - spark_memory)
-    _require_memory(spark, MIN_DAEMON_MEMORY_MIB, field, "the Spark master", pod)
-    _require_memory(namenode, MIN_DAEMON_MEMORY_MIB, field, "the HDFS NameNode", pod)
-    return PodSizing(
-        pod, spark, namenode, _heap(spark.memory_mib, sizing), _heap(namenode.memory_mib, sizing), None, None
-    )
-
-
-def _worker(pod: ContainerSize, worker: ContainerSize, sizing: Sizing, field: str) -> tuple[int, int, int]:
-    """(daemon heap, cores offered, memory offered) of a Spark worker container."""
+def _worker(pod: ContainerSize, worker: ContainerSize, sizing: Sizing, field: str) -> tuple[int, int]:
+    """(cores offered, memory offered) of a Spark worker container."""
     offered = int((worker.memory_mib - sizing.worker_daemon_memory_mib) * sizing.executor_memory_fraction)
     if offered < sizing.min_executor_memory_mib:
         raise ResolveError(
@@ -82,27 +55,30 @@ def _worker(pod: ContainerSize, worker: ContainerSize, sizing: Sizing, field: st
             f"{max(offered, 0)}Mi, less than {sizing.min_executor_memory_mib}Mi",
         )
     # CPU is a request, not a limit: the worker offers every whole core of the pod.
-    cores = max(1, pod.cpu_millis // 1000)
-    return sizing.worker_daemon_memory_mib // 2, cores, offered
+    return max(1, pod.cpu_millis // 1000), offered
 
 
-def size_worker(resources: Resources, datanode: bool, sizing: Sizing, field: str) -> PodSizing:
-    """A core pod (Spark worker + DataNode) or a task pod (Spark worker only)."""
+def size_pod(
+    resources: Resources, daemons: Sequence[Daemon], sizing: Sizing, field: str, subject: str, worker: bool
+) -> PodSizing:
+    """A pod's daemons sized: the master's (`worker` False) or a core or task pod's, whose main daemon is a
+    Spark worker offering executors what it is left. `subject` names the pod in errors (`the master`)."""
     pod = pod_size(resources, field)
-    if datanode:
-        hdfs_memory = min(
-            max(int(pod.memory_mib * sizing.datanode_memory_fraction), sizing.datanode_min_memory_mib),
-            sizing.datanode_max_memory_mib,
-            pod.memory_mib // 2,
-        )
-        if pod.cpu_millis < 2:
-            raise ResolveError(
-                f"{field}.resources.cpu", "a core pod needs at least 2m (Spark worker + DataNode)"
-            )
-        hdfs_cpu = min(max(int(pod.cpu_millis * sizing.datanode_cpu_fraction), 100), pod.cpu_millis // 2)
-        spark, hdfs = _split(pod, hdfs_cpu, hdfs_memory)
-        _require_memory(hdfs, MIN_DAEMON_MEMORY_MIB, field, "the HDFS DataNode", pod)
-        heap, cores, offered = _worker(pod, spark, sizing, field)
-        return PodSizing(pod, spark, hdfs, heap, _heap(hdfs.memory_mib, sizing), cores, offered)
-    heap, cores, offered = _worker(pod, pod, sizing, field)
-    return PodSizing(pod, pod, None, heap, None, cores, offered)
+    if len(daemons) > 1 and pod.cpu_millis < len(daemons):
+        labels = " + ".join(d.label for d in daemons)
+        raise ResolveError(f"{field}.resources.cpu", f"{subject} needs at least {len(daemons)}m ({labels})")
+    shares = [d.share(pod, sizing) if d.share else None for d in daemons]
+    taken = [s for s in shares if s is not None]
+    rest = ContainerSize(
+        cpu_millis=pod.cpu_millis - sum(s.cpu_millis for s in taken),
+        memory_mib=pod.memory_mib - sum(s.memory_mib for s in taken),
+    )
+    sizes = [share or rest for share in shares]
+    for daemon, size in zip(daemons, sizes, strict=True):
+        if daemon.min_memory_mib is not None:
+            _require_memory(size, daemon.min_memory_mib, field, daemon.what, pod)
+    cores = offered = None
+    if worker:
+        cores, offered = _worker(pod, rest, sizing, field)
+    sized = tuple((d, size, d.heap(size, sizing)) for d, size in zip(daemons, sizes, strict=True))
+    return PodSizing(pod, sized, cores, offered)

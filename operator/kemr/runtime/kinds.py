@@ -42,6 +42,7 @@ KINDS: dict[tuple[str, str], Kind] = {
         Kind("coordination.k8s.io/v1", "Lease", "leases"),
         Kind("kemr.io/v1alpha1", "EMRCluster", "emrclusters"),
         Kind("kemr.io/v1alpha1", "EMRStep", "emrsteps"),
+        Kind("kemr.io/v1alpha1", "DataCatalog", "datacatalogs"),
     )
 }
 

@@ -94,7 +94,8 @@ def startup_failure(
     if issues:
         return ClusterStateChangeReason(code=Code.VALIDATION_ERROR, message="; ".join(str(i) for i in issues))
     if _seconds(now - created) >= provisioning_timeout:
-        problems = "; ".join(observed.daemon_problems) or "no pod reported a problem"
+        problems = "; ".join(observed.daemon_problems + observed.dependency_problems)
+        problems = problems or "no pod reported a problem"
         return ClusterStateChangeReason(
             code=Code.INSTANCE_FAILURE,
             message=f"Master and core nodes were not ready within {provisioning_timeout:.0f}s: {problems}",
@@ -228,7 +229,8 @@ def decide(
     prev_state = previous.state or None
     prev_timeline = previous.timeline or ClusterTimeline(created=created)
     groups = _groups_status(spec, observed)
-    daemons_ready = _daemons_ready(groups)
+    # Ready: the master and core nodes, and what they depend on (the DataCatalog of spec.catalog).
+    daemons_ready = _daemons_ready(groups) and not observed.dependency_problems
     startup = None
     if not daemons_ready and previous.state not in CLUSTER_FINAL_STATES:
         startup = startup_failure(previous, observed, issues, created, now, provisioning_timeout)
@@ -251,9 +253,10 @@ def decide(
         reason = ClusterStateChangeReason(
             message="Cluster ready" if state == ClusterState.WAITING else "Running steps"
         )
-    elif observed.daemon_problems:  # still within the provisioning timeout: say what is in the way
+    elif observed.daemon_problems or observed.dependency_problems:  # within the timeout: what is in the way
+        problems = observed.daemon_problems + observed.dependency_problems
         reason = ClusterStateChangeReason(
-            message="Provisioning master and core nodes: " + "; ".join(observed.daemon_problems)
+            message="Provisioning master and core nodes: " + "; ".join(problems)
         )
     else:
         reason = ClusterStateChangeReason(message="Provisioning master and core nodes")
@@ -286,7 +289,11 @@ def decide(
     events = list(_transition_events(prev_state, state, reason))
     if issues and not any(c.type == "Stalled" and c.status == "True" for c in previous.conditions):
         events.append(Event("Warning", "InvalidSpec", stalled_message))
-    if state == prev_state and observed.daemon_problems and reason and reason != previous.state_change_reason:
+    if observed.dependency_problems and not final and reason != previous.state_change_reason:
+        # What it waits for outside itself (its DataCatalog): said at once, from the first round on.
+        events.append(Event("Warning", "DependencyNotReady", "; ".join(observed.dependency_problems)))
+    problems = observed.daemon_problems
+    if state == prev_state and problems and reason and reason != previous.state_change_reason:
         events.append(Event("Warning", "ProvisioningProblem", reason.message or ""))
     deadline = _next_deadline(spec, created, idle_since, now, state)
     if state in (ClusterState.STARTING, ClusterState.BOOTSTRAPPING):

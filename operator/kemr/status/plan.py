@@ -17,6 +17,7 @@ from typing import Any
 
 from kemr.api import EMRClusterSpec, EMRClusterStatus, Endpoints, GroupRole, GroupStatus
 from kemr.api.constants import LABEL_GROUP, LABEL_ROLE, ROLE_CORE, ROLE_TASK
+from kemr.applications import APPLICATIONS
 from kemr.config import OperatorConfig
 from kemr.observe import ObservedCluster
 from kemr.resolve import ResolvedCluster, resolve_cluster
@@ -40,7 +41,7 @@ class ClusterRound:
     steps: list[dict[str, Any]]
     observed: ObservedCluster
     departing: list[d.DepartingGroup] = field(default_factory=list)
-    """Core groups removed from the spec whose StatefulSet still exists (HDFS clusters)."""
+    """Core groups removed from the spec whose StatefulSet still exists (see `decommissions`)."""
     namenode: Mapping[str, str] | None = None
     """DataNode IP → admin state, when some core group shrinks and the NameNode could be asked."""
     master: Mapping[str, Any] | None = None
@@ -206,9 +207,17 @@ def _core_inputs(
     return inputs
 
 
+def decommissions(resolved: ResolvedCluster) -> bool:
+    """Whether a shrinking core group's members are decommissioned first (kemr.status.decommission).
+
+    Seam: the decommission itself (kemr.status.decommission: the NameNode's DataNode states, its exclude
+    list) speaks HDFS's protocol; only whether it happens is the applications' declaration."""
+    return any(APPLICATIONS[app].decommissions_core for app in resolved.applications)
+
+
 def core_groups_shrink(spec: EMRClusterSpec, resolved: ResolvedCluster, round_: ClusterRound) -> bool:
     """Whether some core group is below its StatefulSet's size (the NameNode must then be asked)."""
-    if not resolved.hdfs_enabled:
+    if not decommissions(resolved):
         return False
     return any(
         live is not None and wanted < live for _, _, wanted, live, _ in _core_inputs(spec, resolved, round_)
@@ -220,7 +229,7 @@ def plan_core_groups(
 ) -> dict[str, d.CoreScaleIn]:
     """Per core group (removed ones included): the StatefulSet's size, held while DataNodes decommission, the
     DataNodes to exclude and the volumes to delete."""
-    if not resolved.hdfs_enabled:
+    if not decommissions(resolved):
         return {}
     claim_names = [c["metadata"]["name"] for c in round_.claims if not c["metadata"].get("deletionTimestamp")]
     before = {g.name: g for g in previous.groups if g.role == GroupRole.CORE}
@@ -233,7 +242,7 @@ def plan_core_groups(
             round_.namenode,
             claim_names,
             (before[name].decommissioning or []) if name in before else [],
-            resolved.endpoints.namenode_ui,
+            resolved.endpoints.urls.get("namenodeUI"),
         )
         for name, statefulset, wanted, live, pods in _core_inputs(spec, resolved, round_)
     }
@@ -245,8 +254,7 @@ def plan_core_groups(
 def endpoints_of(resolved: ResolvedCluster | None, previous: EMRClusterStatus) -> Endpoints:
     if resolved is None:
         return previous.endpoints or Endpoints()
-    e = resolved.endpoints
-    return Endpoints(master=e.master, web_ui=e.web_ui, hdfs=e.hdfs)
+    return Endpoints.model_validate(dict(resolved.endpoints.status))
 
 
 def plan_cluster(
@@ -287,7 +295,7 @@ def plan_cluster(
         task_replicas=scaling.replicas,
         on_demand_fallback=scaling.fallback,
         core_replicas={group: plan.statefulset_replicas for group, plan in core.items()},
-        hdfs_exclude=[ip for plan in core.values() for ip in plan.excluded_ips],
+        decommissioning=[ip for plan in core.values() for ip in plan.excluded_ips],
     )
     groups = s.with_scaling(
         decision.status.groups, scaling, {g.name: g.ready for g in round_.observed.fallbacks}

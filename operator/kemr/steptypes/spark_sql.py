@@ -1,5 +1,5 @@
-"""`sparkSql`: a Spark SQL script, a query or a file of statements, as `spark-sql` runs it (as EMR's Hive
-step)."""
+"""`sparkSql`: a Spark SQL script, a query or a file of statements, as `spark-sql` runs it (HiveQL with
+variables, as EMR's Hive step, is `hive`: kemr.steptypes.hive)."""
 
 from __future__ import annotations
 

@@ -5,12 +5,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from kemr.api.cluster import Application, EMRClusterSpec
-from kemr.api.common import Classification, Configuration
+from kemr.api.common import Configuration
+from kemr.applications import enabled
 from kemr.validate.config import check_configurations, check_pod_overrides
-from kemr.validate.issues import ValidationIssue, key_path
+from kemr.validate.issues import ValidationIssue
 from kemr.validate.step import validate_step
-
-DFS_REPLICATION = "dfs.replication"
 
 
 def validate_cluster(spec: EMRClusterSpec) -> list[ValidationIssue]:
@@ -18,9 +17,10 @@ def validate_cluster(spec: EMRClusterSpec) -> list[ValidationIssue]:
 
     Pure: no I/O. Covers what the CRD's schema and CEL rules can't: keys the operator owns in
     `configurations` (cluster-wide and per group) and in inline steps' Spark conf, fields it owns in
-    `podOverrides`, and HDFS replication against the number of core nodes. It also repeats the CRD's
-    cross-field rules (list-map keys, CEL), so the operator never builds a spec the apiserver would refuse
-    (tests/api/test_fuzz_verdicts.py checks the two verdicts agree).
+    `podOverrides`, and each enabled application's own checks (ApplicationModule.validate). It also
+    repeats the CRD's cross-field rules (list-map keys, CEL; the applications' own `crd_rules` among them),
+    so the operator never builds a spec the apiserver would refuse (tests/api/test_fuzz_verdicts.py checks
+    the two verdicts agree).
     """
     issues: list[ValidationIssue] = list(_crd_rules(spec))
     issues.extend(_reserved_group_names(spec))
@@ -35,10 +35,10 @@ def validate_cluster(spec: EMRClusterSpec) -> list[ValidationIssue]:
         base = f"spec.taskGroups[{task.name}]"
         issues.extend(check_configurations(task.configurations, f"{base}.configurations"))
         issues.extend(check_pod_overrides(task.pod_overrides, f"{base}.podOverrides"))
-    if Application.HDFS in spec.applications:
-        issues.extend(_check_replication(spec))
+    for module in enabled(spec.applications):
+        issues.extend(ValidationIssue(field, message) for field, message in module.validate(spec))
     for step in spec.steps:
-        issues.extend(validate_step(step, f"spec.steps[{step.name}]"))
+        issues.extend(validate_step(step, f"spec.steps[{step.name}]", [a.value for a in spec.applications]))
     return issues
 
 
@@ -78,10 +78,8 @@ def _crd_rules(spec: EMRClusterSpec) -> Iterator[ValidationIssue]:
             )
     if Application.SPARK not in spec.applications:
         yield ValidationIssue("spec.applications", "applications must include Spark")
-    if Application.HDFS in spec.applications and not spec.core_groups:
-        yield ValidationIssue(
-            "spec.coreGroups", "HDFS needs at least one core group (its DataNodes): add one or remove HDFS"
-        )
+    for module in enabled(spec.applications):
+        yield from (ValidationIssue(field, message) for field, message in module.crd_rules(spec))
     if spec.terminate and spec.termination_protected:
         yield ValidationIssue(
             "spec.terminate",
@@ -95,27 +93,3 @@ def _crd_rules(spec: EMRClusterSpec) -> Iterator[ValidationIssue]:
                     f"spec.steps[{step.name}].actionOnFailure",
                     "must be CONTINUE when stepConcurrency > 1",
                 )
-
-
-def _hdfs_site(configurations: list[Configuration]) -> Configuration | None:
-    return next((c for c in configurations if c.classification is Classification.HDFS_SITE), None)
-
-
-def _check_replication(spec: EMRClusterSpec) -> Iterator[ValidationIssue]:
-    """dfs.replication can't exceed the DataNodes there are: HDFS would never finish writing a block."""
-    datanodes = sum(core.replicas for core in spec.core_groups)
-    places = _configuration_places(spec)
-    for field, configurations in places:
-        hdfs_site = _hdfs_site(configurations)
-        if hdfs_site is None or DFS_REPLICATION not in hdfs_site.properties:
-            continue
-        path = key_path(f"{field}[hdfs-site].properties", DFS_REPLICATION)
-        value = hdfs_site.properties[DFS_REPLICATION].strip()
-        if not value.isdigit() or int(value) < 1:
-            yield ValidationIssue(path, f"must be a positive integer, not {value!r}")
-        elif int(value) > datanodes:
-            yield ValidationIssue(
-                path,
-                f"{value} replicas can't be placed on {datanodes} core node(s): lower dfs.replication to at"
-                f" most {datanodes} or add core nodes",
-            )

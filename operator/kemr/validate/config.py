@@ -7,13 +7,13 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from kemr.api.common import Classification, Configuration
+from kemr.applications.base import OwnedKey
 from kemr.validate.issues import ValidationIssue, key_path
 from kemr.validate.owned import (
     CONFIGURATION_OWNED,
     OWNED_LABEL_PREFIXES,
     OWNED_LABELS,
     POD_OWNED_FIELDS,
-    OwnedKey,
     find_owned,
 )
 
@@ -49,7 +49,7 @@ def check_configurations(configurations: list[Configuration], field: str) -> Ite
         base = f"{field}[{classification.value}].properties"
         yield from check_properties(
             configuration.properties,
-            CONFIGURATION_OWNED[classification],
+            CONFIGURATION_OWNED.get(classification, ()),
             base,
             line_format=classification in _LINE_FORMATS,
         )

@@ -8,9 +8,10 @@ credentials in a ConfigMap), so such keys are rejected, naming the key and the s
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from kemr.api.common import Classification
+from kemr.applications import APPLICATIONS
+from kemr.applications import HADOOP_OWNED as APPLICATIONS_HADOOP_OWNED
+from kemr.applications.base import OwnedKey
 
 _NETWORK = "the operator sets addresses and ports from the cluster's Services"
 _DIRS = "the operator mounts the cluster's volumes and sets the directories to them"
@@ -22,19 +23,8 @@ _LOGS = "set spec.logUri instead"
 _K8S = "kemr runs Spark standalone on pods it creates; spark.kubernetes.* settings don't apply"
 
 
-@dataclass(frozen=True)
-class OwnedKey:
-    """A key (or, with `prefix`, every key starting with it) the operator sets itself."""
-
-    key: str
-    why: str
-    prefix: bool = False
-
-    def matches(self, key: str) -> bool:
-        return key.startswith(self.key) if self.prefix else key == self.key
-
-
-# core-site.xml and hdfs-site.xml: the same keys are owned when written as spark.hadoop.<key> in Spark conf.
+# core-site.xml and the applications' Hadoop files (ConfigFile format hadoop-xml): the same keys are owned
+# when written as spark.hadoop.<key> in Spark conf.
 HADOOP_OWNED: dict[Classification, tuple[OwnedKey, ...]] = {
     Classification.CORE_SITE: (
         OwnedKey("fs.defaultFS", "the operator points it at the cluster's NameNode"),
@@ -49,26 +39,7 @@ HADOOP_OWNED: dict[Classification, tuple[OwnedKey, ...]] = {
         OwnedKey("fs.s3a.path.style.access", _S3_ENDPOINT),
         OwnedKey("fs.s3.impl", "the operator maps s3:// to S3A"),
     ),
-    Classification.HDFS_SITE: (
-        OwnedKey("dfs.namenode.rpc-address", _NETWORK),
-        OwnedKey("dfs.namenode.servicerpc-address", _NETWORK),
-        OwnedKey("dfs.namenode.http-address", _NETWORK),
-        OwnedKey("dfs.namenode.https-address", _NETWORK),
-        OwnedKey("dfs.namenode.rpc-bind-host", _NETWORK),
-        OwnedKey("dfs.namenode.http-bind-host", _NETWORK),
-        OwnedKey("dfs.datanode.address", _NETWORK),
-        OwnedKey("dfs.datanode.http.address", _NETWORK),
-        OwnedKey("dfs.datanode.https.address", _NETWORK),
-        OwnedKey("dfs.datanode.ipc.address", _NETWORK),
-        OwnedKey("dfs.namenode.name.dir", _DIRS),
-        OwnedKey("dfs.namenode.edits.dir", _DIRS),
-        OwnedKey("dfs.namenode.checkpoint.dir", _DIRS),
-        OwnedKey("dfs.datanode.data.dir", _DIRS),
-        OwnedKey("dfs.hosts", "the operator manages DataNode membership and decommissioning"),
-        OwnedKey("dfs.hosts.exclude", "the operator manages DataNode membership and decommissioning"),
-        OwnedKey("dfs.nameservices", "a kemr cluster has one NameNode, on its master"),
-        OwnedKey("dfs.ha.", "a kemr cluster has one NameNode, on its master", prefix=True),
-    ),
+    **APPLICATIONS_HADOOP_OWNED,
 }
 
 # Spark keys owned both in the cluster's spark-defaults and in a step's spark.conf.
@@ -118,12 +89,24 @@ _SPARK_ENV_OWNED: tuple[OwnedKey, ...] = (
     OwnedKey("AWS_SESSION_TOKEN", _S3_CREDS),
 )
 
-CONFIGURATION_OWNED: dict[Classification, tuple[OwnedKey, ...]] = {
-    Classification.SPARK_DEFAULTS: _SPARK_OWNED,
-    Classification.SPARK_ENV: _SPARK_ENV_OWNED,
-    Classification.SPARK_LOG4J2: (),
-    **HADOOP_OWNED,
-}
+
+def _configuration_owned() -> dict[Classification, tuple[OwnedKey, ...]]:
+    """Spark's own keys, then each application's, per classification (an application may own keys of
+    another's file, e.g. Hive's spark.sql.catalogImplementation in spark-defaults)."""
+    owned: dict[Classification, tuple[OwnedKey, ...]] = {
+        Classification.SPARK_DEFAULTS: _SPARK_OWNED,
+        Classification.SPARK_ENV: _SPARK_ENV_OWNED,
+        Classification.SPARK_LOG4J2: (),
+        **HADOOP_OWNED,
+    }
+    for module in APPLICATIONS.values():
+        for classification, keys in module.owned.items():
+            if classification not in HADOOP_OWNED:
+                owned[classification] = (*owned.get(classification, ()), *keys)
+    return owned
+
+
+CONFIGURATION_OWNED: dict[Classification, tuple[OwnedKey, ...]] = _configuration_owned()
 
 # A step's spark.conf: the spark-defaults keys, plus what the step's own fields set.
 STEP_CONF_OWNED: tuple[OwnedKey, ...] = (

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 
 from kemr.api.common import Resources
 from kemr.api.quantity import SPARK_MIN_HEAP_MIB, driver_heap_mib, memory_mib, min_driver_memory_mib
@@ -23,13 +23,17 @@ NEEDS_WORKER_SUPPORT = {
 }
 
 
-def validate_step(spec: StepBody, field: str = "spec") -> list[ValidationIssue]:
+def validate_step(
+    spec: StepBody, field: str = "spec", applications: Collection[str] | None = None
+) -> list[ValidationIssue]:
     """Problems of an EMRStep spec, or of an inline step (`field` is then `spec.steps[<name>]`).
 
     What each step type's declarations imply (kemr.steptypes.StepType): its Spark properties hold no key the
     operator owns and none that needs what kemr's workers don't run; a Spark program's driver leaves Spark's
-    minimum heap. Pure: no I/O. An empty list means the step is valid as far as its own spec goes (whether its
-    cluster exists and accepts it is for the controller to find out).
+    minimum heap. With `applications` (the values of the cluster's spec.applications), a type that needs an
+    application (`StepType.needs_application`, e.g. `hive` needs Hive) on a cluster without it is a problem.
+    Pure: no I/O. An empty list means the step is valid as far as its own spec and `applications` go (whether
+    its cluster exists and accepts it is for the controller to find out).
     """
     issues: list[ValidationIssue] = []
     for step_type, body in bodies(spec):
@@ -41,6 +45,16 @@ def validate_step(spec: StepBody, field: str = "spec") -> list[ValidationIssue]:
             issues.extend(_unsupported_conf(conf, conf_path))
         if step_type.spark_program is not None:
             issues.extend(_driver_memory(step_type.driver_resources(body), f"{path}.driver.resources.memory"))
+        needed = step_type.needs_application
+        if applications is not None and needed and needed not in applications:
+            issues.append(
+                ValidationIssue(
+                    path,
+                    f"a {step_type.field} step needs {needed} on its cluster, which runs only"
+                    f" {', '.join(applications)}: add {needed} to the cluster's spec.applications (a new"
+                    " cluster: they are immutable), or run the step elsewhere",
+                )
+            )
     return issues
 
 

@@ -27,6 +27,7 @@ EXAMPLES: dict[str, Path] = {
     "basic": REPO / "manifests" / "examples" / "emrcluster-basic.yaml",
     "full": HERE / "examples" / "full.yaml",
     "spark-only": HERE / "examples" / "spark-only.yaml",
+    "hive": HERE / "examples" / "hive.yaml",
 }
 
 

@@ -86,13 +86,14 @@ def test_client_configuration_computed_defaults_sit_under_the_spec() -> None:
     )
     assert user.client_configuration[Classification.SPARK_DEFAULTS]["spark.executor.memory"] == "1g"
     assert user.client_configuration[Classification.HDFS_SITE]["dfs.replication"] == "1"
-    assert user.hdfs_replication == 1
+    assert int(user.client_configuration[Classification.HDFS_SITE]["dfs.replication"]) == 1
 
 
 @pytest.mark.parametrize(("core_replicas", "expected"), [([1], 1), ([2], 2), ([3], 3), ([4, 5], 3)])
 def test_hdfs_replication_defaults_to_min_3_core_nodes(core_replicas: list[int], expected: int) -> None:
     groups = [{"name": f"c{i}", "replicas": n} for i, n in enumerate(core_replicas)]
-    assert resolve_spec(small_spec(coreGroups=groups)).hdfs_replication == expected
+    client = resolve_spec(small_spec(coreGroups=groups)).client_configuration
+    assert int(client[Classification.HDFS_SITE]["dfs.replication"]) == expected
 
 
 def test_files_render_from_the_final_layers() -> None:

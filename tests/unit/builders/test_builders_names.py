@@ -49,7 +49,7 @@ def test_names_follow_the_scheme() -> None:
     }
     assert resolved.endpoints.master == "spark://sales-master.analytics.svc:7077"
     assert resolved.endpoints.web_ui == "http://sales-master.analytics.svc:8080"
-    assert resolved.endpoints.hdfs == "hdfs://sales-master.analytics.svc:8020"
+    assert resolved.endpoints.urls["hdfs"] == "hdfs://sales-master.analytics.svc:8020"
 
 
 def test_the_longest_names_the_api_allows_fit() -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from golden_support import children_by_key, pod_spec, resolve_spec, small_spec
 
+from kemr.api import Classification
 from kemr.config import OperatorConfig
 
 
@@ -32,12 +33,14 @@ def test_a_core_group_is_held_at_its_size_and_its_leaving_datanodes_excluded() -
     resolved = resolve_spec(
         small_spec(coreGroups=[{"name": "core", "replicas": 2}]),
         core_replicas={"core": 3},
-        hdfs_exclude=["10.0.0.9", "10.0.0.8"],
+        decommissioning=["10.0.0.9", "10.0.0.8"],
     )
     kids = children_by_key(resolved)
     assert kids[("StatefulSet", "sales-core-core")]["spec"]["replicas"] == 3
     assert kids[("ConfigMap", "sales-hdfs-exclude")]["data"] == {"dfs.exclude": "10.0.0.8\n10.0.0.9\n"}
-    assert resolved.hdfs_replication == 2  # follows the spec, not the size held meanwhile
+    assert (
+        resolved.client_configuration[Classification.HDFS_SITE]["dfs.replication"] == "2"
+    )  # follows the spec, not the size held meanwhile
     master = pod_spec(kids[("StatefulSet", "sales-master")])
     namenode = next(c for c in master["containers"] if c["name"] == "namenode")
     assert {"name": "hdfs-exclude", "mountPath": "/etc/kemr/hdfs-exclude", "readOnly": True} in namenode[

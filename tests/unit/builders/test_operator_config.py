@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 from golden_support import resolve_spec, small_spec
 
+from kemr.api import Application
 from kemr.config import IMAGE_REPOSITORY, OperatorConfig, PlacementPreset, load_config
 from kemr.resolve import ResolveError
 
@@ -70,6 +71,6 @@ def test_an_unknown_release_is_a_resolve_error() -> None:
 
 def test_spec_images_override_the_release_image() -> None:
     resolved = resolve_spec(small_spec(images={"Spark": "my/spark:1", "HDFS": "my/hdfs:1"}))
-    assert (resolved.spark_image, resolved.hdfs_image) == ("my/spark:1", "my/hdfs:1")
+    assert (resolved.spark_image, resolved.images[Application.HDFS]) == ("my/spark:1", "my/hdfs:1")
     only_spark = resolve_spec(small_spec(images={"Spark": "my/spark:1"}))
-    assert only_spark.hdfs_image == f"{IMAGE_REPOSITORY}:kemr-1.0"
+    assert only_spark.images[Application.HDFS] == f"{IMAGE_REPOSITORY}:kemr-1.0"

@@ -65,6 +65,15 @@ py4j.protocol.Py4JJavaError: An error occurred while calling o52.csv.
 \tat org.apache.hadoop.fs.s3a.S3AUtils.translateException(S3AUtils.java:255)
 """
 
+SPARK_SQL_SYNTAX_ERROR = """\
+25/11/30 07:00:01 INFO HiveConf: Found configuration file file:/etc/kemr/conf/spark/hive-site.xml
+
+[PARSE_SYNTAX_ERROR] Syntax error at or near 'SELEC'.(line 1, pos 0)
+
+== SQL ==
+SELEC customer_id FROM orders
+^^^
+"""
 JAVA_FAILURE = """\
 25/11/22 07:00:01 INFO SparkContext: Running Spark version 3.5.9
 Exception in thread "main" java.lang.IllegalArgumentException: wrong number of arguments
@@ -160,8 +169,9 @@ def test_successful_job_keeps_exit_code_zero_and_uploads_its_log(driver: Path) -
             "java.nio.file.AccessDeniedException: s3a://demo/out: 403 Forbidden\n",
         ),
         (JAVA_FAILURE, "java.lang.IllegalArgumentException: wrong number of arguments\n"),
+        (SPARK_SQL_SYNTAX_ERROR, "[PARSE_SYNTAX_ERROR] Syntax error at or near 'SELEC'.(line 1, pos 0)\n"),
     ],
-    ids=["python", "chained-python", "py4j", "java"],
+    ids=["python", "chained-python", "py4j", "java", "spark-sql"],
 )
 def test_failed_job_reports_its_exception_and_still_uploads_its_log(
     driver: Path, output: str, message: str
