@@ -32,6 +32,7 @@ from pydantic.alias_generators import to_camel
 CONFIG_ENV: Final = "KEMR_CONFIG"
 PLACEMENT_PRESET_ENV: Final = "KEMR_PLACEMENT_PRESET"
 IMAGE_REPOSITORY: Final = "ghcr.io/kemr-io/kemr-spark"
+TRINO_IMAGE_REPOSITORY: Final = "ghcr.io/kemr-io/kemr-trino"
 
 
 class FrozenModel(BaseModel):
@@ -202,6 +203,10 @@ class Release(FrozenModel):
     scala_version: str = "2.12"
     image: str | None = None
     """The data-plane image; `ghcr.io/kemr-io/kemr-spark:<release>` when unset."""
+    trino_version: str = "476"
+    """Trino of the coordinator, workers and `trino` step drivers (it needs Java 24+: its own image)."""
+    trino_image: str | None = None
+    """The Trino image; `ghcr.io/kemr-io/kemr-trino:<release>` when unset."""
     s3_static_credentials_provider: str = "com.amazonaws.auth.EnvironmentVariableCredentialsProvider"
     """S3A credentials provider reading AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (from the Secret)."""
     s3_workload_identity_credentials_provider: str = "com.amazonaws.auth.DefaultAWSCredentialsProviderChain"
@@ -210,6 +215,9 @@ class Release(FrozenModel):
 
     def image_or_default(self, label: str) -> str:
         return self.image or f"{IMAGE_REPOSITORY}:{label}"
+
+    def trino_image_or_default(self, label: str) -> str:
+        return self.trino_image or f"{TRINO_IMAGE_REPOSITORY}:{label}"
 
 
 class ReleaseOverride(FrozenModel):
@@ -221,6 +229,8 @@ class ReleaseOverride(FrozenModel):
     java_version: str | None = None
     scala_version: str | None = None
     image: str | None = None
+    trino_version: str | None = None
+    trino_image: str | None = None
     s3_static_credentials_provider: str | None = None
     s3_workload_identity_credentials_provider: str | None = None
 
@@ -258,6 +268,14 @@ class Sizing(FrozenModel):
     headroom for executors' off-heap memory and Python workers."""
     min_executor_memory_mib: int = Field(default=512, ge=128)
     """A worker offering less than this to executors is a spec error (resources too small)."""
+    trino_coordinator_memory_fraction: float = Field(default=0.5, gt=0, lt=1)
+    """With Trino: the coordinator's share of what the master's other daemons (HDFS NameNode, Hive metastore)
+    leave; the Spark master gets the rest. CPU is split the same way."""
+    trino_worker_memory_fraction: float = Field(default=0.5, gt=0, lt=1)
+    """With Trino: a Trino worker's share of what a core or task pod's DataNode (if any) leaves; the Spark
+    worker gets the rest. CPU is split the same way."""
+    trino_min_memory_mib: int = Field(default=1024, ge=512)
+    """A Trino coordinator or worker container smaller than this is a spec error (resources too small)."""
 
 
 # --- the whole config ------------------------------------------------------------------------------------

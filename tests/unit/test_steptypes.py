@@ -30,6 +30,7 @@ from kemr.steptypes.command import COMMAND
 from kemr.steptypes.hive import HIVE
 from kemr.steptypes.spark import SPARK
 from kemr.steptypes.spark_sql import SPARK_SQL
+from kemr.steptypes.trino import TRINO
 
 # One sample body per type, as stored (camelCase).
 SAMPLES: dict[str, dict[str, Any]] = {
@@ -50,6 +51,14 @@ SAMPLES: dict[str, dict[str, Any]] = {
         "file": "s3://b/q.q",
         "variables": {"OUTPUT": "s3://b/out/", "INPUT": "s3://b/in/"},
         "driver": {"resources": {"cpu": "1", "memory": "2Gi"}},
+    },
+    "trino": {
+        "query": "SELECT 1",
+        "output": "s3://b/out/result.csv",
+        "catalog": "tpch",
+        "schema": "tiny",
+        "sessionProperties": {"query_max_run_time": "10m", "hive.compression_codec": "ZSTD"},
+        "driver": {"resources": {"cpu": "100m", "memory": "256Mi"}},
     },
 }
 
@@ -156,6 +165,43 @@ def test_each_types_driver_program_and_arguments_as_the_program_receives_them() 
     )
 
 
+def test_a_trino_step_runs_the_trino_images_driver_with_its_session_sorted() -> None:
+    assert (TRINO.spark_program, TRINO.driver_application) == (None, "Trino")
+    assert TRINO.driver_args(_body("trino")) == [
+        *["kemr-trino-step", "--catalog", "tpch", "--schema", "tiny"],
+        *["--session", "hive.compression_codec=ZSTD", "--session", "query_max_run_time=10m"],
+        *["--query", "SELECT 1", "--output", "s3://b/out/result.csv"],
+    ]
+    from_file = EMRStepSpec.model_validate({"clusterRef": {"name": "c"}, "trino": {"file": "s3a://b/q.sql"}})
+    assert from_file.trino is not None
+    assert TRINO.driver_args(from_file.trino) == [
+        *["kemr-trino-step", "--catalog", "hive", "--schema", "default", "--file", "s3a://b/q.sql"]
+    ]
+
+
+def test_trino_add_step_takes_the_clis_session_options_and_an_output() -> None:
+    options = StepOptions(
+        "etl",
+        "t",
+        "trino",
+        query="SELECT 1",
+        args=["--catalog", "tpch", "--session", "a.b=1", "--output", "s3://b/r.csv"],
+    )
+    body = build_step(options)["spec"]["trino"]
+    assert body == {
+        "query": "SELECT 1",
+        "catalog": "tpch",
+        "sessionProperties": {"a.b": "1"},
+        "output": "s3://b/r.csv",
+    }
+    with pytest.raises(StepOptionError, match="--session takes NAME=VALUE"):
+        build_step(StepOptions("etl", "t", "trino", query="SELECT 1", args=["--session", "x"]))
+    with pytest.raises(StepOptionError, match="not '-d'"):
+        build_step(StepOptions("etl", "t", "trino", query="SELECT 1", args=["-d", "N=1"]))
+    with pytest.raises(StepOptionError, match="exactly one of --query"):
+        build_step(StepOptions("etl", "t", "trino"))
+
+
 def test_hive_add_step_takes_emrs_variables_and_nothing_else() -> None:
     options = StepOptions(
         "etl", "h", "hive", file="s3://b/q.q", args=["-d", "INPUT=s3://b/in/", "--hivevar", "N=1"]
@@ -207,6 +253,7 @@ def test_every_add_step_type_name_belongs_to_one_step_type() -> None:
         StepOptions("etl", "c", "sql", file="s3://b/q.sql"),
         StepOptions("etl", "d", "command", args=["true"]),
         StepOptions("etl", "e", "hive", query="SELECT ${N}", args=["-d", "N=1"]),
+        StepOptions("etl", "f", "trino", file="s3://b/q.sql", args=["--schema", "sales"]),
     ],
     ids=lambda o: o.type,
 )

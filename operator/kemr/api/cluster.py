@@ -43,6 +43,7 @@ class Application(StrEnum):
     SPARK = "Spark"
     HDFS = "HDFS"
     HIVE = "Hive"
+    TRINO = "Trino"
 
 
 class CapacityType(StrEnum):
@@ -60,6 +61,9 @@ class ApplicationImages(KemrModel):
     """Image of the Spark master, workers and drivers."""
     hdfs: str | None = Field(default=None, alias="HDFS", max_length=512)
     """Image of the HDFS NameNode and DataNodes."""
+    trino: str | None = Field(default=None, alias="Trino", max_length=512)
+    """Image of the Trino coordinator, workers and `trino` step drivers (the release's Trino image when
+    unset: it runs on a newer Java than Spark's)."""
 
 
 class MasterSpec(KemrModel):
@@ -311,6 +315,12 @@ _SPEC_RULES = [
         field_path=".catalog",
     ),
     cel(
+        "!('Trino' in self.applications) || 'Hive' in self.applications",
+        "Trino's hive catalog is the cluster's Hive metastore: add Hive to spec.applications (with"
+        " spec.catalog for tables that outlive the cluster), or remove Trino",
+        field_path=".applications",
+    ),
+    cel(
         "!('HDFS' in self.applications) || (has(self.coreGroups) && size(self.coreGroups) > 0)",
         "HDFS needs at least one core group (its DataNodes): add one to coreGroups or remove HDFS from"
         " applications",
@@ -346,8 +356,9 @@ class EMRClusterSpec(KemrModel):
             ),
         },
     )
-    """Applications to run: Spark, and optionally HDFS and Hive (a Hive metastore for Spark SQL and `hive`
-    steps: the cluster's own, or the DataCatalog named in spec.catalog). Immutable."""
+    """Applications to run: Spark, and optionally HDFS, Hive (a Hive metastore for Spark SQL and `hive`
+    steps: the cluster's own, or the DataCatalog named in spec.catalog) and Trino (a coordinator on the
+    master, a worker in every core and task pod, `trino` steps; needs Hive). Immutable."""
     images: ApplicationImages | None = None
     """Per-application image overrides."""
     master: MasterSpec = Field(default_factory=MasterSpec)
@@ -470,6 +481,9 @@ class Endpoints(KemrModel):
     metastore: str | None = None
     """The Hive metastore's thrift URI (hive.metastore.uris): the cluster's own, thrift://<host>:9083, or its
     DataCatalog's."""
+    trino: str | None = None
+    """The Trino coordinator's HTTP URL (JDBC `jdbc:trino://<host>:8889`, the CLI's --server, the web UI at
+    /ui/), http://<host>:8889 as on EMR."""
 
 
 class GroupRole(StrEnum):

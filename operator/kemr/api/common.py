@@ -52,6 +52,11 @@ class Classification(StrEnum):
     CORE_SITE = "core-site"
     HDFS_SITE = "hdfs-site"
     HIVE_SITE = "hive-site"
+    TRINO_CONFIG = "trino-config"
+    TRINO_LOG = "trino-log"
+    TRINO_CONNECTOR_HIVE = "trino-connector-hive"
+    TRINO_CONNECTOR_TPCH = "trino-connector-tpch"
+    TRINO_CONNECTOR_MEMORY = "trino-connector-memory"
 
 
 class Configuration(KemrModel):
@@ -61,7 +66,9 @@ class Configuration(KemrModel):
     """Which file: spark-defaults (spark-defaults.conf), spark-env (environment variables of the Spark
     daemons and drivers), spark-log4j2 (log4j2.properties), core-site (core-site.xml), hdfs-site
     (hdfs-site.xml), hive-site (hive-site.xml: the Hive client's, read by Spark SQL, and the cluster's own
-    metastore's)."""
+    metastore's), and Trino's as EMR names them: trino-config (config.properties), trino-log
+    (log.properties), trino-connector-hive, trino-connector-tpch and trino-connector-memory (the catalogs
+    hive, tpch and memory)."""
     properties: dict[str, Annotated[str, Field(max_length=MAX_PROPERTY_VALUE_LENGTH)]] = Field(
         default_factory=dict, max_length=MAX_PROPERTIES
     )

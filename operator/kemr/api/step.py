@@ -27,6 +27,11 @@ APPLICATION_FILE_PATTERN = r"^(s3a?://[^/\s]+/\S+|hdfs://\S+|(file|local):/\S+|/
 MAX_SQL_QUERY_LENGTH = 65536
 # A Hive variable's name: what `${NAME}` substitution matches.
 HIVE_VARIABLE_PATTERN = r"^[A-Za-z_][A-Za-z0-9_.]*$"
+# An S3 object (a `trino` step's file or output): the step's driver reads and writes S3 itself, not through
+# Hadoop's FileSystem.
+S3_OBJECT_PATTERN = r"^s3a?://[^/\s]+/\S*[^/\s]$"
+# A Trino identifier (catalog, schema, session property name), unquoted.
+TRINO_NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_.]*$"
 
 ApplicationFile = Annotated[str, Field(max_length=MAX_URI_LENGTH, pattern=APPLICATION_FILE_PATTERN)]
 Arg = Annotated[str, Field(max_length=MAX_ARG_LENGTH)]
@@ -137,6 +142,49 @@ class HiveStep(KemrModel):
     """The driver pod."""
 
 
+class TrinoStep(KemrModel):
+    """SQL run by the cluster's Trino, as the Trino CLI runs `--execute`/`--file` on EMR: exactly one of query
+    or file. The statements run in order through the coordinator; the rows of the last one that returns
+    rows go to `output` as CSV. A failing statement fails the step with Trino's error name, message and
+    query id. Needs Trino in the cluster's spec.applications."""
+
+    model_config = cel_rules(
+        cel(
+            "has(self.query) != has(self.file)",
+            "exactly one of query or file must be set",
+        ),
+    )
+
+    query: str | None = Field(default=None, min_length=1, max_length=MAX_SQL_QUERY_LENGTH)
+    """Trino SQL statements, separated by semicolons."""
+    file: str | None = Field(default=None, max_length=MAX_URI_LENGTH, pattern=S3_OBJECT_PATTERN)
+    """A file of Trino SQL statements on S3 (s3://bucket/key or s3a://), read with the cluster's S3
+    settings."""
+    output: str | None = Field(default=None, max_length=MAX_URI_LENGTH, pattern=S3_OBJECT_PATTERN)
+    """Where the last result goes, as one CSV object with a header row (s3://bucket/path/result.csv).
+    Unset: the rows are printed to the driver's log only. To write results into a table, use SQL
+    (`INSERT INTO`, `CREATE TABLE ... AS`)."""
+    catalog: str = Field(default="hive", max_length=128, pattern=TRINO_NAME_PATTERN)
+    """The session's catalog (hive, tpch, memory), for unqualified table names."""
+    schema_: str = Field(default="default", alias="schema", max_length=128, pattern=TRINO_NAME_PATTERN)
+    """The session's schema (a Hive database in the hive catalog)."""
+    session_properties: dict[str, Annotated[str, Field(max_length=MAX_PROPERTY_VALUE_LENGTH)]] = Field(
+        default_factory=dict,
+        max_length=MAX_PROPERTIES,
+        json_schema_extra=validations(
+            cel(
+                f"self.all(name, size(name) <= 128 && name.matches('{TRINO_NAME_PATTERN}'))",
+                "a session property's name is letters, digits, '_' and '.' (catalog.property), starting with"
+                " a letter or '_' (at most 128 characters)",
+            )
+        ),
+    )
+    """Trino session properties (the CLI's `--session NAME=VALUE`), e.g. {query_max_run_time: 10m,
+    hive.insert_existing_partitions_behavior: OVERWRITE}."""
+    driver: DriverSpec = Field(default_factory=DriverSpec)
+    """The pod the statements are sent from (the work is the Trino workers'): its CPU and memory."""
+
+
 class CommandStep(KemrModel):
     """An arbitrary command run in the cluster's image, as EMR's command-runner.jar."""
 
@@ -159,7 +207,7 @@ class Retry(KemrModel):
 
 # The step types: StepBody's fields holding a step's body, as the CRD names them; exactly one is set. Their
 # behaviour (driver, validation, scaling demand, kubectl) is registered in kemr.steptypes, in this order.
-STEP_TYPE_FIELDS = ("spark", "sparkSql", "command", "hive")
+STEP_TYPE_FIELDS = ("spark", "sparkSql", "command", "hive", "trino")
 
 
 def _exactly_one_of(fields: tuple[str, ...]) -> dict[str, str]:
@@ -181,13 +229,16 @@ class StepBody(KemrModel):
     """After a failure: CONTINUE runs the next step; CANCEL_AND_WAIT cancels the cluster's pending steps and
     waits; TERMINATE_CLUSTER terminates the cluster. Only CONTINUE when the cluster's stepConcurrency > 1."""
     spark: SparkStep | None = None
-    """A Spark application (PySpark file or JAR). Exactly one of spark, sparkSql, command, hive."""
+    """A Spark application (PySpark file or JAR). Exactly one of spark, sparkSql, command, hive, trino."""
     spark_sql: SparkSqlStep | None = None
-    """A Spark SQL query or file. Exactly one of spark, sparkSql, command, hive."""
+    """A Spark SQL query or file. Exactly one of spark, sparkSql, command, hive, trino."""
     command: CommandStep | None = None
-    """A command in the cluster image. Exactly one of spark, sparkSql, command, hive."""
+    """A command in the cluster image. Exactly one of spark, sparkSql, command, hive, trino."""
     hive: HiveStep | None = None
-    """A HiveQL query or script, with variables. Exactly one of spark, sparkSql, command, hive."""
+    """A HiveQL query or script, with variables. Exactly one of spark, sparkSql, command, hive, trino."""
+    trino: TrinoStep | None = None
+    """Trino SQL, a query or a file, its result to S3 as CSV. Exactly one of spark, sparkSql, command, hive,
+    trino."""
     retry: Retry = Field(default_factory=Retry)
     """Attempts and backoff."""
     active_deadline_seconds: int | None = Field(default=None, ge=1)

@@ -1,6 +1,6 @@
 """The applications a cluster runs (`spec.applications`), registered in one table: what each one (Spark,
-HDFS, Hive) contributes, declared in its own module as an `ApplicationModule`, and looked up here by the
-stages (validate, resolve, builders) that iterate over the enabled ones and never name one. Adding an
+HDFS, Hive, Trino) contributes, declared in its own module as an `ApplicationModule`, and looked up here by
+the stages (validate, resolve, builders) that iterate over the enabled ones and never name one. Adding an
 application: docs/operator.md, "Adding an application".
 
 Pure; sits below kemr.validate (owned keys, spec checks) beside kemr.steptypes, and imports only kemr.api
@@ -16,9 +16,10 @@ from kemr.applications.base import ApplicationModule, ClusterContext, ConfigFile
 from kemr.applications.hdfs import HDFS
 from kemr.applications.hive import HIVE
 from kemr.applications.spark import SPARK
+from kemr.applications.trino import TRINO
 
 APPLICATIONS: dict[Application, ApplicationModule] = {
-    module.application: module for module in (SPARK, HDFS, HIVE)
+    module.application: module for module in (SPARK, HDFS, HIVE, TRINO)
 }
 """Every application, in the order their containers, ports, files and scripts appear (Spark first)."""
 

@@ -29,6 +29,7 @@ CORE = c.ROLE_CORE
 TASK = c.ROLE_TASK
 DRIVER = c.ROLE_DRIVER
 ALL = "all"  # owned properties of every daemon and driver
+CONF_DIR = "/etc/kemr/conf"  # the group's ConfigMap: each ConfigFile at CONF_DIR/<its path>
 DATA_DIR = "/data"  # the pod's data volume (a PVC on master and core pods, an emptyDir on task pods)
 MIN_DAEMON_MEMORY_MIB = 256  # below this a JVM daemon doesn't start
 
@@ -138,6 +139,8 @@ class Daemon:
     share: Callable[[ContainerSize, Sizing], ContainerSize] | None = None
     """What it takes from the pod's resources; None for the pod's main daemon (Spark's), which gets what
     the others leave. Each daemon needs at least 1m of CPU."""
+    share_of_rest: bool = False
+    """`share` is given what the daemons before it (earlier applications') left, not the whole pod."""
     min_memory_mib: int | None = None
     """Below this the pod is refused (`... is too small: it leaves 200Mi for <what>`)."""
     readiness: str = ""
@@ -235,6 +238,9 @@ class ApplicationModule:
     """Its name in spec.applications."""
     image: Callable[[ApplicationImages], str | None]
     """The image spec.images sets for its daemons (None: the release's image)."""
+    release_image: Callable[[Release, str], str] | None = None
+    """Its image in a release (the release and its label) when spec.images sets none; None: the release's
+    data-plane image (Spark's)."""
     daemons: Mapping[str, tuple[Daemon, ...]] = field(default_factory=dict)
     """Per role (MASTER, CORE, TASK): the containers it adds to the pods, after the earlier applications'."""
     volumes: Mapping[str, tuple[ConfigMapVolume, ...]] = field(default_factory=dict)

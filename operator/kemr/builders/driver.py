@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from kemr.api import EMRStepSpec, Resources
+from kemr.api import Application, EMRStepSpec, Resources
 from kemr.api import constants as c
 from kemr.builders.overrides import apply_pod_overrides
 from kemr.builders.pod import (
@@ -79,6 +79,15 @@ def _driver_env(resolved: ResolvedCluster, step: str, attempt: int) -> list[dict
     return env
 
 
+def _driver_image(resolved: ResolvedCluster, spec: EMRStepSpec) -> str:
+    """The image of the step type's driver: its application's (`StepType.driver_application`), else
+    Spark's."""
+    found = step_body(spec)
+    if found is None or found[0].driver_application is None:
+        return resolved.spark_image
+    return resolved.images[Application(found[0].driver_application)]
+
+
 def _resources(spec: EMRStepSpec) -> Resources:
     found = step_body(spec)
     return found[0].driver_resources(found[1]) if found else Resources()
@@ -111,7 +120,7 @@ def build_driver_pod(
             "containers": [
                 {
                     "name": DRIVER_CONTAINER,
-                    "image": resolved.spark_image,
+                    "image": _driver_image(resolved, spec),
                     "imagePullPolicy": resolved.image_pull_policy,
                     "command": driver_command(resolved, name, spec),
                     "env": [

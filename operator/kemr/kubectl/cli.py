@@ -1,4 +1,5 @@
-"""`kubectl emr`: list, describe, add steps to, read driver logs of, terminate EMRClusters.
+"""`kubectl emr`: list, describe, add steps to, read driver logs of, terminate EMRClusters, and query them
+with Trino.
 
 See docs/kubectl-plugin.md.
 
@@ -17,6 +18,7 @@ from typing import Any, TextIO
 
 from kemr.api.constants import CLUSTER_KIND, STEP_KIND
 from kemr.api.step import ActionOnFailure
+from kemr.applications.trino import COORDINATOR, TRINO_PORT
 from kemr.builders.driver import DRIVER_CONTAINER
 from kemr.kubectl import format as fmt
 from kemr.kubectl.kube import Kube, PluginError, ServerError
@@ -106,7 +108,38 @@ def build_parser() -> argparse.ArgumentParser:
         "terminate", parents=[common], help="terminate a cluster (spec.terminate)"
     )
     terminate.add_argument("cluster")
+
+    trino = commands.add_parser(
+        "trino",
+        parents=[common],
+        help="Trino's CLI on a cluster's coordinator: a query shell, or one query with --execute",
+    )
+    trino.add_argument("cluster")
+    trino.add_argument("-e", "--execute", metavar="SQL", help="run these statements and exit")
+    trino.add_argument("--catalog", default="hive", help="the session's catalog (default: hive)")
+    trino.add_argument("--schema", default="default", help="the session's schema (default: default)")
+    trino.add_argument(
+        "--output-format", help="the CLI's output format, e.g. CSV_HEADER (default: the CLI's own)"
+    )
     return parser
+
+
+def trino_cli_command(args: argparse.Namespace, namespace: str, pod: str) -> list[str]:
+    """The `kubectl exec` running Trino's CLI (the Trino image's `trino`) in the coordinator's container of
+    the master pod `pod`, against the coordinator on localhost; interactive (-it) without --execute."""
+    kubectl = ["kubectl"]
+    if args.kubeconfig:
+        kubectl += ["--kubeconfig", args.kubeconfig]
+    if args.context:
+        kubectl += ["--context", args.context]
+    tty = [] if args.execute else ["-it"]
+    cli = ["trino", "--server", f"http://127.0.0.1:{TRINO_PORT}", "--catalog", args.catalog]
+    cli += ["--schema", args.schema]
+    if args.output_format:
+        cli += ["--output-format", args.output_format]
+    if args.execute:
+        cli += ["--execute", args.execute]
+    return [*kubectl, "exec", *tty, "-n", namespace, pod, "-c", COORDINATOR.name, "--", *cli]
 
 
 def _paint(out: TextIO) -> fmt.Paint:
@@ -249,6 +282,24 @@ class Plugin:
             raise
         self.print(f"emrcluster.kemr.io/{name} terminating")
         return 0
+
+    def trino(self) -> int:
+        name = self.args.cluster
+        cluster = self.kube.get(CLUSTER_KIND, self.namespace, name)
+        if "Trino" not in ((cluster.get("spec") or {}).get("applications") or []):
+            raise PluginError(
+                f"EMRCluster {name} doesn't run Trino: its spec.applications (immutable) must include it;"
+                " create a cluster with applications [Spark, Hive, Trino]"
+            )
+        status = cluster.get("status") or {}
+        state = status.get("state") or "STARTING"
+        if state not in ("WAITING", "RUNNING") or not (status.get("endpoints") or {}).get("trino"):
+            raise PluginError(
+                f"EMRCluster {name} is {state}: Trino answers once it is WAITING or RUNNING"
+                f" (kubectl emr describe {name})"
+            )
+        command = trino_cli_command(self.args, self.namespace, f"{name}-master-0")
+        os.execvp(command[0], command)  # replaces this process: the CLI gets the terminal
 
 
 def run(argv: Sequence[str], out: TextIO, err: TextIO, kube: Kube | None = None) -> int:

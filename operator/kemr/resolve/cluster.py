@@ -85,7 +85,7 @@ def resolve_cluster(
     cluster_overrides = (spec.pod_overrides,) if spec.pod_overrides else ()
     _check_unique_groups(spec)
 
-    images = _images(spec.images, release.image_or_default(spec.release))
+    images = _images(spec.images, release, spec.release)
     apps = _Apps(context, modules, images, config)
     master = _master(apps, base, common_owned, cluster_overrides)
     core_groups = tuple(
@@ -165,10 +165,12 @@ def _endpoints(context: ClusterContext, modules: Sequence[ApplicationModule]) ->
     return Endpoints(master=urls["master"], web_ui=urls["webUI"], urls=urls, status=status)
 
 
-def _images(images: ApplicationImages | None, release_image: str) -> dict[Application, str]:
-    """Every registered application's image: spec.images' if set, else the release's."""
+def _images(images: ApplicationImages | None, release: Release, label: str) -> dict[Application, str]:
+    """Every registered application's image: spec.images' if set, else the release's (its own image for an
+    application that has one, e.g. Trino's, else the data-plane image)."""
     return {
-        app: (module.image(images) if images else None) or release_image
+        app: (module.image(images) if images else None)
+        or (module.release_image(release, label) if module.release_image else release.image_or_default(label))
         for app, module in APPLICATIONS.items()
     }
 

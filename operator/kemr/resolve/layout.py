@@ -17,7 +17,7 @@ UID: Final = 185
 GID: Final = 185
 
 # Mounts.
-CONF_DIR: Final = "/etc/kemr/conf"  # the group's ConfigMap
+CONF_DIR: Final = base.CONF_DIR  # the group's ConfigMap
 SPARK_CONF_DIR: Final = f"{CONF_DIR}/spark"
 HADOOP_CONF_DIR: Final = f"{CONF_DIR}/hadoop"
 SCRIPTS_DIR: Final = "/opt/kemr/scripts"  # the cluster's scripts ConfigMap

@@ -1,7 +1,8 @@
 """How a pod's resources are split between its daemons, and what a Spark worker offers executors.
 
 The daemons are the enabled applications' (kemr.applications): each but the pod's main one (Spark's) takes
-its declared share; the main one gets the rest."""
+its declared share, of the pod or (`share_of_rest`, Trino's) of what the daemons before it left; the main
+one gets the rest."""
 
 from __future__ import annotations
 
@@ -67,12 +68,13 @@ def size_pod(
     if len(daemons) > 1 and pod.cpu_millis < len(daemons):
         labels = " + ".join(d.label for d in daemons)
         raise ResolveError(f"{field}.resources.cpu", f"{subject} needs at least {len(daemons)}m ({labels})")
-    shares = [d.share(pod, sizing) if d.share else None for d in daemons]
-    taken = [s for s in shares if s is not None]
-    rest = ContainerSize(
-        cpu_millis=pod.cpu_millis - sum(s.cpu_millis for s in taken),
-        memory_mib=pod.memory_mib - sum(s.memory_mib for s in taken),
-    )
+    shares: list[ContainerSize | None] = []
+    rest = pod  # what the daemons sized so far leave
+    for daemon in daemons:
+        share = daemon.share(rest if daemon.share_of_rest else pod, sizing) if daemon.share else None
+        if share is not None:
+            rest = ContainerSize(rest.cpu_millis - share.cpu_millis, rest.memory_mib - share.memory_mib)
+        shares.append(share)
     sizes = [share or rest for share in shares]
     for daemon, size in zip(daemons, sizes, strict=True):
         if daemon.min_memory_mib is not None:

@@ -1,6 +1,6 @@
-"""The step types, registered in one table: what each one (`spark`, `sparkSql`, `command`, `hive`) is,
-declared in its own module as a `StepType`, and looked up here by the stages that depend on it (validate,
-builders, status, kubectl). Adding a type: docs/operator.md, "Adding a step type".
+"""The step types, registered in one table: what each one (`spark`, `sparkSql`, `command`, `hive`,
+`trino`) is, declared in its own module as a `StepType`, and looked up here by the stages that depend on
+it (validate, builders, status, kubectl). Adding a type: docs/operator.md, "Adding a step type".
 
 Pure; sits below kemr.validate (which validates inline steps too) and imports only kemr.api.
 """
@@ -16,8 +16,9 @@ from kemr.steptypes.command import COMMAND
 from kemr.steptypes.hive import HIVE
 from kemr.steptypes.spark import SPARK
 from kemr.steptypes.spark_sql import SPARK_SQL
+from kemr.steptypes.trino import TRINO
 
-STEP_TYPES: tuple[StepType[Any], ...] = (SPARK, SPARK_SQL, COMMAND, HIVE)
+STEP_TYPES: tuple[StepType[Any], ...] = (SPARK, SPARK_SQL, COMMAND, HIVE, TRINO)
 """Every step type, in kemr.api.step.STEP_TYPE_FIELDS' order: a step set to more than one (which the CRD
 refuses) is taken as the first."""
 

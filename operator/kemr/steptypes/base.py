@@ -72,6 +72,9 @@ class StepType(Generic[BodyT]):
     """The application (kemr.api.cluster.Application's value, e.g. `Hive`) the cluster must run for steps of
     this type; a step on a cluster without it fails validation (VALIDATION_ERROR) naming the field and the
     fix. None: Spark, which every cluster runs, is enough."""
+    driver_application: str | None = None
+    """The application (kemr.api.cluster.Application's value) whose image runs the driver, e.g. `Trino`;
+    None: Spark's (the data-plane image)."""
     conf_field: str | None = None
     """The body's field holding the application's Spark properties (`conf`, as `--conf`); None: the type
     sets none, and its steps are counted at one worker's worth of executors (kemr.status.scaling)."""

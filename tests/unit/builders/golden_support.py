@@ -28,6 +28,7 @@ EXAMPLES: dict[str, Path] = {
     "full": HERE / "examples" / "full.yaml",
     "spark-only": HERE / "examples" / "spark-only.yaml",
     "hive": HERE / "examples" / "hive.yaml",
+    "trino": HERE / "examples" / "trino.yaml",
 }
 
 

@@ -57,7 +57,14 @@ def test_every_mount_is_of_a_volume_the_module_declares_for_the_role(module: App
 
 def test_status_endpoints_are_fields_of_the_api_and_declared_by_their_module() -> None:
     aliases = {field.alias or name for name, field in Endpoints.model_fields.items()}
-    resolved = resolve_spec(small_spec(applications=[a.value for a in Application]))
+    big = {"resources": {"cpu": "2", "memory": "8Gi"}}
+    every_application = small_spec(
+        applications=[a.value for a in Application],
+        master=big,
+        coreGroups=[{"name": "core", "replicas": 2, **big}],
+        taskGroups=[{"name": "spot", "minReplicas": 1, "maxReplicas": 4, **big}],
+    )
+    resolved = resolve_spec(every_application)
     for module in MODULES:
         assert set(module.status_endpoints) <= aliases
         assert set(module.status_endpoints) <= set(resolved.endpoints.urls)
