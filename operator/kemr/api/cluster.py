@@ -266,7 +266,7 @@ class NetworkPolicySpec(KemrModel):
     enabled: bool = True
     """Create the NetworkPolicy."""
     allowed_clients: list[NetworkPeer] = Field(default_factory=list, max_length=32)
-    """Other pods allowed to reach the cluster's services (Spark master, web UIs, HDFS)."""
+    """Other pods allowed to reach the cluster's services (Spark master, web UIs, HDFS, Trino)."""
 
 
 # Cluster-wide rules on the spec.
