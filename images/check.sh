@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# images/check.sh [spark|operator|all]: run an image's checks on this machine, without a node or a container
+# images/check.sh [spark|operator|trino|all]: run an image's checks on this machine, without a node or a container
 # runtime: the image's root filesystem (buildah mount) read-only, a fresh tmpfs on /tmp, the image's user and
 # environment, in private mount, UTS and pid namespaces (as root: unshare + chroot --userspec).
 # Data plane (docs/image-contract.md): java, python3 + pyspark, hdfs version, spark-submit --version, the S3A
@@ -8,6 +8,9 @@
 # PostgreSQL (kemr-postgres) initialised in and restarted on a "volume", the Hive Metastore's schema made in it
 # (kemr-metastore-schema), the metastore (kemr-metastore) serving a Spark session's catalog, and the same on Derby.
 # Operator: `kemr --help` and the locked dependencies import, as uid 65532.
+# Trino (only when named: `all` is spark + operator, as for images/build.sh): java 25, `trino --version`, a
+# single-node server (kemr-trino-server) with the tpch and memory catalogs, kemr-trino-step's CSV output, a
+# multi-statement file, a syntax error's exit code and termination message, and kemr-trino-drain stopping it.
 set -euo pipefail
 # shellcheck source=lib.sh
 . "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/lib.sh"
@@ -193,6 +196,92 @@ kill "$hms"
 step all checks passed
 CHECKS
 
+# Runs inside the Trino image, as 185, with only the image's environment. Every wait is bounded; times are printed.
+read -r -d '' trino_checks <<'CHECKS' || true
+set -euo pipefail
+step() { printf '\n== %s\n' "$*"; }
+step "id: $(id)"
+step java -version; java -version 2>&1 | tee /tmp/java.txt; grep -q 'version "25' /tmp/java.txt
+step trino --version; trino --version
+step root filesystem is read-only; if touch /opt/trino/x 2>/dev/null; then echo "writable!"; exit 1; fi; echo ok
+step "kemr-trino-server: a missing variable is named, exit 2"
+rc=0; env -u TRINO_CONF_DIR kemr-trino-server 2>/tmp/err.txt || rc=$?
+cat /tmp/err.txt; [ "$rc" = 2 ] && grep -q TRINO_CONF_DIR /tmp/err.txt
+
+step "kemr-trino-server: a single-node coordinator with the tpch and memory catalogs"
+mkdir -p /tmp/conf/catalog /tmp/local
+cat >/tmp/conf/config.properties <<'EOF'
+coordinator=true
+node-scheduler.include-coordinator=true
+http-server.http.port=8889
+discovery.uri=http://localhost:8889
+query.max-memory=256MB
+query.max-memory-per-node=256MB
+shutdown.grace-period=2s
+EOF
+echo 'connector.name=tpch' >/tmp/conf/catalog/tpch.properties
+echo 'connector.name=memory' >/tmp/conf/catalog/memory.properties
+start=$SECONDS
+TRINO_CONF_DIR=/tmp/conf TRINO_HEAP_MB=1024 KEMR_POD_NAME=check-master-0 KEMR_CLUSTER=Check.Cluster \
+  KEMR_LOCAL=/tmp/local kemr-trino-server >/tmp/server.log 2>&1 &
+server=$!
+python3 - <<'WAIT' || { grep -v '^\s*at ' /tmp/server.log | tail -40; exit 1; }
+import json, time, urllib.request
+deadline = time.monotonic() + 120
+while True:
+    try:
+        with urllib.request.urlopen("http://127.0.0.1:8889/v1/info", timeout=5) as r:
+            info = json.load(r)
+        if not info["starting"]:
+            print(info)
+            break
+    except OSError as e:
+        info = str(e)
+    if time.monotonic() > deadline:
+        raise SystemExit(f"Trino not started after 120 s: {info}")
+    time.sleep(0.5)
+WAIT
+echo "server started in $((SECONDS - start)) s"
+grep -x 'node.environment=check_cluster' /tmp/local/trino/etc/node.properties
+
+export KEMR_TRINO_SERVER=http://127.0.0.1:8889 KEMR_TERMINATION_LOG=/tmp/termination-log
+step "kemr-trino-step --query --output: CSV with a header"
+start=$SECONDS
+kemr-trino-step --query "SELECT count(*) AS n FROM tpch.tiny.nation" --output /tmp/out.csv
+[ "$(od -An -c /tmp/out.csv | tr -d ' \n')" = 'n\n25\n' ] || { echo "unexpected CSV:"; cat /tmp/out.csv; exit 1; }
+echo "CSV ok ($((SECONDS - start)) s)"
+
+step "kemr-trino-step --file: statements in order, the last query's rows"
+cat >/tmp/script.sql <<'EOF'
+-- a table in the memory catalog, then a query of it
+CREATE TABLE memory.default.t AS SELECT nationkey, name FROM tpch.tiny.nation WHERE regionkey = 1;
+SELECT name, nationkey FROM memory.default.t
+ORDER BY nationkey;
+EOF
+start=$SECONDS
+kemr-trino-step --file /tmp/script.sql --session query_max_run_time=1m --output /tmp/file.csv
+[ "$(head -n 2 /tmp/file.csv)" = "$(printf 'name,nationkey\nARGENTINA,1')" ] && [ "$(wc -l </tmp/file.csv)" = 6 ] \
+  || { echo "unexpected CSV:"; cat /tmp/file.csv; exit 1; }
+echo "file ok ($((SECONDS - start)) s)"
+
+step "kemr-trino-step: a syntax error exits 1 with Trino's error name and the query id"
+rc=0; kemr-trino-step --query "SELEC 1" || rc=$?
+cat /tmp/termination-log; echo
+[ "$rc" = 1 ] && grep -qE '^Trino query [0-9]{8}_[0-9]{6}_[0-9]{5}_[a-z0-9]{5} failed: SYNTAX_ERROR: ' /tmp/termination-log
+step "kemr-trino-step: an unreachable server exits 2"
+rc=0; kemr-trino-step --server http://127.0.0.1:1 --query "SELECT 1" 2>/dev/null || rc=$?
+cat /tmp/termination-log; echo; [ "$rc" = 2 ]
+
+step "kemr-trino-drain: the server shuts down gracefully"
+start=$SECONDS
+timeout 90 kemr-trino-drain 8889 60
+timeout 30 tail --pid="$server" -f /dev/null || { echo "server still running"; tail -20 /tmp/server.log; exit 1; }
+wait "$server" || true
+echo "server exited $((SECONDS - start)) s after the drain began"
+kemr-trino-drain 8889 5  # nothing to drain: still exit 0
+step all checks passed
+CHECKS
+
 read -r -d '' operator_checks <<'CHECKS' || true
 set -euo pipefail
 echo "id: $(id)"
@@ -203,7 +292,10 @@ CHECKS
 
 main() {
   local what=${1:-spark} start=$SECONDS
-  case "$what" in spark | operator | all) ;; *) echo "usage: images/check.sh [spark|operator|all]" >&2; exit 2 ;; esac
+  case "$what" in
+    spark | operator | trino | all) ;;
+    *) echo "usage: images/check.sh [spark|operator|trino|all]  (all = spark + operator)" >&2; exit 2 ;;
+  esac
   [ "$(id -u)" -eq 0 ] || die "images/check.sh needs root (mount namespaces, chroot)"
   if [ "$what" = spark ] || [ "$what" = all ]; then
     run_in_image "$SPARK_IMAGE" 185:185 "$spark_checks"
@@ -212,6 +304,10 @@ main() {
   if [ "$what" = operator ] || [ "$what" = all ]; then
     run_in_image "$(operator_image)" 65532:65532 "$operator_checks"
     log "$(operator_image): checks passed"
+  fi
+  if [ "$what" = trino ]; then
+    run_in_image "$TRINO_IMAGE" 185:185 "$trino_checks"
+    log "$TRINO_IMAGE: checks passed"
   fi
   log "image checks passed in $((SECONDS - start)) s"
 }
