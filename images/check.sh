@@ -204,6 +204,24 @@ step "id: $(id)"
 step java -version; java -version 2>&1 | tee /tmp/java.txt; grep -q 'version "25' /tmp/java.txt
 step trino --version; trino --version
 step root filesystem is read-only; if touch /opt/trino/x 2>/dev/null; then echo "writable!"; exit 1; fi; echo ok
+wait_started() {  # PORT SECONDS: until Trino on PORT says starting=false
+  python3 - "$1" "$2" <<'WAIT'
+import json, sys, time, urllib.request
+url, deadline = f"http://127.0.0.1:{sys.argv[1]}/v1/info", time.monotonic() + float(sys.argv[2])
+while True:
+    try:
+        with urllib.request.urlopen(url, timeout=5) as r:
+            info = json.load(r)
+        if not info["starting"]:
+            print(info)
+            break
+    except OSError as e:
+        info = str(e)
+    if time.monotonic() > deadline:
+        raise SystemExit(f"{url}: not started after {sys.argv[2]} s: {info}")
+    time.sleep(0.5)
+WAIT
+}
 step "kemr-trino-server: a missing variable is named, exit 2"
 rc=0; env -u TRINO_CONF_DIR kemr-trino-server 2>/tmp/err.txt || rc=$?
 cat /tmp/err.txt; [ "$rc" = 2 ] && grep -q TRINO_CONF_DIR /tmp/err.txt
@@ -221,27 +239,14 @@ shutdown.grace-period=2s
 EOF
 echo 'connector.name=tpch' >/tmp/conf/catalog/tpch.properties
 echo 'connector.name=memory' >/tmp/conf/catalog/memory.properties
+# For kemr-trino-drain: Trino's default access control refuses PUT /v1/info/state (writing system information).
+echo 'access-control.name=allow-all' >/tmp/conf/access-control.properties
 start=$SECONDS
 TRINO_CONF_DIR=/tmp/conf TRINO_HEAP_MB=1024 KEMR_POD_NAME=check-master-0 KEMR_CLUSTER=Check.Cluster \
   KEMR_LOCAL=/tmp/local kemr-trino-server >/tmp/server.log 2>&1 &
 server=$!
-python3 - <<'WAIT' || { grep -v '^\s*at ' /tmp/server.log | tail -40; exit 1; }
-import json, time, urllib.request
-deadline = time.monotonic() + 120
-while True:
-    try:
-        with urllib.request.urlopen("http://127.0.0.1:8889/v1/info", timeout=5) as r:
-            info = json.load(r)
-        if not info["starting"]:
-            print(info)
-            break
-    except OSError as e:
-        info = str(e)
-    if time.monotonic() > deadline:
-        raise SystemExit(f"Trino not started after 120 s: {info}")
-    time.sleep(0.5)
-WAIT
-echo "server started in $((SECONDS - start)) s"
+wait_started 8889 180 || { grep -v '^\s*at ' /tmp/server.log | tail -40; exit 1; }
+echo "server started in $((SECONDS - start)) s ($(grep -o 'Server startup completed in .*' /tmp/server.log))"
 grep -x 'node.environment=check_cluster' /tmp/local/trino/etc/node.properties
 
 export KEMR_TRINO_SERVER=http://127.0.0.1:8889 KEMR_TERMINATION_LOG=/tmp/termination-log
@@ -272,13 +277,47 @@ step "kemr-trino-step: an unreachable server exits 2"
 rc=0; kemr-trino-step --server http://127.0.0.1:1 --query "SELECT 1" 2>/dev/null || rc=$?
 cat /tmp/termination-log; echo; [ "$rc" = 2 ]
 
-step "kemr-trino-drain: the server shuts down gracefully"
+step "a worker (kemr-trino-server, coordinator=false) joins the coordinator"
+mkdir -p /tmp/worker-conf/catalog /tmp/worker-local
+cat >/tmp/worker-conf/config.properties <<'EOF'
+coordinator=false
+http-server.http.port=8890
+discovery.uri=http://localhost:8889
+query.max-memory=256MB
+query.max-memory-per-node=256MB
+shutdown.grace-period=2s
+EOF
+cp /tmp/conf/catalog/* /tmp/worker-conf/catalog/ && cp /tmp/conf/access-control.properties /tmp/worker-conf/
 start=$SECONDS
-timeout 90 kemr-trino-drain 8889 60
-timeout 30 tail --pid="$server" -f /dev/null || { echo "server still running"; tail -20 /tmp/server.log; exit 1; }
-wait "$server" || true
-echo "server exited $((SECONDS - start)) s after the drain began"
-kemr-trino-drain 8889 5  # nothing to drain: still exit 0
+TRINO_CONF_DIR=/tmp/worker-conf TRINO_HEAP_MB=768 KEMR_POD_NAME=check-core-0 KEMR_CLUSTER=Check.Cluster \
+  KEMR_LOCAL=/tmp/worker-local kemr-trino-server >/tmp/worker.log 2>&1 &
+worker=$!
+wait_started 8890 180 || { grep -v '^\s*at ' /tmp/worker.log | tail -40; exit 1; }
+nodes=0
+for _ in $(seq 60); do
+  kemr-trino-step --query "SELECT count(*) FROM system.runtime.nodes WHERE state = 'active'" --output /tmp/nodes.csv >/dev/null
+  nodes=$(tail -n 1 /tmp/nodes.csv)
+  [ "$nodes" = 2 ] && break
+  sleep 1
+done
+[ "$nodes" = 2 ] || { echo "the worker did not register: $nodes active nodes"; tail -20 /tmp/worker.log; exit 1; }
+echo "worker active $((SECONDS - start)) s after its start"
+
+step "kemr-trino-drain on the worker: a graceful shutdown, the process exits"
+start=$SECONDS
+timeout 90 kemr-trino-drain 8890 60
+timeout 30 tail --pid="$worker" -f /dev/null || { echo "worker still running"; tail -20 /tmp/worker.log; exit 1; }
+wait "$worker" || true
+grep -q 'Shutdown requested' /tmp/worker.log
+echo "worker exited $((SECONDS - start)) s after the drain began"
+step "kemr-trino-drain: a coordinator refuses (Trino has no graceful shutdown for it), an absent server; exit 0"
+timeout 30 kemr-trino-drain 8889 10
+timeout 30 kemr-trino-drain 8890 5
+step "the coordinator stops on SIGTERM (as the kubelet stops it)"
+start=$SECONDS
+kill -TERM "$server"
+timeout 60 tail --pid="$server" -f /dev/null || { echo "coordinator still running"; exit 1; }
+echo "coordinator exited $((SECONDS - start)) s after SIGTERM"
 step all checks passed
 CHECKS
 
