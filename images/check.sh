@@ -21,7 +21,9 @@ run_in_image() {
   bah inspect --type image "$image" >/dev/null 2>&1 || die "$image is not built: images/build.sh"
   ctr=$(bah from --pull=false --quiet "$image")
   # shellcheck disable=SC2064  # expand $ctr now: the trap runs after this function's locals are gone
-  trap "bah umount '$ctr' >/dev/null 2>&1 || true; bah rm '$ctr' >/dev/null 2>&1 || true" RETURN
+  # RETURN, and EXIT too: a failing check ends the script (set -e) without returning, which left the working
+  # container (and the image under it, unprunable) behind.
+  trap "bah umount '$ctr' >/dev/null 2>&1 || true; bah rm '$ctr' >/dev/null 2>&1 || true" RETURN EXIT
   rootfs=$(bah mount "$ctr")
   mapfile -t image_env < <(bah inspect --type image --format '{{range .OCIv1.Config.Env}}{{println .}}{{end}}' "$image" | sed '/^$/d')
   # As the kubelet does, /etc/hosts comes from outside (the image's is empty) and the hostname resolves in it.
