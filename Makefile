@@ -50,7 +50,8 @@ lint: venv  ## ruff, mypy, the layers (import-linter, pyproject.toml) and shellc
 	$(UV) run ruff format --check .
 	$(UV) run mypy
 	$(UV) run lint-imports
-	git ls-files -z '*.sh' .ci/run 'images/spark/hive/bin/kemr-*' | xargs -0 $(UV) run shellcheck
+	git ls-files -z '*.sh' .ci/run 'images/spark/hive/bin/kemr-*' \
+	  images/trino/bin/kemr-trino-server images/trino/bin/kemr-trino-drain | xargs -0 $(UV) run shellcheck
 
 .PHONY: unit
 unit: venv  ## fast tests, no cluster

@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
-# images/build.sh [spark|operator|all]: build kemr's container images without Docker or a registry.
+# images/build.sh [spark|operator|trino|all]: build kemr's container images without Docker or a registry.
+# `all` is what `make demo` needs: spark and operator. Trino's image is built only when named
+# (`images/build.sh trino`, by what needs it: the Trino tests).
 #
-# Runs the very Dockerfiles users with Docker build (images/spark/Dockerfile, images/operator/Dockerfile) with
-# `buildah bud --isolation chroot`, on a Debian bookworm base made here with debootstrap (passed as the BASE
-# build-arg in place of debian:bookworm-slim). Everything comes from Debian's mirror, Maven Central and PyPI.
+# Runs the very Dockerfiles users with Docker build (images/spark/Dockerfile, images/operator/Dockerfile,
+# images/trino/Dockerfile) with `buildah bud --isolation chroot`, on a Debian base made here with debootstrap
+# (passed as the BASE build-arg in place of debian:<suite>-slim: bookworm, trixie for Trino's; see lib.sh).
+# Everything comes from Debian's mirror, Maven Central and PyPI.
 # Each image is written to $KEMR_CACHE/images/kemr-<name>-<inputs hash>.oci.tar (an OCI archive tagged with the
 # image's name) and linked as kemr-<name>.oci.tar; an image whose inputs did not change is not rebuilt.
 # KEMR_IMAGES_REBUILD=1 rebuilds anyway (e.g. to pick up Debian security updates).
@@ -11,7 +14,10 @@ set -euo pipefail
 # shellcheck source=lib.sh
 . "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/lib.sh"
 
-usage() { echo "usage: images/build.sh [spark|operator|all]" >&2; exit 2; }
+usage() {
+  echo "usage: images/build.sh [spark|operator|trino|all]  (all = spark + operator; trino only when named)" >&2
+  exit 2
+}
 
 ensure_tools() {  # buildah and debootstrap, from Debian (the one list: cluster/install-deps.sh)
   "$REPO_DIR/cluster/install-deps.sh" images
@@ -29,8 +35,10 @@ inputs_hash() {
   } | sha256sum | cut -c1-16
 }
 
-# The BASE image: a minimal Debian made with debootstrap, as debian:bookworm-slim is (no docs, man pages or
-# locales). Keyed by this recipe; the name is printed on stdout.
+# The BASE image: a minimal Debian $DEBIAN_SUITE made with debootstrap, as debian:<suite>-slim is (no docs, man
+# pages or locales). Keyed by the suite and this recipe; the name is printed on stdout. The suite is a variable
+# the caller may set for one call (DEBIAN_SUITE=trixie ensure_base), not an argument: the recipe's key hashes these
+# functions' text, and a changed key would rebuild every image built on the base.
 ensure_base() {
   local recipe key tag rootfs ctr mnt
   recipe="$DEBIAN_SUITE minbase $(declare -f ensure_base make_base_rootfs | sha256sum)"
@@ -121,9 +129,14 @@ operator_context() {
 
 main() {
   local what=${1:-all} base context
-  case "$what" in spark | operator | all) ;; *) usage ;; esac
+  case "$what" in spark | operator | trino | all) ;; *) usage ;; esac
   ensure_tools
   mkdir -p "$IMAGES_CACHE" "$BUILDAH_ROOT" "$BUILDAH_RUNROOT"
+  if [ "$what" = trino ]; then
+    base=$(DEBIAN_SUITE=$TRINO_DEBIAN_SUITE ensure_base)
+    build_image trino "$TRINO_IMAGE" "$IMAGES_DIR/trino" "$base"
+    return 0
+  fi
   base=$(ensure_base)
   if [ "$what" = spark ] || [ "$what" = all ]; then
     build_image spark "$SPARK_IMAGE" "$IMAGES_DIR/spark" "$base"

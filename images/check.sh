@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# images/check.sh [spark|operator|all]: run an image's checks on this machine, without a node or a container
+# images/check.sh [spark|operator|trino|all]: run an image's checks on this machine, without a node or a container
 # runtime: the image's root filesystem (buildah mount) read-only, a fresh tmpfs on /tmp, the image's user and
 # environment, in private mount, UTS and pid namespaces (as root: unshare + chroot --userspec).
 # Data plane (docs/image-contract.md): java, python3 + pyspark, hdfs version, spark-submit --version, the S3A
@@ -8,6 +8,9 @@
 # PostgreSQL (kemr-postgres) initialised in and restarted on a "volume", the Hive Metastore's schema made in it
 # (kemr-metastore-schema), the metastore (kemr-metastore) serving a Spark session's catalog, and the same on Derby.
 # Operator: `kemr --help` and the locked dependencies import, as uid 65532.
+# Trino (only when named: `all` is spark + operator, as for images/build.sh): java 25, `trino --version`, a
+# single-node server (kemr-trino-server) with the tpch and memory catalogs, kemr-trino-step's CSV output, a
+# multi-statement file, a syntax error's exit code and termination message, and kemr-trino-drain stopping it.
 set -euo pipefail
 # shellcheck source=lib.sh
 . "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/lib.sh"
@@ -18,7 +21,9 @@ run_in_image() {
   bah inspect --type image "$image" >/dev/null 2>&1 || die "$image is not built: images/build.sh"
   ctr=$(bah from --pull=false --quiet "$image")
   # shellcheck disable=SC2064  # expand $ctr now: the trap runs after this function's locals are gone
-  trap "bah umount '$ctr' >/dev/null 2>&1 || true; bah rm '$ctr' >/dev/null 2>&1 || true" RETURN
+  # RETURN, and EXIT too: a failing check ends the script (set -e) without returning, which left the working
+  # container (and the image under it, unprunable) behind.
+  trap "bah umount '$ctr' >/dev/null 2>&1 || true; bah rm '$ctr' >/dev/null 2>&1 || true" RETURN EXIT
   rootfs=$(bah mount "$ctr")
   mapfile -t image_env < <(bah inspect --type image --format '{{range .OCIv1.Config.Env}}{{println .}}{{end}}' "$image" | sed '/^$/d')
   # As the kubelet does, /etc/hosts comes from outside (the image's is empty) and the hostname resolves in it.
@@ -193,6 +198,131 @@ kill "$hms"
 step all checks passed
 CHECKS
 
+# Runs inside the Trino image, as 185, with only the image's environment. Every wait is bounded; times are printed.
+read -r -d '' trino_checks <<'CHECKS' || true
+set -euo pipefail
+step() { printf '\n== %s\n' "$*"; }
+step "id: $(id)"
+step java -version; java -version 2>&1 | tee /tmp/java.txt; grep -q 'version "25' /tmp/java.txt
+step trino --version; trino --version
+step root filesystem is read-only; if touch /opt/trino/x 2>/dev/null; then echo "writable!"; exit 1; fi; echo ok
+wait_started() {  # PORT SECONDS: until Trino on PORT says starting=false
+  python3 - "$1" "$2" <<'WAIT'
+import json, sys, time, urllib.request
+url, deadline = f"http://127.0.0.1:{sys.argv[1]}/v1/info", time.monotonic() + float(sys.argv[2])
+while True:
+    try:
+        with urllib.request.urlopen(url, timeout=5) as r:
+            info = json.load(r)
+        if not info["starting"]:
+            print(info)
+            break
+    except OSError as e:
+        info = str(e)
+    if time.monotonic() > deadline:
+        raise SystemExit(f"{url}: not started after {sys.argv[2]} s: {info}")
+    time.sleep(0.5)
+WAIT
+}
+step "kemr-trino-server: a missing variable is named, exit 2"
+rc=0; env -u TRINO_CONF_DIR kemr-trino-server 2>/tmp/err.txt || rc=$?
+cat /tmp/err.txt; [ "$rc" = 2 ] && grep -q TRINO_CONF_DIR /tmp/err.txt
+
+step "kemr-trino-server: a single-node coordinator with the tpch and memory catalogs"
+mkdir -p /tmp/conf/catalog /tmp/local
+cat >/tmp/conf/config.properties <<'EOF'
+coordinator=true
+node-scheduler.include-coordinator=true
+http-server.http.port=8889
+discovery.uri=http://localhost:8889
+query.max-memory=256MB
+query.max-memory-per-node=256MB
+shutdown.grace-period=2s
+EOF
+echo 'connector.name=tpch' >/tmp/conf/catalog/tpch.properties
+echo 'connector.name=memory' >/tmp/conf/catalog/memory.properties
+# For kemr-trino-drain: Trino's default access control refuses PUT /v1/info/state (writing system information).
+echo 'access-control.name=allow-all' >/tmp/conf/access-control.properties
+start=$SECONDS
+TRINO_CONF_DIR=/tmp/conf TRINO_HEAP_MB=1024 KEMR_POD_NAME=check-master-0 KEMR_CLUSTER=Check.Cluster \
+  KEMR_LOCAL=/tmp/local kemr-trino-server >/tmp/server.log 2>&1 &
+server=$!
+wait_started 8889 180 || { grep -v '^\s*at ' /tmp/server.log | tail -40; exit 1; }
+echo "server started in $((SECONDS - start)) s ($(grep -o 'Server startup completed in .*' /tmp/server.log))"
+grep -x 'node.environment=check_cluster' /tmp/local/trino/etc/node.properties
+
+export KEMR_TRINO_SERVER=http://127.0.0.1:8889 KEMR_TERMINATION_LOG=/tmp/termination-log
+step "kemr-trino-step --query --output: CSV with a header"
+start=$SECONDS
+kemr-trino-step --query "SELECT count(*) AS n FROM tpch.tiny.nation" --output /tmp/out.csv
+[ "$(od -An -c /tmp/out.csv | tr -d ' \n')" = 'n\n25\n' ] || { echo "unexpected CSV:"; cat /tmp/out.csv; exit 1; }
+echo "CSV ok ($((SECONDS - start)) s)"
+
+step "kemr-trino-step --file: statements in order, the last query's rows"
+cat >/tmp/script.sql <<'EOF'
+-- a table in the memory catalog, then a query of it
+CREATE TABLE memory.default.t AS SELECT nationkey, name FROM tpch.tiny.nation WHERE regionkey = 1;
+SELECT name, nationkey FROM memory.default.t
+ORDER BY nationkey;
+EOF
+start=$SECONDS
+kemr-trino-step --file /tmp/script.sql --session query_max_run_time=1m --output /tmp/file.csv
+[ "$(head -n 2 /tmp/file.csv)" = "$(printf 'name,nationkey\nARGENTINA,1')" ] && [ "$(wc -l </tmp/file.csv)" = 6 ] \
+  || { echo "unexpected CSV:"; cat /tmp/file.csv; exit 1; }
+echo "file ok ($((SECONDS - start)) s)"
+
+step "kemr-trino-step: a syntax error exits 1 with Trino's error name and the query id"
+rc=0; kemr-trino-step --query "SELEC 1" || rc=$?
+cat /tmp/termination-log; echo
+[ "$rc" = 1 ] && grep -qE '^Trino query [0-9]{8}_[0-9]{6}_[0-9]{5}_[a-z0-9]{5} failed: SYNTAX_ERROR: ' /tmp/termination-log
+step "kemr-trino-step: an unreachable server exits 2"
+rc=0; kemr-trino-step --server http://127.0.0.1:1 --query "SELECT 1" 2>/dev/null || rc=$?
+cat /tmp/termination-log; echo; [ "$rc" = 2 ]
+
+step "a worker (kemr-trino-server, coordinator=false) joins the coordinator"
+mkdir -p /tmp/worker-conf/catalog /tmp/worker-local
+cat >/tmp/worker-conf/config.properties <<'EOF'
+coordinator=false
+http-server.http.port=8890
+discovery.uri=http://localhost:8889
+query.max-memory=256MB
+query.max-memory-per-node=256MB
+shutdown.grace-period=2s
+EOF
+cp /tmp/conf/catalog/* /tmp/worker-conf/catalog/ && cp /tmp/conf/access-control.properties /tmp/worker-conf/
+start=$SECONDS
+TRINO_CONF_DIR=/tmp/worker-conf TRINO_HEAP_MB=768 KEMR_POD_NAME=check-core-0 KEMR_CLUSTER=Check.Cluster \
+  KEMR_LOCAL=/tmp/worker-local kemr-trino-server >/tmp/worker.log 2>&1 &
+worker=$!
+wait_started 8890 180 || { grep -v '^\s*at ' /tmp/worker.log | tail -40; exit 1; }
+nodes=0
+for _ in $(seq 60); do
+  kemr-trino-step --query "SELECT count(*) FROM system.runtime.nodes WHERE state = 'active'" --output /tmp/nodes.csv >/dev/null
+  nodes=$(tail -n 1 /tmp/nodes.csv)
+  [ "$nodes" = 2 ] && break
+  sleep 1
+done
+[ "$nodes" = 2 ] || { echo "the worker did not register: $nodes active nodes"; tail -20 /tmp/worker.log; exit 1; }
+echo "worker active $((SECONDS - start)) s after its start"
+
+step "kemr-trino-drain on the worker: a graceful shutdown, the process exits"
+start=$SECONDS
+timeout 90 kemr-trino-drain 8890 60
+timeout 30 tail --pid="$worker" -f /dev/null || { echo "worker still running"; tail -20 /tmp/worker.log; exit 1; }
+wait "$worker" || true
+grep -q 'Shutdown requested' /tmp/worker.log
+echo "worker exited $((SECONDS - start)) s after the drain began"
+step "kemr-trino-drain: a coordinator refuses (Trino has no graceful shutdown for it), an absent server; exit 0"
+timeout 30 kemr-trino-drain 8889 10
+timeout 30 kemr-trino-drain 8890 5
+step "the coordinator stops on SIGTERM (as the kubelet stops it)"
+start=$SECONDS
+kill -TERM "$server"
+timeout 60 tail --pid="$server" -f /dev/null || { echo "coordinator still running"; exit 1; }
+echo "coordinator exited $((SECONDS - start)) s after SIGTERM"
+step all checks passed
+CHECKS
+
 read -r -d '' operator_checks <<'CHECKS' || true
 set -euo pipefail
 echo "id: $(id)"
@@ -203,7 +333,10 @@ CHECKS
 
 main() {
   local what=${1:-spark} start=$SECONDS
-  case "$what" in spark | operator | all) ;; *) echo "usage: images/check.sh [spark|operator|all]" >&2; exit 2 ;; esac
+  case "$what" in
+    spark | operator | trino | all) ;;
+    *) echo "usage: images/check.sh [spark|operator|trino|all]  (all = spark + operator)" >&2; exit 2 ;;
+  esac
   [ "$(id -u)" -eq 0 ] || die "images/check.sh needs root (mount namespaces, chroot)"
   if [ "$what" = spark ] || [ "$what" = all ]; then
     run_in_image "$SPARK_IMAGE" 185:185 "$spark_checks"
@@ -212,6 +345,10 @@ main() {
   if [ "$what" = operator ] || [ "$what" = all ]; then
     run_in_image "$(operator_image)" 65532:65532 "$operator_checks"
     log "$(operator_image): checks passed"
+  fi
+  if [ "$what" = trino ]; then
+    run_in_image "$TRINO_IMAGE" 185:185 "$trino_checks"
+    log "$TRINO_IMAGE: checks passed"
   fi
   log "image checks passed in $((SECONDS - start)) s"
 }

@@ -14,6 +14,8 @@ REPO = Path(__file__).resolve().parents[2]
 IMAGES = REPO / "images"
 SPARK_DOCKERFILE = IMAGES / "spark" / "Dockerfile"
 OPERATOR_DOCKERFILE = IMAGES / "operator" / "Dockerfile"
+TRINO_DOCKERFILE = IMAGES / "trino" / "Dockerfile"
+TRINO_REQUIREMENTS = IMAGES / "trino" / "requirements.txt"
 POM = IMAGES / "spark" / "pom.xml"
 
 

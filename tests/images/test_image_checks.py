@@ -1,6 +1,7 @@
 """The built images pass images/check.sh: each runs read-only as its own user, with no node or runtime
 (the data plane: java, pyspark, a local PySpark job, a Spark master and worker, a NameNode and a DataNode
-with an HDFS round trip). Skipped until the images are built (make images) or when not root."""
+with an HDFS round trip; Trino: a single-node server, kemr-trino-step's queries and errors, kemr-trino-drain).
+Skipped until the images are built (make images; images/build.sh trino) or when not root."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from image_files import IMAGES, archive
 
 
 @pytest.mark.timeout(600)
-@pytest.mark.parametrize("name", ["spark", "operator"])
+@pytest.mark.parametrize("name", ["spark", "operator", "trino"])
 def test_image_passes_its_checks(name: str) -> None:
     if os.geteuid() != 0:
         pytest.skip("images/check.sh needs root (mount namespaces, chroot)")

@@ -54,3 +54,15 @@ def test_operator_image_runs_kemr_as_nonroot() -> None:
     assert config["User"] == "65532:65532"
     assert config["Entrypoint"] == ["kemr"]
     assert config["Cmd"] == ["run"]
+
+
+def test_trino_image_follows_the_contract() -> None:
+    """docs/image-contract.md, "Trino": uid 185, TRINO_HOME, JAVA_HOME, /usr/local/bin on PATH."""
+    config = built("trino")
+    assert config["config"]["User"] == "185:185"
+    env = env_of(config)
+    assert env["TRINO_HOME"] == "/opt/trino"
+    assert env["JAVA_HOME"]
+    path = env["PATH"].split(":")
+    assert "/usr/local/bin" in path
+    assert f"{env['JAVA_HOME']}/bin" in path

@@ -10,6 +10,8 @@ import re
 from image_files import (
     OPERATOR_DOCKERFILE,
     SPARK_DOCKERFILE,
+    TRINO_DOCKERFILE,
+    TRINO_REQUIREMENTS,
     dockerfile_pins,
     dockerfile_stages,
     image_lib,
@@ -93,3 +95,40 @@ def test_operator_dockerfile_runs_kemr_as_nonroot() -> None:
     assert 'ENTRYPOINT ["kemr"]' in text
     assert 'CMD ["run"]' in text  # the chart's args start with `run`
     assert "--require-hashes" in text
+
+
+def test_trino_downloads_are_the_pinned_version_and_checksummed() -> None:
+    """Trino's server core, its three plugins and the CLI, all of TRINO_VERSION, from Maven Central."""
+    pins = dockerfile_pins(TRINO_DOCKERFILE)
+    version = pins["TRINO_VERSION"]
+    maven = "https://repo1.maven.org/maven2/io/trino"
+    server = f"{maven}/trino-server-core/{version}/trino-server-core-{version}.tar.gz"
+    assert pins["TRINO_SERVER_URL"] == server
+    for plugin in ("hive", "tpch", "memory"):
+        url = pins[f"TRINO_{plugin.upper()}_URL"]
+        assert url == f"{maven}/trino-{plugin}/{version}/trino-{plugin}-{version}.zip"
+    assert pins["TRINO_CLI_URL"] == f"{maven}/trino-cli/{version}/trino-cli-{version}-executable.jar"
+    for name in ("SERVER", "HIVE", "TPCH", "MEMORY", "CLI"):
+        assert re.fullmatch(r"[0-9a-f]{64}", pins[f"TRINO_{name}_SHA256"]), f"ARG TRINO_{name}_SHA256"
+
+
+def test_trino_stages_pin_the_same_version() -> None:
+    stages = dockerfile_stages(TRINO_DOCKERFILE)
+    assert stages[1]["TRINO_VERSION"] == stages[-1]["TRINO_VERSION"]
+
+
+def test_trino_step_dependencies_are_locked_with_hashes() -> None:
+    """kemr-trino-step's venv installs requirements.txt with --require-hashes: each one pinned, hashed."""
+    text = TRINO_REQUIREMENTS.read_text()
+    requirements = [line for line in text.splitlines() if line and not line.startswith(("#", " "))]
+    pinned = [re.match(r"([a-z0-9][a-z0-9._-]*)==\S+ ", line) for line in requirements]
+    assert all(pinned), f"not pinned: {[r for r, p in zip(requirements, pinned, strict=True) if not p]}"
+    assert {"trino", "sqlparse", "boto3"} <= {p[1] for p in pinned if p}
+    assert len(re.findall(r"--hash=sha256:[0-9a-f]{64}", text)) >= len(requirements)
+    assert "--require-hashes" in TRINO_DOCKERFILE.read_text()
+
+
+def test_trino_image_name_and_base() -> None:
+    assert image_lib("$TRINO_IMAGE") == f"ghcr.io/kemr-io/kemr-trino:{RELEASE_LABEL}"
+    assert image_lib("$TRINO_DEBIAN_SUITE") == "trixie"
+    assert "ARG BASE=debian:trixie-slim" in TRINO_DOCKERFILE.read_text()
