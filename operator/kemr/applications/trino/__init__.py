@@ -221,6 +221,12 @@ TRINO = ApplicationModule(
             Classification.TRINO_LOG,
             header="log.properties (Trino)",
         ),
+        ConfigFile(
+            "trino-access-control.properties",
+            f"{TRINO_CONF}/access-control.properties",
+            "template",
+            template="trino-access-control.properties.j2",
+        ),
         _catalog_file("hive", Classification.TRINO_CONNECTOR_HIVE),
         _catalog_file("tpch", Classification.TRINO_CONNECTOR_TPCH),
         _catalog_file("memory", Classification.TRINO_CONNECTOR_MEMORY),
