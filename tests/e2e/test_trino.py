@@ -57,6 +57,10 @@ GROUP BY customer_id ORDER BY customer_id"""
 LONG_QUERY = "SELECT count(*), sum(quantity) FROM tpch.sf1.lineitem WHERE discount > 0.01"
 DRIVER = {"resources": {"cpu": "100m", "memory": "512Mi"}}
 TRINO_CONTAINERS = ("trino-coordinator", "trino-worker")
+# A container's memory use, bytes: cgroup v2's file, else v1's (the local real node runs v1).
+CGROUP_MEMORY = (
+    "cat /sys/fs/cgroup/memory.current 2>/dev/null || cat /sys/fs/cgroup/memory/memory.usage_in_bytes"
+)
 
 
 def walkthrough_rows(path: Path) -> list[list[str]]:
@@ -161,34 +165,51 @@ def _service_ip(kube: Kube, namespace: str) -> str:
     return ip
 
 
-def _connect(host: str) -> Any:
+def _connect(host: str, max_run_time: str) -> Any:
     return trino.dbapi.connect(  # type: ignore[no-untyped-call]
-        host=host, port=8889, user="kemr-test", catalog="hive", schema="default"
+        host=host,
+        port=8889,
+        user="kemr-test",
+        catalog="hive",
+        schema="default",
+        session_properties={"query_max_run_time": max_run_time},
     )
 
 
-def _query(host: str, sql: str) -> list[list[Any]]:
-    cursor = _connect(host).cursor()
+def _query(host: str, sql: str, max_run_time: str = "5m") -> list[list[Any]]:
+    """`sql`'s rows; Trino ends the query (an error) after `max_run_time`: no probe hangs."""
+    cursor = _connect(host, max_run_time).cursor()
     cursor.execute(sql)
     rows: list[list[Any]] = cursor.fetchall()
     return rows
 
 
 def _trino_memory(kube: Kube, namespace: str) -> list[str]:
-    """Each Trino container's memory limit (its request too) and, where the kubelet reports it, use."""
+    """Each Trino container's memory limit (its request too), heap, and use: its cgroup's (the local
+    cluster serves no metrics API)."""
     lines = []
     for pod in kube.items("pods", "-n", namespace, "-l", f"kemr.io/cluster={CLUSTER}"):
+        name = pod["metadata"]["name"]
         for c in pod["spec"]["containers"]:
             if c["name"] in TRINO_CONTAINERS:
                 limit = c["resources"]["limits"]["memory"]
                 heap = next((e["value"] for e in c.get("env", []) if e["name"] == "TRINO_HEAP_MB"), "?")
-                lines.append(f"{pod['metadata']['name']}/{c['name']}: limit {limit}, heap {heap}Mi")
+                read = [
+                    "exec",
+                    "-n",
+                    namespace,
+                    name,
+                    "-c",
+                    c["name"],
+                    "--",
+                    "sh",
+                    "-c",
+                    CGROUP_MEMORY,
+                ]
+                done = kube.run(*read, check=False)
+                used = f"{int(done.stdout) // 2**20}Mi" if done.returncode == 0 else done.stderr.strip()[:80]
+                lines.append(f"{name}/{c['name']}: limit {limit}, heap {heap}Mi, using {used}")
     return lines
-
-
-def _working_set(kube: Kube, namespace: str) -> str:
-    done = kube.run("top", "pod", "-n", namespace, "--containers", check=False)
-    return done.stdout if done.returncode == 0 else f"(kubectl top: {done.stderr.strip()})"
 
 
 def _long_query_while_scaling_in(kube: Kube, namespace: str, host: str) -> dict[str, Any]:
@@ -208,10 +229,11 @@ def _long_query_while_scaling_in(kube: Kube, namespace: str, host: str) -> dict[
     [task_pod] = kube.items("pods", "-n", namespace, "-l", f"kemr.io/cluster={CLUSTER},kemr.io/role=task")
     thread = threading.Thread(target=run, daemon=True)
     thread.start()
-    wait_until(
-        lambda: _query(host, "SELECT count(*) FROM system.runtime.queries WHERE state = 'RUNNING'")[0][0] > 1,
+    # The task worker (node.id: its pod's name) runs tasks of the query when the scale-in begins.
+    result["tasks_on_task_worker"] = wait_until(
+        lambda: _running_tasks_on(host, task_pod["metadata"]["name"]) or None,
         60,
-        "the long query running",
+        "tasks on the task worker",
         0.5,
     )
     result["scaled_in_at"] = time.time()
@@ -219,7 +241,7 @@ def _long_query_while_scaling_in(kube: Kube, namespace: str, host: str) -> dict[
     kube.run("patch", "emrcluster", "-n", namespace, CLUSTER, "--type", "json", "-p", patch)
     thread.join(STEP_TIMEOUT_S)
     result["task_pod"] = task_pod["metadata"]["name"]
-    result["task_pod_gone"] = wait_until(
+    wait_until(
         lambda: (
             not kube.items("pods", "-n", namespace, "-l", f"kemr.io/cluster={CLUSTER},kemr.io/role=task")
             or None
@@ -228,27 +250,65 @@ def _long_query_while_scaling_in(kube: Kube, namespace: str, host: str) -> dict[
         "the task pod gone",
         2,
     )
-    result["expected"] = _query(host, LONG_QUERY)  # the same query on the core worker alone
+    result["pod_gone_s"] = time.time() - result["scaled_in_at"]
+    # The same query on the core worker alone; the tries that failed right after the scale-in are recorded.
+    result["expected"], result["errors_after"] = _until_answered(host, LONG_QUERY)
+    print(f"trino drain: {result}")
     return result
 
 
-def _query_after_losing_a_worker(kube: Kube, namespace: str, host: str) -> dict[str, Any]:
-    """The core pod deleted at once (no grace, as a spot loss): a query run right after succeeds within
-    a bound (the coordinator forgets the lost worker; the StatefulSet brings a new one)."""
-    [core] = kube.items("pods", "-n", namespace, "-l", f"kemr.io/cluster={CLUSTER},kemr.io/role=core")
-    lost = time.monotonic()
-    kube.run("delete", "pod", "-n", namespace, core["metadata"]["name"], "--grace-period=0", "--force")
+def _running_tasks_on(host: str, pod: str) -> int:
+    """Running tasks on the Trino worker of `pod` (its node.id: `<pod>-<uid prefix>`)."""
+    sql = f"SELECT count(*) FROM system.runtime.tasks WHERE node_id LIKE '{pod}-%' AND state = 'RUNNING'"
+    count: int = _query(host, sql, "30s")[0][0]
+    return count
+
+
+def _until_answered(host: str, sql: str) -> tuple[list[list[Any]], list[str]]:
+    """`sql` run until it succeeds (each try ended by Trino after 60 s), within STEP_TIMEOUT_S: its rows and
+    the errors of the tries before."""
     errors: list[str] = []
 
     def answered() -> list[list[Any]] | None:
         try:
-            return _query(host, "SELECT count(*) FROM tpch.tiny.nation")
+            return _query(host, sql, "60s")
         except Exception as err:
             errors.append(f"{type(err).__name__}: {str(err)[:200]}")
             return None
 
-    rows = wait_until(answered, STEP_TIMEOUT_S, "a query answered after a worker was lost", 5)
-    return {"rows": rows, "seconds": time.monotonic() - lost, "errors": errors}
+    try:
+        rows = wait_until(answered, STEP_TIMEOUT_S, f"{sql!r} answered", 5)
+    except AssertionError as err:
+        raise AssertionError(f"{err}; errors: {errors}") from None
+    return rows, errors
+
+
+def _query_after_losing_a_worker(kube: Kube, namespace: str, host: str) -> dict[str, Any]:
+    """The core pod, running tasks of a long query, killed at once (force-deleted: a spot loss): the
+    running query ends (it fails, it doesn't hang) and a query after it succeeds within a bound (the
+    coordinator forgets the lost worker; the StatefulSet brings a new one)."""
+    [core] = kube.items("pods", "-n", namespace, "-l", f"kemr.io/cluster={CLUSTER},kemr.io/role=core")
+    name = core["metadata"]["name"]
+    running: dict[str, Any] = {}
+
+    def run() -> None:
+        try:
+            running["rows"] = _query(host, LONG_QUERY)
+        except Exception as err:
+            running["error"] = f"{type(err).__name__}: {str(err)[:300]}"
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    wait_until(lambda: _running_tasks_on(host, name) or None, 60, "tasks on the core worker", 0.5)
+    lost = time.monotonic()
+    # Force-deleted: the kubelet kills its containers after its minimum grace (2 s), no time for a drain.
+    kube.run("delete", "pod", "-n", namespace, name, "--grace-period=0", "--force")
+    thread.join(STEP_TIMEOUT_S)
+    running["ended"] = not thread.is_alive()
+    running["ended_s"] = time.monotonic() - lost
+    print(f"trino worker lost: the running query {running}")
+    rows, errors = _until_answered(host, "SELECT count(*) FROM tpch.tiny.nation")
+    return {"rows": rows, "seconds": time.monotonic() - lost, "errors": errors, "running": running}
 
 
 @pytest.fixture(scope="module")
@@ -296,15 +356,17 @@ def trino_run(
         run.client_latency_s = time.monotonic() - started
         run.client_totals = {customer: Decimal(total) for customer, total in got}
 
-        print("\n".join(["trino memory:", *_trino_memory(kube, namespace), _working_set(kube, namespace)]))
+        print("\n".join(["trino memory:", *_trino_memory(kube, namespace)]))
         run.drain = _long_query_while_scaling_in(kube, namespace, host)
         run.after_loss = _query_after_losing_a_worker(kube, namespace, host)
         print(emr.diagnose(kube, namespace))
         print(
             f"trino timings: coordinator start {run.coordinator_start_s:.1f} s, totals query through the"
             f" Service {run.client_latency_s:.2f} s, long query {run.drain.get('seconds', 0):.1f} s while"
-            f" scaling in, a query answered {run.after_loss['seconds']:.0f} s after a worker was lost"
+            f" scaling in (the task pod gone {run.drain['pod_gone_s']:.0f} s after), a query answered"
+            f" {run.after_loss['seconds']:.0f} s after a worker was lost"
         )
+        print(f"trino worker lost: {run.after_loss}")
         yield run
     finally:
         kube.run("delete", "namespace", namespace, "--wait=false", check=False)
@@ -373,4 +435,6 @@ def test_scaling_the_task_group_in_drains_its_worker_without_failing_the_query(t
 
 
 def test_a_worker_lost_at_once_does_not_wedge_the_coordinator(trino_run: TrinoRun) -> None:
-    assert trino_run.after_loss["rows"] == [[25]]
+    lost = trino_run.after_loss
+    assert lost["running"]["ended"], lost  # the query on it ended (with Trino's error), it didn't hang
+    assert lost["rows"] == [[25]], lost

@@ -81,7 +81,12 @@ def _worker_share(rest: ContainerSize, sizing: Sizing) -> ContainerSize:
 
 
 def _env(daemon: DaemonContext) -> Env:
-    return ({"name": "TRINO_HEAP_MB", "value": str(daemon.heap_mib)},)
+    """The heap, and the pod's uid: node.id is `<pod>-<uid prefix>` (the image's kemr-trino-server), so a core
+    pod re-created under its old name registers as a new node instead of the lost one at a new address."""
+    return (
+        {"name": "TRINO_HEAP_MB", "value": str(daemon.heap_mib)},
+        {"name": "KEMR_POD_UID", "valueFrom": {"fieldRef": {"fieldPath": "metadata.uid"}}},
+    )
 
 
 _DAEMON = {
