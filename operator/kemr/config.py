@@ -274,8 +274,6 @@ class Sizing(FrozenModel):
     trino_worker_memory_fraction: float = Field(default=0.5, gt=0, lt=1)
     """With Trino: a Trino worker's share of what a core or task pod's DataNode (if any) leaves; the Spark
     worker gets the rest. CPU is split the same way."""
-    trino_min_memory_mib: int = Field(default=1024, ge=512)
-    """A Trino coordinator or worker container smaller than this is a spec error (resources too small)."""
 
 
 # --- the whole config ------------------------------------------------------------------------------------

@@ -168,15 +168,19 @@ def test_each_types_driver_program_and_arguments_as_the_program_receives_them() 
 def test_a_trino_step_runs_the_trino_images_driver_with_its_session_sorted() -> None:
     assert (TRINO.spark_program, TRINO.driver_application) == (None, "Trino")
     assert TRINO.driver_args(_body("trino")) == [
-        *["kemr-trino-step", "--catalog", "tpch", "--schema", "tiny"],
-        *["--session", "hive.compression_codec=ZSTD", "--session", "query_max_run_time=10m"],
-        *["--query", "SELECT 1", "--output", "s3://b/out/result.csv"],
+        *["kemr-trino-step", "--catalog=tpch", "--schema=tiny"],
+        *["--session=hive.compression_codec=ZSTD", "--session=query_max_run_time=10m"],
+        *["--query=SELECT 1", "--output=s3://b/out/result.csv"],
     ]
     from_file = EMRStepSpec.model_validate({"clusterRef": {"name": "c"}, "trino": {"file": "s3a://b/q.sql"}})
     assert from_file.trino is not None
     assert TRINO.driver_args(from_file.trino) == [
-        *["kemr-trino-step", "--catalog", "hive", "--schema", "default", "--file", "s3a://b/q.sql"]
+        *["kemr-trino-step", "--catalog=hive", "--schema=default", "--file=s3a://b/q.sql"]
     ]
+    with pytest.raises(ValueError, match="pattern"):  # '?' and '#' would be read as a URL's query/fragment
+        EMRStepSpec.model_validate(
+            {"clusterRef": {"name": "c"}, "trino": {"query": "x", "output": "s3://b/a?x"}}
+        )
 
 
 def test_trino_add_step_takes_the_clis_session_options_and_an_output() -> None:

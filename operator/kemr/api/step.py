@@ -29,7 +29,7 @@ MAX_SQL_QUERY_LENGTH = 65536
 HIVE_VARIABLE_PATTERN = r"^[A-Za-z_][A-Za-z0-9_.]*$"
 # An S3 object (a `trino` step's file or output): the step's driver reads and writes S3 itself, not through
 # Hadoop's FileSystem.
-S3_OBJECT_PATTERN = r"^s3a?://[^/\s]+/\S*[^/\s]$"
+S3_OBJECT_PATTERN = r"^s3a?://[^/\s?#]+/[^\s?#]*[^/\s?#]$"
 # A Trino identifier (catalog, schema, session property name), unquoted.
 TRINO_NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_.]*$"
 

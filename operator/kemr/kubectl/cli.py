@@ -132,13 +132,15 @@ def trino_cli_command(args: argparse.Namespace, namespace: str, pod: str) -> lis
         kubectl += ["--kubeconfig", args.kubeconfig]
     if args.context:
         kubectl += ["--context", args.context]
-    tty = [] if args.execute else ["-it"]
-    cli = ["trino", "--server", f"http://127.0.0.1:{TRINO_PORT}", "--catalog", args.catalog]
+    tty = [] if args.execute is not None else ["-it"]
+    # The CLI is a second JVM in the coordinator's container: a small heap, so it never crowds the server.
+    cli = ["env", "JAVA_TOOL_OPTIONS=-Xmx128m", "trino", "--server", f"http://127.0.0.1:{TRINO_PORT}"]
+    cli += ["--catalog", args.catalog]
     cli += ["--schema", args.schema]
     if args.output_format:
         cli += ["--output-format", args.output_format]
-    if args.execute:
-        cli += ["--execute", args.execute]
+    if args.execute is not None:
+        cli += [f"--execute={args.execute}"]
     return [*kubectl, "exec", *tty, "-n", namespace, pod, "-c", COORDINATOR.name, "--", *cli]
 
 
@@ -285,6 +287,8 @@ class Plugin:
 
     def trino(self) -> int:
         name = self.args.cluster
+        if self.args.execute is not None and not self.args.execute.strip():
+            raise PluginError("--execute needs SQL, e.g. -e 'SELECT 1'; leave it out for a query shell")
         cluster = self.kube.get(CLUSTER_KIND, self.namespace, name)
         if "Trino" not in ((cluster.get("spec") or {}).get("applications") or []):
             raise PluginError(

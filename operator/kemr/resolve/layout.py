@@ -7,6 +7,7 @@ from typing import Final
 
 from kemr.applications import base
 from kemr.applications.spark import WORKER_DECOMMISSION_SECONDS
+from kemr.applications.trino import DRAIN_SECONDS as TRINO_DRAIN_SECONDS
 
 # The ports, directories and files of each application are its module's (kemr.applications).
 # A DataCatalog's PostgreSQL (kemr.resolve.catalog; its metastore's port is kemr.applications.hive's).
@@ -28,9 +29,10 @@ LOCAL_HOME: Final = (
 LOCAL_JARS: Final = f"{LOCAL_DIR}/jars"
 DATA_DIR: Final = base.DATA_DIR  # the PVC (master, core) or an emptyDir (task)
 TMP_DIR: Final = "/tmp"  # emptyDir: the root filesystem is read-only
-# A Spark worker being removed decommissions for up to WORKER_DECOMMISSION_SECONDS (its preStop hook); the
-# pod's grace period adds a margin for the daemons to stop after it.
-WORKER_GRACE_SECONDS: Final = WORKER_DECOMMISSION_SECONDS + 30
+# A Spark worker being removed decommissions for up to WORKER_DECOMMISSION_SECONDS, a Trino worker drains for
+# up to TRINO_DRAIN_SECONDS (their preStop hooks, run side by side); the pod's grace period adds a margin for
+# the daemons to stop after them.
+WORKER_GRACE_SECONDS: Final = max(WORKER_DECOMMISSION_SECONDS, TRINO_DRAIN_SECONDS) + 30
 
 HADOOP_LOG_DIR: Final = f"{TMP_DIR}/logs/hadoop"
 SPARK_LOG_DIR: Final = f"{TMP_DIR}/logs/spark"

@@ -16,13 +16,13 @@ DRIVER_PROGRAM = "kemr-trino-step"
 
 def _driver_args(step: TrinoStep) -> list[str]:
     """kemr-trino-step's whole command: the session (catalog, schema, properties sorted by name), then the
-    statements (`--query` or `--file`) and where the result goes (`--output`)."""
-    args = [DRIVER_PROGRAM, "--catalog", step.catalog, "--schema", step.schema_]
-    for name, value in sorted(step.session_properties.items()):
-        args += ["--session", f"{name}={value}"]
-    args += ["--query", step.query] if step.query else ["--file", str(step.file)]
+    statements (`--query` or `--file`) and where the result goes (`--output`). Each as `--option=VALUE`, so a
+    value starting with `-` (a query `-- comment`...) is never taken for an option."""
+    args = [DRIVER_PROGRAM, f"--catalog={step.catalog}", f"--schema={step.schema_}"]
+    args += [f"--session={name}={value}" for name, value in sorted(step.session_properties.items())]
+    args.append(f"--query={step.query}" if step.query else f"--file={step.file}")
     if step.output:
-        args += ["--output", step.output]
+        args.append(f"--output={step.output}")
     return args
 
 

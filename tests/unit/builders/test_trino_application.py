@@ -81,7 +81,17 @@ def test_the_hive_catalog_is_the_clusters_metastore_and_s3() -> None:
         "true",
         "us-east-1",
     )
-    assert hive["s3.aws-access-key"] == "${ENV:AWS_ACCESS_KEY_ID}"
+    assert not [k for k in hive if k.startswith("s3.aws-")]  # the SDK's chain reads the Secret's AWS_* vars
+
+
+def test_s3_for_the_hive_catalog_only_with_spec_s3_and_a_region_only_when_known() -> None:
+    no_s3 = resolve_spec(_trino()).master.configuration[Classification.TRINO_CONNECTOR_HIVE]
+    assert "fs.native-s3.enabled" not in no_s3
+    assert "s3.region" not in no_s3
+    aws = _trino(s3={"credentials": {"serviceAccountName": "s3-reader"}})
+    on_aws = resolve_spec(aws).master.configuration[Classification.TRINO_CONNECTOR_HIVE]
+    assert on_aws["fs.native-s3.enabled"] == "true"
+    assert "s3.region" not in on_aws  # the SDK's: AWS_REGION, the instance's
 
 
 def test_memory_is_split_between_spark_and_trino_as_the_sizing_says() -> None:
@@ -115,6 +125,25 @@ def test_trino_needs_hive_and_a_core_group() -> None:
     assert "add Hive" in no_hive["spec.applications"]
     no_core = {i.field: i.message for i in validate_cluster(_trino(coreGroups=[]))}
     assert "add a core group" in no_core["spec.coreGroups"]
+
+
+def test_the_worker_pods_grace_period_outlasts_the_trino_drain() -> None:
+    from kemr.applications.trino import DRAIN_SECONDS
+    from kemr.resolve.layout import WORKER_GRACE_SECONDS
+
+    pods = _pods(_trino())
+    assert pods["sales-task-spot"]["terminationGracePeriodSeconds"] == WORKER_GRACE_SECONDS
+    assert WORKER_GRACE_SECONDS >= DRAIN_SECONDS + 30
+
+
+def test_tuning_keys_beside_the_owned_ones_are_the_users() -> None:
+    tuning = {
+        "hive.metastore-cache-ttl": "1m",
+        "fs.cache.enabled": "false",
+        "hive.metastore.thrift.client.read-timeout": "1m",
+    }
+    spec = _trino(configurations=[{"classification": "trino-connector-hive", "properties": tuning}])
+    assert validate_cluster(spec) == []
 
 
 def test_the_keys_wiring_trino_to_the_cluster_are_the_operators() -> None:
@@ -163,8 +192,8 @@ def test_kubectl_emr_trino_execs_the_cli_in_the_coordinator() -> None:
     )
     assert trino_cli_command(args, "ns", "sales-master-0") == [
         *["kubectl", "--kubeconfig", "/k", "exec", "-n", "ns", "sales-master-0", "-c", "trino-coordinator"],
-        *["--", "trino", "--server", "http://127.0.0.1:8889", "--catalog", "tpch", "--schema", "tiny"],
-        *["--output-format", "CSV", "--execute", "SELECT 1"],
+        *["--", "env", "JAVA_TOOL_OPTIONS=-Xmx128m", "trino", "--server", "http://127.0.0.1:8889"],
+        *["--catalog", "tpch", "--schema", "tiny", "--output-format", "CSV", "--execute=SELECT 1"],
     ]
     args.execute = None
     assert "-it" in trino_cli_command(args, "ns", "sales-master-0")

@@ -56,7 +56,11 @@ _ROLE = "the operator runs the coordinator on the master and the workers in core
 _NODE = "node.properties is the image's (node.id is the pod's name, node.environment the cluster's)"
 _SHUTDOWN = "the operator fits graceful shutdown into the worker pods' termination grace period"
 _METASTORE = "the hive catalog is the cluster's Hive metastore: its own or spec.catalog's"
-_S3 = "the hive catalog reads S3 with the cluster's spec.s3 (endpoint, region, credentials)"
+_S3 = "the hive catalog reads S3 with the cluster's spec.s3 (endpoint, region, path-style access)"
+_S3_CREDENTIALS = (
+    "set spec.s3.credentials (a Secret or a ServiceAccount) instead: credentials never go in configurations"
+)
+_HDFS = "with HDFS, the hive catalog reads the cluster's core-site.xml and hdfs-site.xml"
 _CONNECTOR = "the operator names each catalog's connector (hive, tpch, memory)"
 
 
@@ -120,23 +124,22 @@ WORKER = Daemon(
 
 
 def _hive_catalog(context: ClusterContext) -> dict[str, str]:
-    """The hive catalog: the cluster's metastore and S3 (Trino's native S3 file system, which reads s3://,
-    s3a:// and s3n:// locations alike), HDFS through Hadoop's client when the cluster runs HDFS."""
-    props = {
-        "connector.name": "hive",
-        "hive.metastore.uri": metastore_uris(context),
-        "fs.native-s3.enabled": "true",
-    }
+    """The hive catalog: the cluster's metastore; with spec.s3, S3 through Trino's native S3 file system
+    (which reads s3://, s3a:// and s3n:// locations alike); with HDFS, Hadoop's client.
+
+    Credentials are the AWS SDK's default chain, as the pods' other AWS tools have them: the Secret's
+    AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and AWS_SESSION_TOKEN (kemr.resolve.cluster.s3_settings), or
+    the ServiceAccount's web identity. The region: spec.s3.region; us-east-1 for an endpoint of your own
+    (MinIO and the like ignore it); else the SDK's (AWS_REGION, the instance's)."""
+    props = {"connector.name": "hive", "hive.metastore.uri": metastore_uris(context)}
     s3 = context.spec.s3
     if s3 is not None:
+        props["fs.native-s3.enabled"] = "true"
         props["s3.path-style-access"] = "true" if s3.path_style_access else "false"
         if s3.endpoint:
             props["s3.endpoint"] = s3.endpoint
-        props["s3.region"] = s3.region or "us-east-1"
-        if s3.credentials is not None and s3.credentials.secret_ref is not None:
-            # The pods' AWS_* variables come from the Secret (kemr.resolve.cluster.s3_settings).
-            props["s3.aws-access-key"] = "${ENV:AWS_ACCESS_KEY_ID}"
-            props["s3.aws-secret-key"] = "${ENV:AWS_SECRET_ACCESS_KEY}"
+        if s3.region or s3.endpoint:
+            props["s3.region"] = s3.region or "us-east-1"
     if context.enabled(Application.HDFS):
         props["fs.hadoop.enabled"] = "true"
         props["hive.config.resources"] = f"{CONF_DIR}/hadoop/core-site.xml,{CONF_DIR}/hadoop/hdfs-site.xml"
@@ -261,13 +264,15 @@ TRINO = ApplicationModule(
         ),
         Classification.TRINO_CONNECTOR_HIVE: (
             OwnedKey("connector.name", _CONNECTOR),
-            OwnedKey("hive.metastore", _METASTORE, prefix=True),
-            OwnedKey("hive.config.resources", _S3),
-            OwnedKey("fs.", _S3, prefix=True),
+            OwnedKey("hive.metastore", _METASTORE),
+            OwnedKey("hive.metastore.uri", _METASTORE),
+            OwnedKey("hive.config.resources", _HDFS),
+            OwnedKey("fs.native-s3.enabled", _S3),
+            OwnedKey("fs.hadoop.enabled", _HDFS),
             OwnedKey("s3.endpoint", _S3),
             OwnedKey("s3.region", _S3),
             OwnedKey("s3.path-style-access", _S3),
-            OwnedKey("s3.aws-", _S3, prefix=True),
+            OwnedKey("s3.aws-", _S3_CREDENTIALS, prefix=True),
         ),
         Classification.TRINO_CONNECTOR_TPCH: (OwnedKey("connector.name", _CONNECTOR),),
         Classification.TRINO_CONNECTOR_MEMORY: (OwnedKey("connector.name", _CONNECTOR),),
