@@ -10,13 +10,13 @@ is 30% of it).
 
 A worker removed by scaling (or a spot loss, or a drain) shuts down gracefully in its preStop hook: Trino's
 SHUTTING_DOWN state, in which it takes no new tasks and ends once its running ones are done (the image's
-kemr-trino-drain). A worker that vanishes at once fails only the queries that had tasks on it; the
-coordinator forgets it and goes on.
+kemr-trino-drain). A worker that vanishes at once fails the queries that had tasks on it (after Trino's
+remote-task timeout, about a minute); new queries run on the remaining workers.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Final
 
 from kemr.api import Application, ApplicationImages, Classification, EMRClusterSpec
@@ -53,7 +53,7 @@ DRAIN_SECONDS: Final = 120
 
 _NETWORK = "the operator sets addresses and ports from the cluster's Services"
 _ROLE = "the operator runs the coordinator on the master and the workers in core and task pods"
-_NODE = "node.properties is the image's (node.id is the pod's name, node.environment the cluster's)"
+_NODE = "node.properties is the image's (node.id from the pod's name and uid, node.environment the cluster's)"
 _SHUTDOWN = "the operator fits graceful shutdown into the worker pods' termination grace period"
 _METASTORE = "the hive catalog is the cluster's Hive metastore: its own or spec.catalog's"
 _S3 = "the hive catalog reads S3 with the cluster's spec.s3 (endpoint, region, path-style access)"
@@ -93,34 +93,30 @@ def _env(daemon: DaemonContext) -> Env:
     )
 
 
-_DAEMON = {
-    "entrypoint": "trino-server.sh",
-    "ports": (Port("trino", TRINO_PORT),),
-    "liveness_port": TRINO_PORT,
-    "env": _env,
-    "heap": jvm_heap,
-    "share_of_rest": True,
-    "min_memory_mib": TRINO_MIN_MEMORY_MIB,
-}
+def _daemon(
+    role: str, share: Callable[[ContainerSize, Sizing], ContainerSize], pre_stop: str | None = None
+) -> Daemon:
+    """`trino-<role>`: one entrypoint for both (config.properties says which), sized from what the earlier
+    applications' daemons left."""
+    return Daemon(
+        name=f"trino-{role}",
+        label=f"Trino {role}",
+        what=f"the Trino {role}",
+        entrypoint="trino-server.sh",
+        ports=(Port("trino", TRINO_PORT),),
+        liveness_port=TRINO_PORT,
+        env=_env,
+        heap=jvm_heap,
+        share=share,
+        share_of_rest=True,
+        min_memory_mib=TRINO_MIN_MEMORY_MIB,
+        readiness=f"  trino-{role}  Trino's /v1/info says it has started (starting: false)",
+        pre_stop=pre_stop,
+    )
 
-COORDINATOR = Daemon(
-    name="trino-coordinator",
-    label="Trino coordinator",
-    what="the Trino coordinator",
-    share=_coordinator_share,
-    readiness="  trino-coordinator  Trino's /v1/info says it has started (starting: false)",
-    **_DAEMON,  # type: ignore[arg-type]
-)
 
-WORKER = Daemon(
-    name="trino-worker",
-    label="Trino worker",
-    what="the Trino worker",
-    share=_worker_share,
-    readiness="  trino-worker  Trino's /v1/info says it has started (starting: false)",
-    pre_stop="trino-worker-stop.sh",
-    **_DAEMON,  # type: ignore[arg-type]
-)
+COORDINATOR = _daemon("coordinator", _coordinator_share)
+WORKER = _daemon("worker", _worker_share, pre_stop="trino-worker-stop.sh")
 
 
 def _hive_catalog(context: ClusterContext) -> dict[str, str]:
