@@ -96,7 +96,7 @@ INVALID_CLUSTERS = {
     "two-step-kinds": (
         {"steps": [{"name": "s", "command": {"args": ["true"]}, "sparkSql": {"query": "SELECT 1"}}]},
         "spec.steps[0]",
-        "exactly one of spark, sparkSql, command or hive must be set",
+        "exactly one of spark, sparkSql, command, hive or trino must be set",
     ),
     "terminate-protected": (
         {"terminationProtected": True, "terminate": True},
@@ -162,7 +162,7 @@ def test_cluster_name_must_fit_child_names(api: Kube, ns: str) -> None:
 
 
 INVALID_STEPS = {
-    "no-kind": ({"spark": None}, "exactly one of spark, sparkSql, command or hive must be set"),
+    "no-kind": ({"spark": None}, "exactly one of spark, sparkSql, command, hive or trino must be set"),
     "query-and-file": (
         {"spark": None, "sparkSql": {"query": "SELECT 1", "file": "s3a://b/q.sql"}},
         "exactly one of query or file must be set",
