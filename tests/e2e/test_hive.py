@@ -22,7 +22,6 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -32,10 +31,8 @@ from support import emr
 from support.kube import Kube, wait_until
 from support.operator import OperatorProcess
 from support.s3 import LocalS3, list_keys, put_bytes, read_bytes
+from support.walkthrough import create_s3_secret, expected_totals, s3_spec, walkthrough_rows
 
-REPO = Path(__file__).resolve().parents[2]
-ORDERS = REPO / "scripts" / "demo" / "orders.csv"
-S3_ENDPOINT = "http://s3.kemr-system.svc:9000"  # the local S3 server's Service (cluster/s3.sh)
 CATALOG_TIMEOUT_S = 420
 UNREACHABLE_DB = "jdbc:postgresql://nowhere.invalid:5432/hive"
 CLUSTER_TIMEOUT_S = 600
@@ -61,24 +58,6 @@ result.write.mode("overwrite").csv(sys.argv[1], header=True)
 """
 
 
-def walkthrough_rows(path: Path) -> list[list[str]]:
-    """The demo's orders as the walkthrough's table holds them: order_id, customer_id, amount, status,
-    order_date, no header, statuses in lower case."""
-    with path.open(newline="") as f:
-        return [
-            [r["order_id"], r["customer_id"], r["amount"], r["status"].lower(), r["order_date"]]
-            for r in csv.DictReader(f)
-        ]
-
-
-def expected_totals(rows: list[list[str]]) -> dict[str, Decimal]:
-    totals: dict[str, Decimal] = {}
-    for _, customer, amount, status, _ in rows:
-        if status == "completed":
-            totals[customer] = totals.get(customer, Decimal(0)) + Decimal(amount)
-    return totals
-
-
 @dataclass
 class HiveRun:
     namespace: str
@@ -94,15 +73,6 @@ class HiveRun:
     two_clusters_s: float
     database_restart_s: float
     unreachable: dict[str, Any]
-
-
-def _s3_spec() -> dict[str, Any]:
-    return {
-        "endpoint": S3_ENDPOINT,
-        "region": "us-east-1",
-        "pathStyleAccess": True,
-        "credentials": {"secretRef": {"name": "kemr-s3"}},
-    }
 
 
 def catalog_manifest(name: str, database: dict[str, Any] | None = None, **spec: Any) -> dict[str, Any]:
@@ -125,7 +95,7 @@ def hive_cluster(name: str, steps: list[dict[str, Any]]) -> dict[str, Any]:
         name,
         applications=["Spark", "Hive"],
         catalog={"name": "lake"},
-        s3=_s3_spec(),
+        s3=s3_spec(),
         autoTermination={"keepAliveWhenNoSteps": False},
         steps=steps,
     )
@@ -160,19 +130,14 @@ def hive_run(kube: Kube, s3: LocalS3, real_node_operator: OperatorProcess) -> It
     client = s3.client()
     bucket = f"hive-{secrets.token_hex(4)}"
     client.make_bucket(bucket)
-    rows = walkthrough_rows(ORDERS)
+    rows = walkthrough_rows()
     text = io.StringIO()
     csv.writer(text, lineterminator="\n").writerows(rows)
     put_bytes(client, f"s3://{bucket}/walkthrough/orders/orders.csv", text.getvalue().encode())
     put_bytes(client, f"s3://{bucket}/jobs/completed_from_table.py", SPARK_TABLE_JOB.encode())
     namespace = f"e2e-hive-{secrets.token_hex(3)}"
     kube.run("create", "namespace", namespace)
-    secret = kube.run(
-        "create", "secret", "generic", "kemr-s3", "-n", namespace, "--dry-run=client", "-o", "yaml",
-        f"--from-literal=AWS_ACCESS_KEY_ID={s3.access_key}",
-        f"--from-literal=AWS_SECRET_ACCESS_KEY={s3.secret_key}",
-    ).stdout  # fmt: skip
-    kube.run("apply", "-f", "-", stdin=secret)
+    create_s3_secret(kube, namespace, s3)
     try:
         # The catalog: PostgreSQL on a volume, the schema made by Hive's schema tool, the metastore.
         started = time.monotonic()
@@ -183,7 +148,7 @@ def hive_run(kube: Kube, s3: LocalS3, real_node_operator: OperatorProcess) -> It
         )  # fmt: skip
         broken = {"jdbcUrl": UNREACHABLE_DB, "credentialsSecretRef": {"name": "rds-hive"}}
         kube.apply(catalog_manifest("broken", database=broken), namespace=namespace)
-        catalog = catalog_manifest("lake", s3=_s3_spec())
+        catalog = catalog_manifest("lake", s3=s3_spec())
         kube.apply(catalog, namespace=namespace)
         try:
             catalog = wait_until(

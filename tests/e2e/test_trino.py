@@ -32,10 +32,9 @@ from support import emr
 from support.kube import Kube, wait_until
 from support.operator import OperatorProcess
 from support.s3 import LocalS3, put_bytes, read_bytes
+from support.walkthrough import create_s3_secret, expected_totals, s3_spec, walkthrough_rows
 
 REPO = Path(__file__).resolve().parents[2]
-ORDERS = REPO / "scripts" / "demo" / "orders.csv"
-S3_ENDPOINT = "http://s3.kemr-system.svc:9000"  # the local S3 server's Service (cluster/s3.sh)
 CLUSTER = "lakehouse"
 CLUSTER_TIMEOUT_S = 600
 STEP_TIMEOUT_S = 420
@@ -61,22 +60,6 @@ TRINO_CONTAINERS = ("trino-coordinator", "trino-worker")
 CGROUP_MEMORY = (
     "cat /sys/fs/cgroup/memory.current 2>/dev/null || cat /sys/fs/cgroup/memory/memory.usage_in_bytes"
 )
-
-
-def walkthrough_rows(path: Path) -> list[list[str]]:
-    with path.open(newline="") as f:
-        return [
-            [r["order_id"], r["customer_id"], r["amount"], r["status"].lower(), r["order_date"]]
-            for r in csv.DictReader(f)
-        ]
-
-
-def expected_totals(rows: list[list[str]]) -> dict[str, Decimal]:
-    totals: dict[str, Decimal] = {}
-    for _, customer, amount, status, _ in rows:
-        if status == "completed":
-            totals[customer] = totals.get(customer, Decimal(0)) + Decimal(amount)
-    return totals
 
 
 @dataclass
@@ -111,15 +94,6 @@ def trino_image(real_node: str) -> None:
             pytest.fail(f"images/{script} trino failed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}")
 
 
-def _s3_spec() -> dict[str, Any]:
-    return {
-        "endpoint": S3_ENDPOINT,
-        "region": "us-east-1",
-        "pathStyleAccess": True,
-        "credentials": {"secretRef": {"name": "kemr-s3"}},
-    }
-
-
 def trino_cluster() -> dict[str, Any]:
     """Spark, Hive (the cluster's own metastore) and Trino, sized for the real node's 2 CPUs: the master's
     3Gi is a quarter metastore, then half the rest each for the Trino coordinator and the Spark master; a core
@@ -129,7 +103,7 @@ def trino_cluster() -> dict[str, Any]:
         CLUSTER,
         applications=["Spark", "Hive", "Trino"],
         master={"resources": {"cpu": "300m", "memory": "3Gi"}, "storage": {"size": "1Gi"}},
-        s3=_s3_spec(),
+        s3=s3_spec(),
         taskGroups=[{"name": "spot", "minReplicas": 0, "maxReplicas": 1, "replicas": 1, **group}],
     )
     cluster["spec"]["coreGroups"][0].update(group)
@@ -319,18 +293,13 @@ def trino_run(
     client = s3.client()
     bucket = f"trino-{secrets.token_hex(4)}"
     client.make_bucket(bucket)
-    rows = walkthrough_rows(ORDERS)
+    rows = walkthrough_rows()
     text = io.StringIO()
     csv.writer(text, lineterminator="\n").writerows(rows)
     put_bytes(client, f"s3://{bucket}/raw/orders/orders.csv", text.getvalue().encode())
     namespace = f"e2e-trino-{secrets.token_hex(3)}"
     kube.run("create", "namespace", namespace)
-    secret = kube.run(
-        "create", "secret", "generic", "kemr-s3", "-n", namespace, "--dry-run=client", "-o", "yaml",
-        f"--from-literal=AWS_ACCESS_KEY_ID={s3.access_key}",
-        f"--from-literal=AWS_SECRET_ACCESS_KEY={s3.secret_key}",
-    ).stdout  # fmt: skip
-    kube.run("apply", "-f", "-", stdin=secret)
+    create_s3_secret(kube, namespace, s3)
     try:
         created = time.monotonic()
         kube.apply(trino_cluster(), namespace=namespace)
