@@ -16,7 +16,8 @@ REPO=$(cd "$(dirname "$0")/.." && pwd)
 install_python() {  # uv (pinned) with pip --user when ours is missing or another version, then .venv from uv.lock
   # (a uv of the user's own, $UV or on PATH, is used as it is)
   if [ "$UV" = "$HOME/.local/bin/uv" ] && { [ ! -x "$UV" ] || [ "$("$UV" --version | cut -d' ' -f2)" != "$UV_VERSION" ]; }; then
-    python3 -m pip install --quiet --user --disable-pip-version-check "uv==$UV_VERSION"
+    # --force-reinstall: pip's record of a uv whose binary was deleted would otherwise make this a no-op.
+    python3 -m pip install --quiet --user --disable-pip-version-check --force-reinstall "uv==$UV_VERSION"
   fi
   [ -x "$UV" ] || die "uv not found at $UV after installing it"
   (cd "$REPO" && "$UV" sync --frozen --quiet)
