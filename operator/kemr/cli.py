@@ -1,4 +1,5 @@
-"""The `kemr` command: `kemr crds` prints (or writes) the install manifests, `kemr run` runs the operator."""
+"""The `kemr` command: `kemr crds` prints (or writes) the install manifests, `kemr run` runs the operator,
+`kemr emr-api` serves EMR's API."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ def main(argv: list[str] | None = None) -> int:
     crds = commands.add_parser("crds", help="print the CRDs and the admission policy as multi-document YAML")
     crds.add_argument("--out", type=Path, help="write one file per manifest into this directory instead")
     commands.add_parser("run", help="run the operator", add_help=False)
+    commands.add_parser("emr-api", help="serve EMR's API (docs/emr-api.md)", add_help=False)
     args, rest = parser.parse_known_args(argv)
 
     if args.command == "crds":
@@ -26,6 +28,11 @@ def main(argv: list[str] | None = None) -> int:
             for path in write_files(args.out):
                 print(path)
         return 0
+
+    if args.command == "emr-api":
+        from kemr.emrapi.server import main as serve_emr_api
+
+        return serve_emr_api(rest)
 
     # `kemr run [options]`: the operator's own argument parser handles the rest.
     from kemr.controllers.run import main as run_operator

@@ -1,0 +1,398 @@
+"""EMR's operations, one async function each: a request dict (EMR's input shape) in, a response dict (its
+output shape) out, through the caller's own Kubernetes identity (`Call.kube` impersonates the access key's
+ServiceAccount, so Kubernetes RBAC decides what a key may do, and a key never sees another namespace).
+
+Every operation reads and writes EMRCluster/EMRStep objects only; the translation is in `translate/`.
+An operation not in OPERATIONS answers InvalidRequestException naming it (server.py).
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from kemr.api.constants import CLUSTER_PLURAL, GROUP, STEP_PLURAL, VERSION
+from kemr.emrapi import translate as t
+from kemr.emrapi.auth.keys import AccessKey
+from kemr.emrapi.errors import (
+    AccessDeniedException,
+    EmrApiError,
+    InvalidRequestException,
+    ValidationException,
+)
+from kemr.runtime.client import ApiError, Client
+
+# EMR's page size for ListClusters and ListSteps (its documentation: "up to 50 clusters/steps per page").
+PAGE_SIZE = 50
+MERGE_PATCH = "application/merge-patch+json"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The API's configuration: the instance-type table (InstanceType → pod resources) and the map of EMR
+    release labels to kemr releases (empty: any emr-* label runs kemr's default release)."""
+
+    instance_types: Mapping[str, tuple[str, str]] = field(default_factory=lambda: t.DEFAULT_INSTANCE_TYPES)
+    releases: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Call:
+    """One request's context: the impersonating client, the access key and the signature's region."""
+
+    kube: Client
+    key: AccessKey
+    region: str
+    settings: Settings
+
+    @property
+    def namespace(self) -> str:
+        return self.key.namespace
+
+    def collection(self, plural: str) -> str:
+        return f"/apis/{GROUP}/{VERSION}/namespaces/{self.namespace}/{plural}"
+
+
+Operation = Callable[[Call, dict[str, Any]], Awaitable[dict[str, Any]]]
+
+
+def kube_error(error: ApiError, what: str) -> EmrApiError:
+    """A Kubernetes refusal in EMR's terms: 403 → AccessDeniedException, an admission or schema refusal
+    (400/422) → ValidationException with Kubernetes' message (it names the field), 404 →
+    InvalidRequestException; anything else is re-raised by the caller as an internal error."""
+    if error.status == 403:
+        return AccessDeniedException(f"{what}: {error.message}")
+    if error.status in (400, 422):
+        return ValidationException(f"{what}: {error.message}")
+    if error.status == 404:
+        return InvalidRequestException(f"{what}: not found")
+    raise error
+
+
+async def _request(call: Call, method: str, path: str, what: str, **kwargs: Any) -> dict[str, Any]:
+    try:
+        return await call.kube.request(method, path, **kwargs)
+    except ApiError as error:
+        raise kube_error(error, what) from error
+
+
+def _required(request: Mapping[str, Any], name: str) -> Any:
+    value = request.get(name)
+    if value in (None, "", []):
+        raise ValidationException(f"1 validation error detected: Value null at '{name}' failed to satisfy "
+                                  "constraint: Member must not be null")
+    return value
+
+
+# ---- finding objects by EMR id ---------------------------------------------------------------------------
+
+
+async def _list(call: Call, plural: str) -> list[dict[str, Any]]:
+    listing = await _request(call, "GET", call.collection(plural), f"list {plural}")
+    items: list[dict[str, Any]] = listing.get("items", [])
+    return items
+
+
+async def find_cluster(call: Call, cluster_id: str) -> dict[str, Any]:
+    """The EMRCluster whose id is `cluster_id` (its label, or the id derived from its uid), in the key's
+    namespace. Raises InvalidRequestException as EMR words it for an unknown id."""
+    selector = {"labelSelector": f"{t.EMR_ID_LABEL}={cluster_id}"} if _label_safe(cluster_id) else None
+    if selector:
+        listing = await _request(call, "GET", call.collection(CLUSTER_PLURAL), "list clusters", query=selector)
+        if listing.get("items"):
+            found: dict[str, Any] = listing["items"][0]
+            return found
+    for obj in await _list(call, CLUSTER_PLURAL):
+        if t.cluster_id(obj["metadata"]["uid"]) == cluster_id:
+            return obj
+    raise InvalidRequestException(f"Cluster id '{cluster_id}' is not valid.")
+
+
+def _label_safe(value: str) -> bool:
+    return len(value) <= 63 and all(c.isalnum() or c in "-_." for c in value)
+
+
+async def cluster_steps(call: Call, cluster: dict[str, Any]) -> list[dict[str, Any]]:
+    """The cluster's EMRSteps, newest first (EMR's order)."""
+    name = cluster["metadata"]["name"]
+    steps = [s for s in await _list(call, STEP_PLURAL) if s.get("spec", {}).get("clusterRef", {}).get("name") == name]
+    return sorted(steps, key=lambda s: (s["metadata"]["creationTimestamp"], s["metadata"]["name"]), reverse=True)
+
+
+async def find_step(call: Call, cluster: dict[str, Any], step_id: str) -> dict[str, Any]:
+    for step in await cluster_steps(call, cluster):
+        if t.step_id(step["metadata"]["uid"]) == step_id or step["metadata"].get("labels", {}).get(
+            t.EMR_ID_LABEL
+        ) == step_id:
+            return step
+    raise InvalidRequestException(f"Step id '{step_id}' is not valid.")
+
+
+async def _patch(call: Call, plural: str, obj: dict[str, Any], body: dict[str, Any], what: str) -> dict[str, Any]:
+    path = f"{call.collection(plural)}/{obj['metadata']['name']}"
+    return await _request(call, "PATCH", path, what, body=body, content_type=MERGE_PATCH)
+
+
+async def _create(call: Call, plural: str, manifest: dict[str, Any], what: str) -> dict[str, Any]:
+    """Creates the object, then labels it with its EMR id (derived from the uid Kubernetes gave it)."""
+    created = await _request(call, "POST", call.collection(plural), what, body=manifest)
+    uid = created["metadata"]["uid"]
+    emr_id = t.cluster_id(uid) if plural == CLUSTER_PLURAL else t.step_id(uid)
+    return await _patch(call, plural, created, {"metadata": {"labels": {t.EMR_ID_LABEL: emr_id}}}, what)
+
+
+# ---- pagination ------------------------------------------------------------------------------------------
+
+
+def _page(items: list[Any], marker: str | None) -> tuple[list[Any], str | None]:
+    """One page of PAGE_SIZE and the Marker of the next (an opaque offset), as EMR's List* operations page."""
+    try:
+        start = int(base64.urlsafe_b64decode((marker or "MA==").encode()).decode()) if marker else 0
+    except ValueError:
+        raise ValidationException(f"Marker '{marker}' is not valid") from None
+    end = start + PAGE_SIZE
+    following = base64.urlsafe_b64encode(str(end).encode()).decode() if end < len(items) else None
+    return items[start:end], following
+
+
+def _epoch(value: Any) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, (int, float)):
+        return float(value)
+    return datetime.fromisoformat(str(value).replace("Z", "+00:00")).timestamp()
+
+
+# ---- clusters --------------------------------------------------------------------------------------------
+
+
+async def run_job_flow(call: Call, request: dict[str, Any]) -> dict[str, Any]:
+    """RunJobFlow: an EMRCluster (and an EMRStep per entry of Steps). Returns JobFlowId and ClusterArn."""
+    manifest, step_configs = t.cluster_from_run_job_flow(
+        request,
+        namespace=call.namespace,
+        instance_types=call.settings.instance_types,
+        releases=call.settings.releases,
+    )
+    # Steps are translated once before anything is created, so a bad step refuses the whole request.
+    for i, cfg in enumerate(step_configs):
+        t.step_from_config(cfg, cluster_name="placeholder", namespace=call.namespace, field=f"Steps[{i}]")
+    cluster = await _create(call, CLUSTER_PLURAL, manifest, "RunJobFlow")
+    name = cluster["metadata"]["name"]
+    for i, cfg in enumerate(step_configs):
+        step = t.step_from_config(cfg, cluster_name=name, namespace=call.namespace, field=f"Steps[{i}]")
+        await _create(call, STEP_PLURAL, step, "RunJobFlow")
+    cluster_id = t.cluster_id(cluster["metadata"]["uid"])
+    return {"JobFlowId": cluster_id, "ClusterArn": t.cluster_arn(call.region, cluster_id)}
+
+
+async def describe_cluster(call: Call, request: dict[str, Any]) -> dict[str, Any]:
+    """DescribeCluster: EMR's Cluster shape."""
+    cluster = await find_cluster(call, _required(request, "ClusterId"))
+    return {"Cluster": t.describe_cluster(cluster, instance_types=call.settings.instance_types, region=call.region)}
+
+
+async def list_clusters(call: Call, request: dict[str, Any]) -> dict[str, Any]:
+    """ListClusters: newest first, filtered by ClusterStates and CreatedAfter/CreatedBefore, 50 a page."""
+    states = set(request.get("ClusterStates") or [])
+    after, before = _epoch(request.get("CreatedAfter")), _epoch(request.get("CreatedBefore"))
+    summaries = [t.cluster_summary(obj, region=call.region) for obj in await _list(call, CLUSTER_PLURAL)]
+    chosen = [
+        s
+        for s in summaries
+        if (not states or s["Status"]["State"] in states)
+        and (after is None or s["Status"]["Timeline"]["CreationDateTime"] >= after)
+        and (before is None or s["Status"]["Timeline"]["CreationDateTime"] <= before)
+    ]
+    chosen.sort(key=lambda s: s["Status"]["Timeline"]["CreationDateTime"], reverse=True)
+    page, marker = _page(chosen, request.get("Marker"))
+    return {"Clusters": page, **({"Marker": marker} if marker else {})}
+
+
+async def terminate_job_flows(call: Call, request: dict[str, Any]) -> dict[str, Any]:
+    """TerminateJobFlows: spec.terminate on each. A termination-protected cluster refuses (kemr's CRD rule),
+    answered as EMR does: ValidationException."""
+    clusters = [await find_cluster(call, i) for i in _required(request, "JobFlowIds")]
+    protected = [t.cluster_id(c["metadata"]["uid"]) for c in clusters if c["spec"].get("terminationProtected")]
+    if protected:
+        raise ValidationException(
+            "Could not shut down one or more job flows since they are termination protected: "
+            + ", ".join(protected)
+        )
+    for cluster in clusters:
+        if not cluster["spec"].get("terminate"):
+            await _patch(call, CLUSTER_PLURAL, cluster, {"spec": {"terminate": True}}, "TerminateJobFlows")
+    return {}
+
+
+async def set_termination_protection(call: Call, request: dict[str, Any]) -> dict[str, Any]:
+    """SetTerminationProtection: spec.terminationProtected on each."""
+    value = request.get("TerminationProtected")
+    if not isinstance(value, bool):
+        raise ValidationException("TerminationProtected: must be true or false")
+    for cluster_id in _required(request, "JobFlowIds"):
+        cluster = await find_cluster(call, cluster_id)
+        body = {"spec": {"terminationProtected": value}}
+        await _patch(call, CLUSTER_PLURAL, cluster, body, "SetTerminationProtection")
+    return {}
+
+
+async def list_instance_groups(call: Call, request: dict[str, Any]) -> dict[str, Any]:
+    """ListInstanceGroups: MASTER, each core group (CORE) and task group (TASK)."""
+    cluster = await find_cluster(call, _required(request, "ClusterId"))
+    groups = t.instance_groups(cluster, instance_types=call.settings.instance_types)
+    page, marker = _page(groups, request.get("Marker"))
+    return {"InstanceGroups": page, **({"Marker": marker} if marker else {})}
+
+
+async def modify_instance_groups(call: Call, request: dict[str, Any]) -> dict[str, Any]:
+    """ModifyInstanceGroups: resize core and task groups (InstanceCount)."""
+    cluster = await find_cluster(call, _required(request, "ClusterId"))
+    patch = t.modify_instance_groups_patch(cluster, _required(request, "InstanceGroups"))
+    await _patch(call, CLUSTER_PLURAL, cluster, patch, "ModifyInstanceGroups")
+    return {}
+
+
+async def list_bootstrap_actions(call: Call, request: dict[str, Any]) -> dict[str, Any]:
+    """ListBootstrapActions: EMR's Command shapes (Name, ScriptPath, Args)."""
+    cluster = await find_cluster(call, _required(request, "ClusterId"))
+    page, marker = _page(t.list_bootstrap_actions(cluster), request.get("Marker"))
+    return {"BootstrapActions": page, **({"Marker": marker} if marker else {})}
+
+
+async def put_managed_scaling_policy(call: Call, request: dict[str, Any]) -> dict[str, Any]:
+    cluster = await find_cluster(call, _required(request, "ClusterId"))
+    patch = t.managed_scaling_patch(cluster, _required(request, "ManagedScalingPolicy"))
+    await _patch(call, CLUSTER_PLURAL, cluster, patch, "PutManagedScalingPolicy")
+    return {}
+
+
+async def get_managed_scaling_policy(call: Call, request: dict[str, Any]) -> dict[str, Any]:
+    cluster = await find_cluster(call, _required(request, "ClusterId"))
+    policy = t.managed_scaling_policy(cluster)
+    return {"ManagedScalingPolicy": policy} if policy else {}
+
+
+async def remove_managed_scaling_policy(call: Call, request: dict[str, Any]) -> dict[str, Any]:
+    cluster = await find_cluster(call, _required(request, "ClusterId"))
+    body = {"spec": {"managedScaling": {"enabled": False}}}
+    await _patch(call, CLUSTER_PLURAL, cluster, body, "RemoveManagedScalingPolicy")
+    return {}
+
+
+async def put_auto_termination_policy(call: Call, request: dict[str, Any]) -> dict[str, Any]:
+    cluster = await find_cluster(call, _required(request, "ClusterId"))
+    patch = t.auto_termination_patch(request.get("AutoTerminationPolicy") or {})
+    await _patch(call, CLUSTER_PLURAL, cluster, patch, "PutAutoTerminationPolicy")
+    return {}
+
+
+async def get_auto_termination_policy(call: Call, request: dict[str, Any]) -> dict[str, Any]:
+    cluster = await find_cluster(call, _required(request, "ClusterId"))
+    idle = cluster["spec"].get("autoTermination", {}).get("idleTimeoutSeconds")
+    return {"AutoTerminationPolicy": {"IdleTimeout": idle}} if idle else {}
+
+
+async def remove_auto_termination_policy(call: Call, request: dict[str, Any]) -> dict[str, Any]:
+    cluster = await find_cluster(call, _required(request, "ClusterId"))
+    body = {"spec": {"autoTermination": {"idleTimeoutSeconds": None}}}
+    await _patch(call, CLUSTER_PLURAL, cluster, body, "RemoveAutoTerminationPolicy")
+    return {}
+
+
+async def add_tags(call: Call, request: dict[str, Any]) -> dict[str, Any]:
+    """AddTags on a cluster (ResourceId is its id): the annotation kemr.io/emr-tags (and labels)."""
+    cluster = await find_cluster(call, _required(request, "ResourceId"))
+    patch = t.tags_patch(cluster, add=_required(request, "Tags"), remove=[])
+    await _patch(call, CLUSTER_PLURAL, cluster, patch, "AddTags")
+    return {}
+
+
+async def remove_tags(call: Call, request: dict[str, Any]) -> dict[str, Any]:
+    cluster = await find_cluster(call, _required(request, "ResourceId"))
+    patch = t.tags_patch(cluster, add=[], remove=_required(request, "TagKeys"))
+    await _patch(call, CLUSTER_PLURAL, cluster, patch, "RemoveTags")
+    return {}
+
+
+# ---- steps -----------------------------------------------------------------------------------------------
+
+
+async def add_job_flow_steps(call: Call, request: dict[str, Any]) -> dict[str, Any]:
+    """AddJobFlowSteps: one EMRStep per entry, in order. Returns StepIds in the same order."""
+    cluster = await find_cluster(call, _required(request, "JobFlowId"))
+    name = cluster["metadata"]["name"]
+    manifests = [
+        t.step_from_config(cfg, cluster_name=name, namespace=call.namespace, field=f"Steps[{i}]")
+        for i, cfg in enumerate(_required(request, "Steps"))
+    ]
+    ids = []
+    for manifest in manifests:
+        step = await _create(call, STEP_PLURAL, manifest, "AddJobFlowSteps")
+        ids.append(t.step_id(step["metadata"]["uid"]))
+    return {"StepIds": ids}
+
+
+async def list_steps(call: Call, request: dict[str, Any]) -> dict[str, Any]:
+    """ListSteps: newest first, filtered by StepStates and StepIds, 50 a page."""
+    cluster = await find_cluster(call, _required(request, "ClusterId"))
+    states, ids = set(request.get("StepStates") or []), set(request.get("StepIds") or [])
+    summaries = [t.step_summary(s) for s in await cluster_steps(call, cluster)]
+    chosen = [
+        s for s in summaries if (not states or s["Status"]["State"] in states) and (not ids or s["Id"] in ids)
+    ]
+    page, marker = _page(chosen, request.get("Marker"))
+    return {"Steps": page, **({"Marker": marker} if marker else {})}
+
+
+async def describe_step(call: Call, request: dict[str, Any]) -> dict[str, Any]:
+    cluster = await find_cluster(call, _required(request, "ClusterId"))
+    step = await find_step(call, cluster, _required(request, "StepId"))
+    return {"Step": t.describe_step(step)}
+
+
+async def cancel_steps(call: Call, request: dict[str, Any]) -> dict[str, Any]:
+    """CancelSteps: spec.cancel on each PENDING or RUNNING step; others answer FAILED with the reason."""
+    cluster = await find_cluster(call, _required(request, "ClusterId"))
+    results = []
+    for step_id in _required(request, "StepIds"):
+        try:
+            step = await find_step(call, cluster, step_id)
+        except InvalidRequestException as error:
+            results.append({"StepId": step_id, "Status": "FAILED", "Reason": error.message})
+            continue
+        state = (step.get("status") or {}).get("state") or "PENDING"
+        if state not in ("PENDING", "RUNNING"):
+            results.append({"StepId": step_id, "Status": "FAILED", "Reason": f"The step is {state}."})
+            continue
+        await _patch(call, STEP_PLURAL, step, {"spec": {"cancel": True}}, "CancelSteps")
+        results.append({"StepId": step_id, "Status": "SUBMITTED"})
+    return {"CancelStepsInfoList": results}
+
+
+OPERATIONS: dict[str, Operation] = {
+    "RunJobFlow": run_job_flow,
+    "DescribeCluster": describe_cluster,
+    "ListClusters": list_clusters,
+    "TerminateJobFlows": terminate_job_flows,
+    "SetTerminationProtection": set_termination_protection,
+    "ListInstanceGroups": list_instance_groups,
+    "ModifyInstanceGroups": modify_instance_groups,
+    "ListBootstrapActions": list_bootstrap_actions,
+    "PutManagedScalingPolicy": put_managed_scaling_policy,
+    "GetManagedScalingPolicy": get_managed_scaling_policy,
+    "RemoveManagedScalingPolicy": remove_managed_scaling_policy,
+    "PutAutoTerminationPolicy": put_auto_termination_policy,
+    "GetAutoTerminationPolicy": get_auto_termination_policy,
+    "RemoveAutoTerminationPolicy": remove_auto_termination_policy,
+    "AddTags": add_tags,
+    "RemoveTags": remove_tags,
+    "AddJobFlowSteps": add_job_flow_steps,
+    "ListSteps": list_steps,
+    "DescribeStep": describe_step,
+    "CancelSteps": cancel_steps,
+}
+"""EMR operation name → its function. The docs' operation table (docs/emr-api.md) lists these."""
