@@ -6,7 +6,6 @@ from __future__ import annotations
 import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
 
@@ -51,8 +50,3 @@ def tenants(
         print(f"EMR API log: {api.log_path}")
         for ns in (a, b):
             crds.run("delete", "namespace", ns, "--wait=false", check=False)
-
-
-@pytest.fixture
-def api_log(tenants: Tenants) -> Iterator[Path]:
-    yield tenants.api.log_path

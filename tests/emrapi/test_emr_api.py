@@ -57,7 +57,10 @@ def spark_submit_step(name: str, script: str = "s3://kemr-demo/jobs/job.py") -> 
     return {
         "Name": name,
         "ActionOnFailure": "CONTINUE",
-        "HadoopJarStep": {"Jar": "command-runner.jar", "Args": ["spark-submit", "--deploy-mode", "cluster", script]},
+        "HadoopJarStep": {
+            "Jar": "command-runner.jar",
+            "Args": ["spark-submit", "--deploy-mode", "cluster", script],
+        },
     }
 
 
@@ -77,7 +80,8 @@ def test_boto3_runs_a_cluster_and_a_step_through_its_whole_life(tenants: Tenants
 
     boto3_wait(ep, key, "cluster_running", {"ClusterId": cluster_id}, delay=2, max_attempts=90)
     cluster = boto3_call(ep, key, "describe_cluster", {"ClusterId": cluster_id})["Cluster"]
-    assert cluster["Id"] == cluster_id and cluster["Name"] == "nightly-etl"
+    assert cluster["Id"] == cluster_id
+    assert cluster["Name"] == "nightly-etl"
     assert cluster["Status"]["State"] == "WAITING", cluster["Status"]
     assert {a["Name"] for a in cluster["Applications"]} >= {"Spark", "Hive"}
     assert {"Key": "team", "Value": "data"} in cluster["Tags"]
@@ -91,12 +95,14 @@ def test_boto3_runs_a_cluster_and_a_step_through_its_whole_life(tenants: Tenants
     )
     [step_id] = added["StepIds"]
     assert STEP_ID.match(step_id)
-    boto3_wait(ep, key, "step_complete", {"ClusterId": cluster_id, "StepId": step_id}, delay=2, max_attempts=60)
+    boto3_wait(
+        ep, key, "step_complete", {"ClusterId": cluster_id, "StepId": step_id}, delay=2, max_attempts=60
+    )
     step = boto3_call(ep, key, "describe_step", {"ClusterId": cluster_id, "StepId": step_id})["Step"]
     assert step["Status"]["State"] == "COMPLETED"
     assert step["Config"]["Jar"] == "command-runner.jar"
     assert step["Config"]["Args"][0] == "spark-submit"
-    assert "StartDateTime" in step["Status"]["Timeline"] and "EndDateTime" in step["Status"]["Timeline"]
+    assert {"StartDateTime", "EndDateTime"} <= set(step["Status"]["Timeline"])
     listed = boto3_call(ep, key, "list_steps", {"ClusterId": cluster_id})["Steps"]
     assert [s["Id"] for s in listed] == [step_id]
 
@@ -110,10 +116,13 @@ def test_boto3_runs_a_cluster_and_a_step_through_its_whole_life(tenants: Tenants
 def test_termination_protection_and_resize(tenants: Tenants) -> None:
     ep, key = tenants.endpoint, tenants.key_a
     cluster_id = boto3_call(ep, key, "run_job_flow", run_job_flow_request("protected"))["JobFlowId"]
-    boto3_call(ep, key, "set_termination_protection", {"JobFlowIds": [cluster_id], "TerminationProtected": True})
+    boto3_call(
+        ep, key, "set_termination_protection", {"JobFlowIds": [cluster_id], "TerminationProtected": True}
+    )
     with pytest.raises(EmrClientError) as refused:
         boto3_call(ep, key, "terminate_job_flows", {"JobFlowIds": [cluster_id]})
-    assert refused.value.code == "ValidationException" and "termination protected" in refused.value.message
+    assert refused.value.code == "ValidationException"
+    assert "termination protected" in refused.value.message
     groups = boto3_call(ep, key, "list_instance_groups", {"ClusterId": cluster_id})["InstanceGroups"]
     core = next(g for g in groups if g["InstanceGroupType"] == "CORE")
     boto3_call(
@@ -122,7 +131,9 @@ def test_termination_protection_and_resize(tenants: Tenants) -> None:
     )  # fmt: skip
     groups = boto3_call(ep, key, "list_instance_groups", {"ClusterId": cluster_id})["InstanceGroups"]
     assert next(g for g in groups if g["Id"] == core["Id"])["RequestedInstanceCount"] == 3
-    boto3_call(ep, key, "set_termination_protection", {"JobFlowIds": [cluster_id], "TerminationProtected": False})
+    boto3_call(
+        ep, key, "set_termination_protection", {"JobFlowIds": [cluster_id], "TerminationProtected": False}
+    )
     boto3_call(ep, key, "terminate_job_flows", {"JobFlowIds": [cluster_id]})
 
 
@@ -133,7 +144,11 @@ def test_the_aws_cli_lists_and_describes_clusters(tenants: Tenants) -> None:
     assert cluster_id in [c["Id"] for c in listed["Clusters"]]
     described = aws_cli(ep, key, "describe-cluster", "--cluster-id", cluster_id)
     assert described["Cluster"]["Id"] == cluster_id
-    assert {g["InstanceGroupType"] for g in described["Cluster"]["InstanceGroups"]} == {"MASTER", "CORE", "TASK"}
+    assert {g["InstanceGroupType"] for g in described["Cluster"]["InstanceGroups"]} == {
+        "MASTER",
+        "CORE",
+        "TASK",
+    }
     boto3_call(ep, key, "terminate_job_flows", {"JobFlowIds": [cluster_id]})
 
 
@@ -142,7 +157,9 @@ def test_the_walkthroughs_nodejs_function_adds_a_step_that_completes(tenants: Te
     cluster_id = boto3_call(ep, key, "run_job_flow", run_job_flow_request("from-node"))["JobFlowId"]
     boto3_wait(ep, key, "cluster_running", {"ClusterId": cluster_id}, delay=2, max_attempts=90)
     [step_id] = node_add_step(ep, key, cluster_id, "s3://kemr-demo/jobs/job.py")
-    boto3_wait(ep, key, "step_complete", {"ClusterId": cluster_id, "StepId": step_id}, delay=2, max_attempts=60)
+    boto3_wait(
+        ep, key, "step_complete", {"ClusterId": cluster_id, "StepId": step_id}, delay=2, max_attempts=60
+    )
     boto3_call(ep, key, "terminate_job_flows", {"JobFlowIds": [cluster_id]})
 
 
@@ -184,7 +201,8 @@ def test_refusals_answer_in_emrs_error_shape(tenants: Tenants) -> None:
     with pytest.raises(EmrClientError) as refused:
         boto3_call(ep, key, "run_job_flow", bad)
     assert refused.value.code == "ValidationException"
-    assert "Instances.InstanceGroups[1]" in refused.value.message and "x9.huge" in refused.value.message
+    assert "Instances.InstanceGroups[1]" in refused.value.message
+    assert "x9.huge" in refused.value.message
 
     status, body = raw_post(ep, "ElasticMapReduce.ListClusters", {}, {})
     assert (status, body["__type"]) == (403, "MissingAuthenticationTokenException")

@@ -82,8 +82,10 @@ async def _request(call: Call, method: str, path: str, what: str, **kwargs: Any)
 def _required(request: Mapping[str, Any], name: str) -> Any:
     value = request.get(name)
     if value in (None, "", []):
-        raise ValidationException(f"1 validation error detected: Value null at '{name}' failed to satisfy "
-                                  "constraint: Member must not be null")
+        raise ValidationException(
+            f"1 validation error detected: Value null at '{name}' failed to satisfy "
+            "constraint: Member must not be null"
+        )
     return value
 
 
@@ -101,7 +103,9 @@ async def find_cluster(call: Call, cluster_id: str) -> dict[str, Any]:
     namespace. Raises InvalidRequestException as EMR words it for an unknown id."""
     selector = {"labelSelector": f"{t.EMR_ID_LABEL}={cluster_id}"} if _label_safe(cluster_id) else None
     if selector:
-        listing = await _request(call, "GET", call.collection(CLUSTER_PLURAL), "list clusters", query=selector)
+        listing = await _request(
+            call, "GET", call.collection(CLUSTER_PLURAL), "list clusters", query=selector
+        )
         if listing.get("items"):
             found: dict[str, Any] = listing["items"][0]
             return found
@@ -118,20 +122,29 @@ def _label_safe(value: str) -> bool:
 async def cluster_steps(call: Call, cluster: dict[str, Any]) -> list[dict[str, Any]]:
     """The cluster's EMRSteps, newest first (EMR's order)."""
     name = cluster["metadata"]["name"]
-    steps = [s for s in await _list(call, STEP_PLURAL) if s.get("spec", {}).get("clusterRef", {}).get("name") == name]
-    return sorted(steps, key=lambda s: (s["metadata"]["creationTimestamp"], s["metadata"]["name"]), reverse=True)
+    steps = [
+        s
+        for s in await _list(call, STEP_PLURAL)
+        if s.get("spec", {}).get("clusterRef", {}).get("name") == name
+    ]
+    return sorted(
+        steps, key=lambda s: (s["metadata"]["creationTimestamp"], s["metadata"]["name"]), reverse=True
+    )
 
 
 async def find_step(call: Call, cluster: dict[str, Any], step_id: str) -> dict[str, Any]:
     for step in await cluster_steps(call, cluster):
-        if t.step_id(step["metadata"]["uid"]) == step_id or step["metadata"].get("labels", {}).get(
-            t.EMR_ID_LABEL
-        ) == step_id:
+        if (
+            t.step_id(step["metadata"]["uid"]) == step_id
+            or step["metadata"].get("labels", {}).get(t.EMR_ID_LABEL) == step_id
+        ):
             return step
     raise InvalidRequestException(f"Step id '{step_id}' is not valid.")
 
 
-async def _patch(call: Call, plural: str, obj: dict[str, Any], body: dict[str, Any], what: str) -> dict[str, Any]:
+async def _patch(
+    call: Call, plural: str, obj: dict[str, Any], body: dict[str, Any], what: str
+) -> dict[str, Any]:
     path = f"{call.collection(plural)}/{obj['metadata']['name']}"
     return await _request(call, "PATCH", path, what, body=body, content_type=MERGE_PATCH)
 
@@ -192,7 +205,11 @@ async def run_job_flow(call: Call, request: dict[str, Any]) -> dict[str, Any]:
 async def describe_cluster(call: Call, request: dict[str, Any]) -> dict[str, Any]:
     """DescribeCluster: EMR's Cluster shape."""
     cluster = await find_cluster(call, _required(request, "ClusterId"))
-    return {"Cluster": t.describe_cluster(cluster, instance_types=call.settings.instance_types, region=call.region)}
+    return {
+        "Cluster": t.describe_cluster(
+            cluster, instance_types=call.settings.instance_types, region=call.region
+        )
+    }
 
 
 async def list_clusters(call: Call, request: dict[str, Any]) -> dict[str, Any]:
@@ -216,7 +233,9 @@ async def terminate_job_flows(call: Call, request: dict[str, Any]) -> dict[str, 
     """TerminateJobFlows: spec.terminate on each. A termination-protected cluster refuses (kemr's CRD rule),
     answered as EMR does: ValidationException."""
     clusters = [await find_cluster(call, i) for i in _required(request, "JobFlowIds")]
-    protected = [t.cluster_id(c["metadata"]["uid"]) for c in clusters if c["spec"].get("terminationProtected")]
+    protected = [
+        t.cluster_id(c["metadata"]["uid"]) for c in clusters if c["spec"].get("terminationProtected")
+    ]
     if protected:
         raise ValidationException(
             "Could not shut down one or more job flows since they are termination protected: "

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import logging
 import ssl
@@ -118,7 +119,13 @@ class EmrApi:
         REQUESTS.labels(operation, code).inc()
         LATENCY.labels(operation).observe(elapsed)
         log.info(
-            "%s key=%s namespace=%s -> %d %s (%.0f ms)", operation, key_id, namespace, status, code, elapsed * 1000
+            "%s key=%s namespace=%s -> %d %s (%.0f ms)",
+            operation,
+            key_id,
+            namespace,
+            status,
+            code,
+            elapsed * 1000,
         )
         return web.Response(
             status=status,
@@ -153,10 +160,14 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--kubeconfig", help="kubeconfig file; default: the pod's service account")
     p.add_argument("--namespace", required=True, help="where the access keys' Secrets are (the API's own)")
     p.add_argument("--port", type=int, default=8443, help="HTTPS (HTTP without --tls-cert-file) port")
-    p.add_argument("--tls-cert-file", type=Path, help="PEM certificate (chain) to serve, e.g. a Secret's tls.crt")
+    p.add_argument(
+        "--tls-cert-file", type=Path, help="PEM certificate (chain) to serve, e.g. a Secret's tls.crt"
+    )
     p.add_argument("--tls-key-file", type=Path, help="its PEM private key (tls.key)")
     p.add_argument("--config", type=Path, help="instance types and release map (YAML; see load_settings)")
-    p.add_argument("--metrics-port", type=int, default=8080, help="Prometheus metrics on :PORT/metrics (0: off)")
+    p.add_argument(
+        "--metrics-port", type=int, default=8080, help="Prometheus metrics on :PORT/metrics (0: off)"
+    )
     p.add_argument("--qps", type=float, default=50.0, help="client-side Kubernetes API rate limit")
     p.add_argument("--burst", type=int, default=100)
     return p.parse_args(argv)
@@ -197,8 +208,6 @@ def main(argv: list[str]) -> int:
     args = parse_args(argv)
     if args.metrics_port:
         start_http_server(args.metrics_port)
-    try:
+    with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(serve(args))
-    except KeyboardInterrupt:
-        pass
     return 0
