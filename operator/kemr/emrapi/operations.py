@@ -32,11 +32,27 @@ MERGE_PATCH = "application/merge-patch+json"
 
 @dataclass(frozen=True)
 class Settings:
-    """The API's configuration: the instance-type table (InstanceType → pod resources) and the map of EMR
-    release labels to kemr releases (empty: any emr-* label runs kemr's default release)."""
+    """The API's configuration (its file: server.load_settings).
+
+    - `instance_types`: InstanceType → (cpu, memory) of the pod (Kubernetes quantities);
+    - `releases`: EMR release label → kemr release (empty: any emr-* label runs kemr's default release);
+    - `cluster_defaults`: a partial EMRCluster spec (camelCase, as in a manifest) under every cluster
+      RunJobFlow makes, for what EMR has implicitly and Kubernetes doesn't: `s3` (endpoint, credentials),
+      `networkPolicy`, `podOverrides`, `catalog`. What the request sets wins.
+    """
 
     instance_types: Mapping[str, tuple[str, str]] = field(default_factory=lambda: t.DEFAULT_INSTANCE_TYPES)
     releases: Mapping[str, str] = field(default_factory=dict)
+    cluster_defaults: Mapping[str, Any] = field(default_factory=dict)
+
+
+def with_defaults(defaults: Mapping[str, Any], spec: Mapping[str, Any]) -> dict[str, Any]:
+    """`spec` over `defaults`, merged key by key in nested objects (lists are replaced, not merged)."""
+    merged = dict(defaults)
+    for key, value in spec.items():
+        below = merged.get(key)
+        merged[key] = with_defaults(below, value) if isinstance(below, dict) and isinstance(value, dict) else value
+    return merged
 
 
 @dataclass(frozen=True)
