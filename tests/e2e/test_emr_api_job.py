@@ -49,7 +49,9 @@ def test_boto3_runs_the_demo_job_and_its_totals_land_in_s3(
     bucket = f"emr-api-{secrets.token_hex(4)}"
     client.make_bucket(bucket)
     put_bytes(client, f"s3://{bucket}/input/orders.csv", ORDERS.read_bytes())
-    put_bytes(client, f"s3://{bucket}/jobs/sales_by_customer.py", (DEMO / "sales_by_customer.py").read_bytes())
+    put_bytes(
+        client, f"s3://{bucket}/jobs/sales_by_customer.py", (DEMO / "sales_by_customer.py").read_bytes()
+    )
 
     config = tmp_path / "emr-api.yaml"
     config.write_text(yaml.safe_dump({"instanceTypes": SMALL_TYPES, "clusterDefaults": {"s3": s3_spec()}}))
@@ -97,9 +99,12 @@ def test_boto3_runs_the_demo_job_and_its_totals_land_in_s3(
             boto3_wait(api.endpoint, key, "cluster_terminated", {"ClusterId": cluster_id}, 5, 60)
         except Exception as err:
             raise AssertionError(f"{err}\n{emr.diagnose(kube, namespace)}") from None
-        print(f"\nEMR API: RunJobFlow → step COMPLETED → cluster TERMINATED in {time.monotonic() - started:.0f} s")
+        took = time.monotonic() - started
+        print(f"\nEMR API: RunJobFlow → step COMPLETED → cluster TERMINATED in {took:.0f} s")
 
-        status = boto3_call(api.endpoint, key, "describe_cluster", {"ClusterId": cluster_id})["Cluster"]["Status"]
+        status = boto3_call(api.endpoint, key, "describe_cluster", {"ClusterId": cluster_id})["Cluster"][
+            "Status"
+        ]
         assert status["State"] == "TERMINATED"
         assert status["StateChangeReason"]["Code"] == "ALL_STEPS_COMPLETED"
         rows = read_csv_output(client, f"s3://{bucket}/output/sales/")

@@ -51,7 +51,9 @@ def with_defaults(defaults: Mapping[str, Any], spec: Mapping[str, Any]) -> dict[
     merged = dict(defaults)
     for key, value in spec.items():
         below = merged.get(key)
-        merged[key] = with_defaults(below, value) if isinstance(below, dict) and isinstance(value, dict) else value
+        merged[key] = (
+            with_defaults(below, value) if isinstance(below, dict) and isinstance(value, dict) else value
+        )
     return merged
 
 
@@ -200,22 +202,21 @@ def _epoch(value: Any) -> float | None:
 
 async def run_job_flow(call: Call, request: dict[str, Any]) -> dict[str, Any]:
     """RunJobFlow: an EMRCluster (and an EMRStep per entry of Steps). Returns JobFlowId and ClusterArn."""
-    manifest, step_configs = t.cluster_from_run_job_flow(
+    translated = t.cluster_from_run_job_flow(
         request,
         namespace=call.namespace,
         instance_types=call.settings.instance_types,
         releases=call.settings.releases,
-    )
-    # Steps are translated once before anything is created, so a bad step refuses the whole request.
-    for i, cfg in enumerate(step_configs):
-        t.step_from_config(cfg, cluster_name="placeholder", namespace=call.namespace, field=f"Steps[{i}]")
+    )  # its steps are validated too: a bad step refuses the whole request before anything is created
+    manifest = translated.cluster
+    manifest["spec"] = with_defaults(call.settings.cluster_defaults, manifest["spec"])
     cluster = await _create(call, CLUSTER_PLURAL, manifest, "RunJobFlow")
     name = cluster["metadata"]["name"]
-    for i, cfg in enumerate(step_configs):
+    for i, cfg in enumerate(translated.steps):
         step = t.step_from_config(cfg, cluster_name=name, namespace=call.namespace, field=f"Steps[{i}]")
         await _create(call, STEP_PLURAL, step, "RunJobFlow")
     cluster_id = t.cluster_id(cluster["metadata"]["uid"])
-    return {"JobFlowId": cluster_id, "ClusterArn": t.cluster_arn(call.region, cluster_id)}
+    return {"JobFlowId": cluster_id, "ClusterArn": t.cluster_arn(cluster_id, call.region)}
 
 
 async def describe_cluster(call: Call, request: dict[str, Any]) -> dict[str, Any]:
@@ -286,8 +287,9 @@ async def list_instance_groups(call: Call, request: dict[str, Any]) -> dict[str,
 async def modify_instance_groups(call: Call, request: dict[str, Any]) -> dict[str, Any]:
     """ModifyInstanceGroups: resize core and task groups (InstanceCount)."""
     cluster = await find_cluster(call, _required(request, "ClusterId"))
-    patch = t.modify_instance_groups_patch(cluster, _required(request, "InstanceGroups"))
-    await _patch(call, CLUSTER_PLURAL, cluster, patch, "ModifyInstanceGroups")
+    spec = t.modify_instance_groups_patch(cluster, _required(request, "InstanceGroups"))
+    if spec:
+        await _patch(call, CLUSTER_PLURAL, cluster, {"spec": spec}, "ModifyInstanceGroups")
     return {}
 
 
@@ -300,40 +302,39 @@ async def list_bootstrap_actions(call: Call, request: dict[str, Any]) -> dict[st
 
 async def put_managed_scaling_policy(call: Call, request: dict[str, Any]) -> dict[str, Any]:
     cluster = await find_cluster(call, _required(request, "ClusterId"))
-    patch = t.managed_scaling_patch(cluster, _required(request, "ManagedScalingPolicy"))
+    policy = _required(request, "ManagedScalingPolicy")
+    patch = {"spec": t.scaling_patch(cluster["spec"], policy, "ManagedScalingPolicy")}
     await _patch(call, CLUSTER_PLURAL, cluster, patch, "PutManagedScalingPolicy")
     return {}
 
 
 async def get_managed_scaling_policy(call: Call, request: dict[str, Any]) -> dict[str, Any]:
     cluster = await find_cluster(call, _required(request, "ClusterId"))
-    policy = t.managed_scaling_policy(cluster)
-    return {"ManagedScalingPolicy": policy} if policy else {}
+    return t.managed_scaling_policy(cluster)
 
 
 async def remove_managed_scaling_policy(call: Call, request: dict[str, Any]) -> dict[str, Any]:
     cluster = await find_cluster(call, _required(request, "ClusterId"))
-    body = {"spec": {"managedScaling": {"enabled": False}}}
+    body = {"spec": t.remove_managed_scaling_patch()}
     await _patch(call, CLUSTER_PLURAL, cluster, body, "RemoveManagedScalingPolicy")
     return {}
 
 
 async def put_auto_termination_policy(call: Call, request: dict[str, Any]) -> dict[str, Any]:
     cluster = await find_cluster(call, _required(request, "ClusterId"))
-    patch = t.auto_termination_patch(request.get("AutoTerminationPolicy") or {})
+    patch = {"spec": t.auto_termination_patch(_required(request, "AutoTerminationPolicy"))}
     await _patch(call, CLUSTER_PLURAL, cluster, patch, "PutAutoTerminationPolicy")
     return {}
 
 
 async def get_auto_termination_policy(call: Call, request: dict[str, Any]) -> dict[str, Any]:
     cluster = await find_cluster(call, _required(request, "ClusterId"))
-    idle = cluster["spec"].get("autoTermination", {}).get("idleTimeoutSeconds")
-    return {"AutoTerminationPolicy": {"IdleTimeout": idle}} if idle else {}
+    return t.auto_termination_policy(cluster)
 
 
 async def remove_auto_termination_policy(call: Call, request: dict[str, Any]) -> dict[str, Any]:
     cluster = await find_cluster(call, _required(request, "ClusterId"))
-    body = {"spec": {"autoTermination": {"idleTimeoutSeconds": None}}}
+    body = {"spec": t.remove_auto_termination_patch()}
     await _patch(call, CLUSTER_PLURAL, cluster, body, "RemoveAutoTerminationPolicy")
     return {}
 
@@ -341,14 +342,14 @@ async def remove_auto_termination_policy(call: Call, request: dict[str, Any]) ->
 async def add_tags(call: Call, request: dict[str, Any]) -> dict[str, Any]:
     """AddTags on a cluster (ResourceId is its id): the annotation kemr.io/emr-tags (and labels)."""
     cluster = await find_cluster(call, _required(request, "ResourceId"))
-    patch = t.tags_patch(cluster, add=_required(request, "Tags"), remove=[])
+    patch = t.add_tags_patch(cluster, request)
     await _patch(call, CLUSTER_PLURAL, cluster, patch, "AddTags")
     return {}
 
 
 async def remove_tags(call: Call, request: dict[str, Any]) -> dict[str, Any]:
     cluster = await find_cluster(call, _required(request, "ResourceId"))
-    patch = t.tags_patch(cluster, add=[], remove=_required(request, "TagKeys"))
+    patch = t.remove_tags_patch(cluster, request)
     await _patch(call, CLUSTER_PLURAL, cluster, patch, "RemoveTags")
     return {}
 

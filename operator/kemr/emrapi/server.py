@@ -17,7 +17,6 @@ import time
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import yaml
 from aiohttp import web
@@ -25,7 +24,7 @@ from prometheus_client import Counter, Histogram, start_http_server
 
 from kemr.emrapi import translate
 from kemr.emrapi.auth import sigv4
-from kemr.emrapi.auth.keys import KeyStore
+from kemr.emrapi.auth.keys import AccessKey, KeyStore
 from kemr.emrapi.errors import (
     EmrApiError,
     InvalidRequestException,
@@ -59,27 +58,33 @@ class EmrApi:
     def __init__(self, kube: KubeClient, keys: KeyStore, settings: Settings) -> None:
         self.kube, self.keys, self.settings = kube, keys, settings
 
-    async def _authenticate(self, request: web.Request, body: bytes) -> tuple[Any, str]:
+    async def _authenticate(self, request: web.Request, body: bytes) -> tuple[AccessKey, str]:
+        """The request's access key and its signature's region. Raises EMR's authentication errors."""
         signed = sigv4.parse_authorization(request.headers)
         key = await self.keys.get(signed.access_key_id)
         if key is None:
             raise UnrecognizedClientException("The security token included in the request is invalid.")
-        check = {
-            "method": request.method,
-            "path": request.rel_url.raw_path,
-            "query": request.rel_url.raw_query_string,
-            "headers": request.headers,
-            "body": body,
-            "signed": signed,
-            "now": datetime.now(UTC),
-        }
+        now = datetime.now(UTC)
+
+        def check(secret: str) -> None:
+            sigv4.verify(
+                method=request.method,
+                path=request.rel_url.raw_path,
+                query=request.rel_url.raw_query_string,
+                headers=request.headers,
+                body=body,
+                signed=signed,
+                secret_access_key=secret,
+                now=now,
+            )
+
         try:
-            sigv4.verify(**check, secret_access_key=key.secret_access_key)
+            check(key.secret_access_key)
         except EmrApiError:
             fresh = await self.keys.get(signed.access_key_id, reload=True)  # rotated since the last load?
             if fresh is None or fresh.secret_access_key == key.secret_access_key:
                 raise
-            sigv4.verify(**check, secret_access_key=fresh.secret_access_key)
+            check(fresh.secret_access_key)
             key = fresh
         return key, signed.region
 

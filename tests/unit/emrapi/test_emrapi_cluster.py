@@ -129,7 +129,7 @@ def test_instance_groups() -> None:
 
 
 def test_instance_type_reverse_lookup() -> None:
-    resources = {"cpu": "4000m", "memory": "16384Mi"}
+    resources = {"cpu": "3.5", "memory": "12288Mi"}
     obj = {"metadata": {"uid": "u"}, "spec": {"master": {"resources": resources}}}
     (master,) = instance_groups(obj, instance_types=DEFAULT_INSTANCE_TYPES)
     assert master["InstanceType"] == "m5.xlarge"
@@ -240,5 +240,5 @@ def test_instance_type_table() -> None:
     assert resources_for(table, "x.small", "f") == {"cpu": "500m", "memory": "1Gi"}
     with pytest.raises(ValueError, match=r"instanceTypes\.bad\.memory"):
         parse_instance_types({"bad": {"cpu": "1", "memory": "lots"}})
-    assert len(DEFAULT_INSTANCE_TYPES) == 12
-    assert DEFAULT_INSTANCE_TYPES["m5.xlarge"] == ("4", "16Gi")
+    assert len(DEFAULT_INSTANCE_TYPES) == 13
+    assert DEFAULT_INSTANCE_TYPES["m5.xlarge"] == ("3500m", "12Gi")

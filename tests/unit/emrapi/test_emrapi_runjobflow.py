@@ -71,7 +71,7 @@ def test_full_request_in_detail() -> None:
     cluster = translate(load_request("full"))
     spec = cluster["spec"]
     assert spec["applications"] == ["Spark", "HDFS", "Hive", "Trino"]
-    assert spec["master"] == {"resources": {"cpu": "8", "memory": "32Gi"}}
+    assert spec["master"] == {"resources": {"cpu": "7500m", "memory": "24Gi"}}
     assert spec["coreGroups"][0]["storage"] == {"size": "200Gi"}
     spot, second = spec["taskGroups"]
     assert (spot["name"], spot["capacityType"], second["name"], second["capacityType"]) == (

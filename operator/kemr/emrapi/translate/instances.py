@@ -2,23 +2,25 @@
 pod), and a group's resources are reported back as the instance type they match.
 
 The table is the chart's `emrApi.instanceTypes` (`parse_instance_types` reads it); `DEFAULT_INSTANCE_TYPES`
-when unset. Each entry is the instance's vCPUs and memory, so a pod of `m5.xlarge` asks for what an
-m5.xlarge has: size the Kubernetes nodes (or the table) accordingly.
+when unset. A pod of a type asks for what EMR gives YARN on that instance: the memory of EMR's
+`yarn.nodemanager.resource.memory-mb` for the type (EMR's "task configuration" tables), and the vCPUs less
+half a core, so that one pod fits on a Kubernetes node of that type beside the kubelet and its daemons.
 
-| InstanceType | cpu | memory |
-|--------------|-----|--------|
-| m5.xlarge    | 4   | 16Gi   |
-| m5.2xlarge   | 8   | 32Gi   |
-| m5.4xlarge   | 16  | 64Gi   |
-| m6g.xlarge   | 4   | 16Gi   |
-| m6g.2xlarge  | 8   | 32Gi   |
-| m7g.xlarge   | 4   | 16Gi   |
-| m7g.2xlarge  | 8   | 32Gi   |
-| r5.xlarge    | 4   | 32Gi   |
-| r5.2xlarge   | 8   | 64Gi   |
-| r5.4xlarge   | 16  | 128Gi  |
-| c5.xlarge    | 4   | 8Gi    |
-| c5.2xlarge   | 8   | 16Gi   |
+| InstanceType | vCPUs, memory | cpu   | memory |
+|--------------|---------------|-------|--------|
+| m5.large     | 2, 8 GiB      | 1500m | 6Gi    |
+| m5.xlarge    | 4, 16 GiB     | 3500m | 12Gi   |
+| m5.2xlarge   | 8, 32 GiB     | 7500m | 24Gi   |
+| m5.4xlarge   | 16, 64 GiB    | 15500m| 56Gi   |
+| m6g.xlarge   | 4, 16 GiB     | 3500m | 12Gi   |
+| m6g.2xlarge  | 8, 32 GiB     | 7500m | 24Gi   |
+| m7g.xlarge   | 4, 16 GiB     | 3500m | 12Gi   |
+| m7g.2xlarge  | 8, 32 GiB     | 7500m | 24Gi   |
+| r5.xlarge    | 4, 32 GiB     | 3500m | 24Gi   |
+| r5.2xlarge   | 8, 64 GiB     | 7500m | 56Gi   |
+| r5.4xlarge   | 16, 128 GiB   | 15500m| 120Gi  |
+| c5.xlarge    | 4, 8 GiB      | 3500m | 6Gi    |
+| c5.2xlarge   | 8, 16 GiB     | 7500m | 12Gi   |
 
 Reverse lookup (`instance_type_for`) compares quantities by value (`4` = `4000m`, `16Gi` = `16384Mi`); several
 types of the same size (m5/m6g/m7g) report the first in the table unless the cluster recorded the type it
@@ -43,18 +45,19 @@ CUSTOM_INSTANCE_TYPE: Final = "kemr.custom"
 """The InstanceType reported for a group whose resources match no entry of the table."""
 
 DEFAULT_INSTANCE_TYPES: Final[InstanceTypes] = {
-    "m5.xlarge": ("4", "16Gi"),
-    "m5.2xlarge": ("8", "32Gi"),
-    "m5.4xlarge": ("16", "64Gi"),
-    "m6g.xlarge": ("4", "16Gi"),
-    "m6g.2xlarge": ("8", "32Gi"),
-    "m7g.xlarge": ("4", "16Gi"),
-    "m7g.2xlarge": ("8", "32Gi"),
-    "r5.xlarge": ("4", "32Gi"),
-    "r5.2xlarge": ("8", "64Gi"),
-    "r5.4xlarge": ("16", "128Gi"),
-    "c5.xlarge": ("4", "8Gi"),
-    "c5.2xlarge": ("8", "16Gi"),
+    "m5.large": ("1500m", "6Gi"),
+    "m5.xlarge": ("3500m", "12Gi"),
+    "m5.2xlarge": ("7500m", "24Gi"),
+    "m5.4xlarge": ("15500m", "56Gi"),
+    "m6g.xlarge": ("3500m", "12Gi"),
+    "m6g.2xlarge": ("7500m", "24Gi"),
+    "m7g.xlarge": ("3500m", "12Gi"),
+    "m7g.2xlarge": ("7500m", "24Gi"),
+    "r5.xlarge": ("3500m", "24Gi"),
+    "r5.2xlarge": ("7500m", "56Gi"),
+    "r5.4xlarge": ("15500m", "120Gi"),
+    "c5.xlarge": ("3500m", "6Gi"),
+    "c5.2xlarge": ("7500m", "12Gi"),
 }
 
 
