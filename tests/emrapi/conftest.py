@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pytest
+import yaml
 
 from support.emr_api import EmrApiProcess, create_key, emr_api_identity
 from support.emr_clients import Credentials
@@ -15,6 +16,13 @@ from support.kube import Kube
 from support.operator import OperatorProcess
 
 KEY_NAMESPACE = "kemr-tests-emr-keys"
+# kwok runs a driver pod only when told how it ends (cluster/manifests/kwok-stages.yaml): every step the API
+# makes gets that through the API's stepDefaults, as a user's would get tolerations.
+SIMULATED_DRIVERS = {
+    "podOverrides": {
+        "metadata": {"annotations": {"sim.kemr.io/exit-code": "0", "sim.kemr.io/duration": "2s"}}
+    }
+}
 
 
 @dataclass
@@ -39,7 +47,9 @@ def tenants(
         crds.run("create", "namespace", ns)
     workdir = tmp_path_factory.mktemp("emr-api")
     kubeconfig = emr_api_identity(crds, [a, b], KEY_NAMESPACE, workdir / "kubeconfig")
-    api = EmrApiProcess(kubeconfig, KEY_NAMESPACE, workdir / "emr-api.log")
+    config = workdir / "emr-api.yaml"
+    config.write_text(yaml.safe_dump({"stepDefaults": SIMULATED_DRIVERS}))
+    api = EmrApiProcess(kubeconfig, KEY_NAMESPACE, workdir / "emr-api.log", config=config)
     api.start()
     try:
         yield Tenants(

@@ -21,6 +21,8 @@ from support.kube import Kube
 
 from .conftest import Tenants
 
+pytestmark = pytest.mark.timeout(300)
+
 CLUSTER_ID = re.compile(r"^j-[A-Z2-7]{13}$")
 STEP_ID = re.compile(r"^s-[A-Z2-7]{13}$")
 

@@ -38,7 +38,8 @@ def emr_api_identity(kube: Kube, namespaces: list[str], key_namespace: str, path
     docs = [d for d in yaml.safe_load_all(rendered) if d]
     rbac = [d for d in docs if d["kind"] in RBAC_KINDS and "emr-api" in json.dumps(d["metadata"])]
     kube.run("create", "namespace", key_namespace, check=False)
-    kube.apply(*rbac, namespace=key_namespace)
+    for ns in {d["metadata"].get("namespace", key_namespace) for d in rbac}:
+        kube.apply(*[d for d in rbac if d["metadata"].get("namespace", key_namespace) == ns], namespace=ns)
     return token_kubeconfig(kube, API_ACCOUNT, key_namespace, path, duration="6h")
 
 

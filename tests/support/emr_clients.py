@@ -181,6 +181,15 @@ def boto3_call(
     return run_boto3({**request, "params": params or {}}, creds, TIMEOUT)
 
 
+def boto3_latencies(
+    endpoint: str, creds: Credentials, operation: str, params: dict[str, Any], repeat: int
+) -> list[float]:
+    """Seconds each of `repeat` calls of `operation` took, as one boto3 client saw them (for benchmarks)."""
+    request: dict[str, Any] = {"kind": "time", "endpoint": endpoint, "verify": True, "operation": operation}
+    answer = run_boto3({**request, "params": params, "repeat": repeat}, creds, TIMEOUT + repeat)
+    return [float(s) for s in answer["seconds"]]
+
+
 def boto3_wait(
     endpoint: str,
     creds: Credentials,

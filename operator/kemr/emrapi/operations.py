@@ -38,12 +38,15 @@ class Settings:
     - `releases`: EMR release label → kemr release (empty: any emr-* label runs kemr's default release);
     - `cluster_defaults`: a partial EMRCluster spec (camelCase, as in a manifest) under every cluster
       RunJobFlow makes, for what EMR has implicitly and Kubernetes doesn't: `s3` (endpoint, credentials),
-      `networkPolicy`, `podOverrides`, `catalog`. What the request sets wins.
+      `networkPolicy`, `podOverrides`, `catalog`. What the request sets wins;
+    - `step_defaults`: a partial EMRStep spec under every step AddJobFlowSteps and RunJobFlow make, e.g.
+      `podOverrides` (drivers' tolerations, annotations) or `retry`. What the step sets wins.
     """
 
     instance_types: Mapping[str, tuple[str, str]] = field(default_factory=lambda: t.DEFAULT_INSTANCE_TYPES)
     releases: Mapping[str, str] = field(default_factory=dict)
     cluster_defaults: Mapping[str, Any] = field(default_factory=dict)
+    step_defaults: Mapping[str, Any] = field(default_factory=dict)
 
 
 def with_defaults(defaults: Mapping[str, Any], spec: Mapping[str, Any]) -> dict[str, Any]:
@@ -197,6 +200,13 @@ def _epoch(value: Any) -> float | None:
     return datetime.fromisoformat(str(value).replace("Z", "+00:00")).timestamp()
 
 
+def _step(call: Call, config: dict[str, Any], cluster_name: str, field: str) -> dict[str, Any]:
+    """The EMRStep of one StepConfig, over the settings' step defaults."""
+    manifest = t.step_from_config(config, cluster_name=cluster_name, namespace=call.namespace, field=field)
+    manifest["spec"] = with_defaults(call.settings.step_defaults, manifest["spec"])
+    return manifest
+
+
 # ---- clusters --------------------------------------------------------------------------------------------
 
 
@@ -213,8 +223,7 @@ async def run_job_flow(call: Call, request: dict[str, Any]) -> dict[str, Any]:
     cluster = await _create(call, CLUSTER_PLURAL, manifest, "RunJobFlow")
     name = cluster["metadata"]["name"]
     for i, cfg in enumerate(translated.steps):
-        step = t.step_from_config(cfg, cluster_name=name, namespace=call.namespace, field=f"Steps[{i}]")
-        await _create(call, STEP_PLURAL, step, "RunJobFlow")
+        await _create(call, STEP_PLURAL, _step(call, cfg, name, f"Steps[{i}]"), "RunJobFlow")
     cluster_id = t.cluster_id(cluster["metadata"]["uid"])
     return {"JobFlowId": cluster_id, "ClusterArn": t.cluster_arn(cluster_id, call.region)}
 
@@ -361,10 +370,7 @@ async def add_job_flow_steps(call: Call, request: dict[str, Any]) -> dict[str, A
     """AddJobFlowSteps: one EMRStep per entry, in order. Returns StepIds in the same order."""
     cluster = await find_cluster(call, _required(request, "JobFlowId"))
     name = cluster["metadata"]["name"]
-    manifests = [
-        t.step_from_config(cfg, cluster_name=name, namespace=call.namespace, field=f"Steps[{i}]")
-        for i, cfg in enumerate(_required(request, "Steps"))
-    ]
+    manifests = [_step(call, cfg, name, f"Steps[{i}]") for i, cfg in enumerate(_required(request, "Steps"))]
     ids = []
     for manifest in manifests:
         step = await _create(call, STEP_PLURAL, manifest, "AddJobFlowSteps")

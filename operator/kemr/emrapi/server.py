@@ -147,21 +147,21 @@ async def healthz(_: web.Request) -> web.Response:
 def load_settings(path: Path | None) -> Settings:
     """The API's configuration file (YAML), each key optional: `instanceTypes: {m5.xlarge: {cpu: "4",
     memory: 16Gi}, ...}` (replacing the default table), `releases: {emr-7.5.0: kemr-1.0, ...}` and
-    `clusterDefaults: {s3: {...}, ...}` (see operations.Settings). None: the defaults. Exits naming an
+    `clusterDefaults: {s3: {...}, ...}` and `stepDefaults: {podOverrides: {...}}` (see operations.Settings). None: the defaults. Exits naming an
     unknown key."""
     if path is None:
         return Settings()
     data = yaml.safe_load(path.read_text()) or {}
-    unknown = set(data) - {"instanceTypes", "releases", "clusterDefaults"}
+    known = ("instanceTypes", "releases", "clusterDefaults", "stepDefaults")
+    unknown = set(data) - set(known)
     if unknown:
-        raise SystemExit(
-            f"{path}: unknown keys {sorted(unknown)}; known: instanceTypes, releases, clusterDefaults"
-        )
+        raise SystemExit(f"{path}: unknown keys {sorted(unknown)}; known: {', '.join(known)}")
     types = translate.parse_instance_types(data["instanceTypes"]) if "instanceTypes" in data else None
     return Settings(
         instance_types=types or translate.DEFAULT_INSTANCE_TYPES,
         releases={str(k): str(v) for k, v in (data.get("releases") or {}).items()},
         cluster_defaults=data.get("clusterDefaults") or {},
+        step_defaults=data.get("stepDefaults") or {},
     )
 
 

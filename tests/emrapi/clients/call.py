@@ -5,6 +5,8 @@ Reads one JSON request on stdin:
      "verify": true | false | "/path/ca.pem", "operation": "list_clusters", "params": {...}}
     {"kind": "wait", ...the same connection fields..., "waiter": "cluster_running", "params": {...},
      "delay": 5, "max_attempts": 60}
+    {"kind": "time", ...the "call" fields..., "repeat": N}: the call N times, one client, answering
+     {"seconds": [each call's latency as the client sees it]} (bench/emr_api.py)
 and prints one JSON object on stdout: the call's response (datetimes as ISO 8601), {} after a waiter, or
     {"Error": {"Code": C, "Message": M}, "HTTPStatusCode": N | null}
 with exit status 1 when the service, botocore or the waiter said no.
@@ -15,6 +17,7 @@ from __future__ import annotations
 import datetime
 import json
 import sys
+import time
 from typing import Any
 
 import boto3
@@ -57,6 +60,13 @@ def run(request: dict[str, Any]) -> tuple[dict[str, Any], int]:
             config = {"Delay": request["delay"], "MaxAttempts": request["max_attempts"]}
             waiter.wait(**request["params"], WaiterConfig=config)
             return {}, 0
+        if request["kind"] == "time":
+            seconds = []
+            for _ in range(request["repeat"]):
+                started = time.perf_counter()
+                getattr(client, request["operation"])(**request["params"])
+                seconds.append(time.perf_counter() - started)
+            return {"seconds": seconds}, 0
         response: dict[str, Any] = getattr(client, request["operation"])(**request["params"])
         return response, 0
     except ClientError as err:
