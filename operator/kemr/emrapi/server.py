@@ -145,10 +145,10 @@ async def healthz(_: web.Request) -> web.Response:
 
 
 def load_settings(path: Path | None) -> Settings:
-    """The API's configuration file (YAML), each key optional: `instanceTypes: {m5.xlarge: {cpu: "4",
-    memory: 16Gi}, ...}` (replacing the default table), `releases: {emr-7.5.0: kemr-1.0, ...}` and
-    `clusterDefaults: {s3: {...}, ...}` and `stepDefaults: {podOverrides: {...}}` (see operations.Settings). None: the defaults. Exits naming an
-    unknown key."""
+    """The API's configuration file (YAML), each key optional (see operations.Settings):
+    `instanceTypes: {m5.xlarge: {cpu: "4", memory: 16Gi}, ...}` (replacing the default table),
+    `releases: {emr-7.5.0: kemr-1.0, ...}`, `clusterDefaults: {s3: {...}, ...}` and
+    `stepDefaults: {podOverrides: {...}}`. None: the defaults. Exits naming an unknown key."""
     if path is None:
         return Settings()
     data = yaml.safe_load(path.read_text()) or {}
