@@ -60,14 +60,33 @@ def with_defaults(defaults: Mapping[str, Any], spec: Mapping[str, Any]) -> dict[
     return merged
 
 
+class Names:
+    """Object names by (namespace, EMR id), remembered from earlier lookups so that the next lookup of an
+    id is one GET instead of a list. A hint only: the object found by a name is checked to have the id."""
+
+    def __init__(self, limit: int = 100_000) -> None:
+        self._names: dict[tuple[str, str], str] = {}
+        self._limit = limit
+
+    def get(self, namespace: str, emr_id: str) -> str | None:
+        return self._names.get((namespace, emr_id))
+
+    def remember(self, namespace: str, emr_id: str, name: str) -> None:
+        if len(self._names) >= self._limit:
+            self._names.clear()
+        self._names[(namespace, emr_id)] = name
+
+
 @dataclass(frozen=True)
 class Call:
-    """One request's context: the impersonating client, the access key and the signature's region."""
+    """One request's context: the impersonating client, the access key, the signature's region, the
+    settings and the server's name hints."""
 
     kube: Client
     key: AccessKey
     region: str
     settings: Settings
+    names: Names = field(default_factory=Names)
 
     @property
     def namespace(self) -> str:
@@ -119,21 +138,50 @@ async def _list(call: Call, plural: str) -> list[dict[str, Any]]:
     return items
 
 
+async def _by_hint(call: Call, plural: str, emr_id: str) -> dict[str, Any] | None:
+    """The object the name hint points at, if it still has this id (its uid's or its label's)."""
+    name = call.names.get(call.namespace, emr_id)
+    if name is None:
+        return None
+    try:
+        obj = await call.kube.request("GET", f"{call.collection(plural)}/{name}")
+    except ApiError as error:
+        if error.status == 404:
+            return None
+        raise kube_error(error, f"get {plural}") from error
+    return obj if _emr_id(plural, obj) == emr_id else None
+
+
+def _emr_id(plural: str, obj: dict[str, Any]) -> str:
+    return t.emr_cluster_id(obj) if plural == CLUSTER_PLURAL else t.emr_step_id(obj)
+
+
+async def _find(call: Call, plural: str, emr_id: str) -> dict[str, Any] | None:
+    """An object by EMR id in the key's namespace: by the name hint (one GET), else by the id label (one
+    label-selected list), else by the id derived from each uid (a list of the namespace's objects, whose
+    names are all remembered)."""
+    found = await _by_hint(call, plural, emr_id)
+    if found is None and _label_safe(emr_id):
+        selector = {"labelSelector": f"{t.EMR_ID_LABEL}={emr_id}"}
+        labelled = await _request(call, "GET", call.collection(plural), f"list {plural}", query=selector)
+        found = next(iter(labelled.get("items") or []), None)
+    if found is None:
+        for obj in await _list(call, plural):
+            call.names.remember(call.namespace, _emr_id(plural, obj), obj["metadata"]["name"])
+            if _emr_id(plural, obj) == emr_id:
+                found = obj
+    if found is not None:
+        call.names.remember(call.namespace, emr_id, found["metadata"]["name"])
+    return found
+
+
 async def find_cluster(call: Call, cluster_id: str) -> dict[str, Any]:
     """The EMRCluster whose id is `cluster_id` (its label, or the id derived from its uid), in the key's
     namespace. Raises InvalidRequestException as EMR words it for an unknown id."""
-    selector = {"labelSelector": f"{t.EMR_ID_LABEL}={cluster_id}"} if _label_safe(cluster_id) else None
-    if selector:
-        listing = await _request(
-            call, "GET", call.collection(CLUSTER_PLURAL), "list clusters", query=selector
-        )
-        if listing.get("items"):
-            found: dict[str, Any] = listing["items"][0]
-            return found
-    for obj in await _list(call, CLUSTER_PLURAL):
-        if t.cluster_id(obj["metadata"]["uid"]) == cluster_id:
-            return obj
-    raise InvalidRequestException(f"Cluster id '{cluster_id}' is not valid.")
+    found = await _find(call, CLUSTER_PLURAL, cluster_id)
+    if found is None:
+        raise InvalidRequestException(f"Cluster id '{cluster_id}' is not valid.")
+    return found
 
 
 def _label_safe(value: str) -> bool:
@@ -154,13 +202,12 @@ async def cluster_steps(call: Call, cluster: dict[str, Any]) -> list[dict[str, A
 
 
 async def find_step(call: Call, cluster: dict[str, Any], step_id: str) -> dict[str, Any]:
-    for step in await cluster_steps(call, cluster):
-        if (
-            t.step_id(step["metadata"]["uid"]) == step_id
-            or step["metadata"].get("labels", {}).get(t.EMR_ID_LABEL) == step_id
-        ):
-            return step
-    raise InvalidRequestException(f"Step id '{step_id}' is not valid.")
+    """The cluster's EMRStep whose id is `step_id`. Raises InvalidRequestException for an unknown id or a
+    step of another cluster."""
+    found = await _find(call, STEP_PLURAL, step_id)
+    if found is None or found["spec"]["clusterRef"]["name"] != cluster["metadata"]["name"]:
+        raise InvalidRequestException(f"Step id '{step_id}' is not valid.")
+    return found
 
 
 async def _patch(
@@ -175,6 +222,7 @@ async def _create(call: Call, plural: str, manifest: dict[str, Any], what: str) 
     created = await _request(call, "POST", call.collection(plural), what, body=manifest)
     uid = created["metadata"]["uid"]
     emr_id = t.cluster_id(uid) if plural == CLUSTER_PLURAL else t.step_id(uid)
+    call.names.remember(call.namespace, emr_id, created["metadata"]["name"])
     return await _patch(call, plural, created, {"metadata": {"labels": {t.EMR_ID_LABEL: emr_id}}}, what)
 
 

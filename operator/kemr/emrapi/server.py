@@ -32,7 +32,7 @@ from kemr.emrapi.errors import (
     UnrecognizedClientException,
     ValidationException,
 )
-from kemr.emrapi.operations import OPERATIONS, Call, Settings
+from kemr.emrapi.operations import OPERATIONS, Call, Names, Settings
 from kemr.runtime.client import ApiError, KubeClient
 
 log = logging.getLogger("kemr.emrapi")
@@ -57,6 +57,7 @@ class EmrApi:
 
     def __init__(self, kube: KubeClient, keys: KeyStore, settings: Settings) -> None:
         self.kube, self.keys, self.settings = kube, keys, settings
+        self.names = Names()
 
     async def _authenticate(self, request: web.Request, body: bytes) -> tuple[AccessKey, str]:
         """The request's access key and its signature's region. Raises EMR's authentication errors."""
@@ -108,7 +109,7 @@ class EmrApi:
                 raise ValidationException("The request body is not JSON") from None
             if not isinstance(params, dict):
                 raise ValidationException("The request body must be a JSON object")
-            call = Call(self.kube.impersonating(key.username), key, region, self.settings)
+            call = Call(self.kube.impersonating(key.username), key, region, self.settings, self.names)
             status, payload, code = 200, await handler(call, params), "OK"
         except EmrApiError as error:
             status, payload, code = error.status, error.body(), error.code
