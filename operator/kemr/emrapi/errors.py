@@ -19,6 +19,13 @@ class EmrApiError(Exception):
         return {"__type": self.code, "Message": self.message}
 
 
+class InternalServerError(EmrApiError):
+    """kemr or Kubernetes failed in a way that is not the caller's doing (logged); SDKs retry it."""
+
+    code = "InternalServerError"
+    status = 500
+
+
 class ValidationException(EmrApiError):
     """A request that does not match the operation's input shape (a field missing, of the wrong type or
     out of range). The message names the field as EMR's API spells it, e.g. `Instances.InstanceGroups[1]`."""

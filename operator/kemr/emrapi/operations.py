@@ -17,12 +17,15 @@ from typing import Any
 from kemr.api.constants import CLUSTER_PLURAL, GROUP, STEP_PLURAL, VERSION
 from kemr.emrapi import translate as t
 from kemr.emrapi.auth.keys import AccessKey
+from kemr.status.step import step_order_key
 from kemr.emrapi.errors import (
     AccessDeniedException,
     EmrApiError,
+    InternalServerError,
     InvalidRequestException,
     ValidationException,
 )
+from kemr.emrapi.translate.common import get_object, get_objects, get_str, get_strings
 from kemr.runtime.client import ApiError, Client
 
 # EMR's page size for ListClusters and ListSteps (its documentation: "up to 50 clusters/steps per page").
@@ -119,14 +122,32 @@ async def _request(call: Call, method: str, path: str, what: str, **kwargs: Any)
         raise kube_error(error, what) from error
 
 
-def _required(request: Mapping[str, Any], name: str) -> Any:
-    value = request.get(name)
-    if value in (None, "", []):
-        raise ValidationException(
-            f"1 validation error detected: Value null at '{name}' failed to satisfy "
-            "constraint: Member must not be null"
-        )
+def _id(request: Mapping[str, Any], name: str) -> str:
+    """A required string member (an id), else ValidationException naming it."""
+    value = get_str(request, name, required=True) or ""
+    if not value:
+        raise ValidationException(f"{name}: required")
     return value
+
+
+def _ids(request: Mapping[str, Any], name: str) -> list[str]:
+    """A required, non-empty list of strings, else ValidationException naming it."""
+    values = get_strings(request, name)
+    if not values:
+        raise ValidationException(f"{name}: required (a non-empty list)")
+    return values
+
+
+def _objects(request: Mapping[str, Any], name: str) -> list[dict[str, Any]]:
+    """A required, non-empty list of objects, else ValidationException naming it (or its bad item)."""
+    items = [item for _, item in get_objects(request, name)]
+    if not items:
+        raise ValidationException(f"{name}: required (a non-empty list)")
+    return items
+
+
+def _object(request: Mapping[str, Any], name: str) -> dict[str, Any]:
+    return get_object(request, name, required=True) or {}
 
 
 # ---- finding objects by EMR id ---------------------------------------------------------------------------
@@ -139,7 +160,7 @@ async def _list(call: Call, plural: str) -> list[dict[str, Any]]:
 
 
 async def _by_hint(call: Call, plural: str, emr_id: str) -> dict[str, Any] | None:
-    """The object the name hint points at, if it still has this id (its uid's or its label's)."""
+    """The object the name hint points at, if it still has this id (the id of its uid)."""
     name = call.names.get(call.namespace, emr_id)
     if name is None:
         return None
@@ -164,7 +185,7 @@ async def _find(call: Call, plural: str, emr_id: str) -> dict[str, Any] | None:
     if found is None and _label_safe(emr_id):
         selector = {"labelSelector": f"{t.EMR_ID_LABEL}={emr_id}"}
         labelled = await _request(call, "GET", call.collection(plural), f"list {plural}", query=selector)
-        found = next(iter(labelled.get("items") or []), None)
+        found = next((o for o in labelled.get("items") or [] if _emr_id(plural, o) == emr_id), None)
     if found is None:
         for obj in await _list(call, plural):
             call.names.remember(call.namespace, _emr_id(plural, obj), obj["metadata"]["name"])
@@ -189,16 +210,14 @@ def _label_safe(value: str) -> bool:
 
 
 async def cluster_steps(call: Call, cluster: dict[str, Any]) -> list[dict[str, Any]]:
-    """The cluster's EMRSteps, newest first (EMR's order)."""
+    """The cluster's EMRSteps, newest first (EMR's order; submission order as the operator runs them)."""
     name = cluster["metadata"]["name"]
     steps = [
         s
         for s in await _list(call, STEP_PLURAL)
         if s.get("spec", {}).get("clusterRef", {}).get("name") == name
     ]
-    return sorted(
-        steps, key=lambda s: (s["metadata"]["creationTimestamp"], s["metadata"]["name"]), reverse=True
-    )
+    return sorted(steps, key=step_order_key, reverse=True)
 
 
 async def find_step(call: Call, cluster: dict[str, Any], step_id: str) -> dict[str, Any]:
@@ -210,11 +229,33 @@ async def find_step(call: Call, cluster: dict[str, Any], step_id: str) -> dict[s
     return found
 
 
+class ConflictError(EmrApiError):
+    """The object changed between our read and our write (Kubernetes answered 409 to a patch carrying
+    the resourceVersion we read). The server runs the whole operation again (CONFLICT_RETRIES); if it
+    still conflicts, the client gets EMR's throttling code and retries as SDKs do."""
+
+    code = "ThrottlingException"
+    status = 400
+
+
 async def _patch(
-    call: Call, plural: str, obj: dict[str, Any], body: dict[str, Any], what: str
+    call: Call, plural: str, obj: dict[str, Any], body: dict[str, Any], what: str, *, guard: bool = True
 ) -> dict[str, Any]:
+    """A JSON merge patch of `obj`, valid only against the version read (its resourceVersion): a patch
+    computed from what was read (whole group lists, the tags annotation) never overwrites a change made
+    meanwhile. Raises ConflictError when the object changed. `guard=False`: a patch that holds whatever
+    happened meanwhile (a label, spec.terminate)."""
     path = f"{call.collection(plural)}/{obj['metadata']['name']}"
-    return await _request(call, "PATCH", path, what, body=body, content_type=MERGE_PATCH)
+    version = obj["metadata"].get("resourceVersion") if guard else None
+    metadata = {**body.get("metadata", {}), **({"resourceVersion": version} if version else {})}
+    try:
+        return await call.kube.request(
+            "PATCH", path, body={**body, "metadata": metadata}, content_type=MERGE_PATCH
+        )
+    except ApiError as error:
+        if error.status == 409:
+            raise ConflictError(f"{what}: the object changed meanwhile; retry") from error
+        raise kube_error(error, what) from error
 
 
 async def _create(call: Call, plural: str, manifest: dict[str, Any], what: str) -> dict[str, Any]:
@@ -223,29 +264,46 @@ async def _create(call: Call, plural: str, manifest: dict[str, Any], what: str) 
     uid = created["metadata"]["uid"]
     emr_id = t.cluster_id(uid) if plural == CLUSTER_PLURAL else t.step_id(uid)
     call.names.remember(call.namespace, emr_id, created["metadata"]["name"])
-    return await _patch(call, plural, created, {"metadata": {"labels": {t.EMR_ID_LABEL: emr_id}}}, what)
+    label = {"metadata": {"labels": {t.EMR_ID_LABEL: emr_id}}}
+    return await _patch(call, plural, created, label, what, guard=False)
+
+
+def undone(error: EmrApiError | ApiError, field: str, undo: str) -> EmrApiError:
+    """The error of a request that created part of its objects and undid them: the field that failed,
+    why, and what was undone (so the caller knows the retry starts clean)."""
+    if isinstance(error, EmrApiError):
+        return type(error)(f"{field}: {error.message} ({undo})")
+    return InternalServerError(f"{field}: Kubernetes answered {error.status} {error.reason} ({undo})")
 
 
 # ---- pagination ------------------------------------------------------------------------------------------
 
 
-def _page(items: list[Any], marker: str | None) -> tuple[list[Any], str | None]:
-    """One page of PAGE_SIZE and the Marker of the next (an opaque offset), as EMR's List* operations page."""
+def _page(items: list[Any], request: Mapping[str, Any]) -> tuple[list[Any], str | None]:
+    """One page of PAGE_SIZE from the request's Marker, and the Marker of the next (an opaque offset), as
+    EMR's List* operations page. An offset: an item created between two pages shifts the next page by one
+    (EMR's markers have the same caveat)."""
+    marker = get_str(request, "Marker")
     try:
-        start = int(base64.urlsafe_b64decode((marker or "MA==").encode()).decode()) if marker else 0
+        start = int(base64.urlsafe_b64decode(marker.encode()).decode()) if marker else 0
     except ValueError:
-        raise ValidationException(f"Marker '{marker}' is not valid") from None
+        raise ValidationException(f"Marker: '{marker}' is not a marker this API gave") from None
     end = start + PAGE_SIZE
     following = base64.urlsafe_b64encode(str(end).encode()).decode() if end < len(items) else None
     return items[start:end], following
 
 
-def _epoch(value: Any) -> float | None:
+def _epoch(request: Mapping[str, Any], name: str) -> float | None:
+    """A timestamp member (epoch seconds, as the JSON protocol sends them, or ISO 8601); None when absent."""
+    value = request.get(name)
     if value is None:
         return None
-    if isinstance(value, (int, float)):
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
         return float(value)
-    return datetime.fromisoformat(str(value).replace("Z", "+00:00")).timestamp()
+    try:
+        return datetime.fromisoformat(str(value).replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        raise ValidationException(f"{name}: expected a timestamp (epoch seconds), got {value!r}") from None
 
 
 def _step(call: Call, config: dict[str, Any], cluster_name: str, field: str) -> dict[str, Any]:
@@ -270,15 +328,24 @@ async def run_job_flow(call: Call, request: dict[str, Any]) -> dict[str, Any]:
     manifest["spec"] = with_defaults(call.settings.cluster_defaults, manifest["spec"])
     cluster = await _create(call, CLUSTER_PLURAL, manifest, "RunJobFlow")
     name = cluster["metadata"]["name"]
-    for i, cfg in enumerate(translated.steps):
-        await _create(call, STEP_PLURAL, _step(call, cfg, name, f"Steps[{i}]"), "RunJobFlow")
     cluster_id = t.cluster_id(cluster["metadata"]["uid"])
+    for i, cfg in enumerate(translated.steps):
+        try:
+            await _create(call, STEP_PLURAL, _step(call, cfg, name, f"Steps[{i}]"), "RunJobFlow")
+        except (EmrApiError, ApiError) as error:
+            # All or nothing, as the caller will retry: the cluster goes (its steps with it).
+            await _patch(
+                call, CLUSTER_PLURAL, cluster, {"spec": {"terminate": True}}, "RunJobFlow", guard=False
+            )
+            raise undone(
+                error, f"Steps[{i}]", f"cluster {cluster_id} was created and is terminating"
+            ) from error
     return {"JobFlowId": cluster_id, "ClusterArn": t.cluster_arn(cluster_id, call.region)}
 
 
 async def describe_cluster(call: Call, request: dict[str, Any]) -> dict[str, Any]:
     """DescribeCluster: EMR's Cluster shape."""
-    cluster = await find_cluster(call, _required(request, "ClusterId"))
+    cluster = await find_cluster(call, _id(request, "ClusterId"))
     return {
         "Cluster": t.describe_cluster(
             cluster, instance_types=call.settings.instance_types, region=call.region
@@ -288,8 +355,8 @@ async def describe_cluster(call: Call, request: dict[str, Any]) -> dict[str, Any
 
 async def list_clusters(call: Call, request: dict[str, Any]) -> dict[str, Any]:
     """ListClusters: newest first, filtered by ClusterStates and CreatedAfter/CreatedBefore, 50 a page."""
-    states = set(request.get("ClusterStates") or [])
-    after, before = _epoch(request.get("CreatedAfter")), _epoch(request.get("CreatedBefore"))
+    states = set(get_strings(request, "ClusterStates"))
+    after, before = _epoch(request, "CreatedAfter"), _epoch(request, "CreatedBefore")
     summaries = [t.cluster_summary(obj, region=call.region) for obj in await _list(call, CLUSTER_PLURAL)]
     chosen = [
         s
@@ -299,14 +366,14 @@ async def list_clusters(call: Call, request: dict[str, Any]) -> dict[str, Any]:
         and (before is None or s["Status"]["Timeline"]["CreationDateTime"] <= before)
     ]
     chosen.sort(key=lambda s: s["Status"]["Timeline"]["CreationDateTime"], reverse=True)
-    page, marker = _page(chosen, request.get("Marker"))
+    page, marker = _page(chosen, request)
     return {"Clusters": page, **({"Marker": marker} if marker else {})}
 
 
 async def terminate_job_flows(call: Call, request: dict[str, Any]) -> dict[str, Any]:
     """TerminateJobFlows: spec.terminate on each. A termination-protected cluster refuses (kemr's CRD rule),
     answered as EMR does: ValidationException."""
-    clusters = [await find_cluster(call, i) for i in _required(request, "JobFlowIds")]
+    clusters = [await find_cluster(call, i) for i in _ids(request, "JobFlowIds")]
     protected = [
         t.cluster_id(c["metadata"]["uid"]) for c in clusters if c["spec"].get("terminationProtected")
     ]
@@ -326,7 +393,7 @@ async def set_termination_protection(call: Call, request: dict[str, Any]) -> dic
     value = request.get("TerminationProtected")
     if not isinstance(value, bool):
         raise ValidationException("TerminationProtected: must be true or false")
-    for cluster_id in _required(request, "JobFlowIds"):
+    for cluster_id in _ids(request, "JobFlowIds"):
         cluster = await find_cluster(call, cluster_id)
         body = {"spec": {"terminationProtected": value}}
         await _patch(call, CLUSTER_PLURAL, cluster, body, "SetTerminationProtection")
@@ -335,16 +402,16 @@ async def set_termination_protection(call: Call, request: dict[str, Any]) -> dic
 
 async def list_instance_groups(call: Call, request: dict[str, Any]) -> dict[str, Any]:
     """ListInstanceGroups: MASTER, each core group (CORE) and task group (TASK)."""
-    cluster = await find_cluster(call, _required(request, "ClusterId"))
+    cluster = await find_cluster(call, _id(request, "ClusterId"))
     groups = t.instance_groups(cluster, instance_types=call.settings.instance_types)
-    page, marker = _page(groups, request.get("Marker"))
+    page, marker = _page(groups, request)
     return {"InstanceGroups": page, **({"Marker": marker} if marker else {})}
 
 
 async def modify_instance_groups(call: Call, request: dict[str, Any]) -> dict[str, Any]:
     """ModifyInstanceGroups: resize core and task groups (InstanceCount)."""
-    cluster = await find_cluster(call, _required(request, "ClusterId"))
-    spec = t.modify_instance_groups_patch(cluster, _required(request, "InstanceGroups"))
+    cluster = await find_cluster(call, _id(request, "ClusterId"))
+    spec = t.modify_instance_groups_patch(cluster, _objects(request, "InstanceGroups"))
     if spec:
         await _patch(call, CLUSTER_PLURAL, cluster, {"spec": spec}, "ModifyInstanceGroups")
     return {}
@@ -352,45 +419,50 @@ async def modify_instance_groups(call: Call, request: dict[str, Any]) -> dict[st
 
 async def list_bootstrap_actions(call: Call, request: dict[str, Any]) -> dict[str, Any]:
     """ListBootstrapActions: EMR's Command shapes (Name, ScriptPath, Args)."""
-    cluster = await find_cluster(call, _required(request, "ClusterId"))
-    page, marker = _page(t.list_bootstrap_actions(cluster), request.get("Marker"))
+    cluster = await find_cluster(call, _id(request, "ClusterId"))
+    page, marker = _page(t.list_bootstrap_actions(cluster), request)
     return {"BootstrapActions": page, **({"Marker": marker} if marker else {})}
 
 
 async def put_managed_scaling_policy(call: Call, request: dict[str, Any]) -> dict[str, Any]:
-    cluster = await find_cluster(call, _required(request, "ClusterId"))
-    policy = _required(request, "ManagedScalingPolicy")
+    cluster = await find_cluster(call, _id(request, "ClusterId"))
+    policy = _object(request, "ManagedScalingPolicy")
+    if not cluster["spec"].get("taskGroups"):
+        raise InvalidRequestException(
+            "ManagedScalingPolicy: kemr's managed scaling resizes task groups, and this cluster has none "
+            "(give it a TASK instance group when you create it)"
+        )
     patch = {"spec": t.scaling_patch(cluster["spec"], policy, "ManagedScalingPolicy")}
     await _patch(call, CLUSTER_PLURAL, cluster, patch, "PutManagedScalingPolicy")
     return {}
 
 
 async def get_managed_scaling_policy(call: Call, request: dict[str, Any]) -> dict[str, Any]:
-    cluster = await find_cluster(call, _required(request, "ClusterId"))
+    cluster = await find_cluster(call, _id(request, "ClusterId"))
     return t.managed_scaling_policy(cluster)
 
 
 async def remove_managed_scaling_policy(call: Call, request: dict[str, Any]) -> dict[str, Any]:
-    cluster = await find_cluster(call, _required(request, "ClusterId"))
+    cluster = await find_cluster(call, _id(request, "ClusterId"))
     body = {"spec": t.remove_managed_scaling_patch()}
     await _patch(call, CLUSTER_PLURAL, cluster, body, "RemoveManagedScalingPolicy")
     return {}
 
 
 async def put_auto_termination_policy(call: Call, request: dict[str, Any]) -> dict[str, Any]:
-    cluster = await find_cluster(call, _required(request, "ClusterId"))
-    patch = {"spec": t.auto_termination_patch(_required(request, "AutoTerminationPolicy"))}
+    cluster = await find_cluster(call, _id(request, "ClusterId"))
+    patch = {"spec": t.auto_termination_patch(_object(request, "AutoTerminationPolicy"))}
     await _patch(call, CLUSTER_PLURAL, cluster, patch, "PutAutoTerminationPolicy")
     return {}
 
 
 async def get_auto_termination_policy(call: Call, request: dict[str, Any]) -> dict[str, Any]:
-    cluster = await find_cluster(call, _required(request, "ClusterId"))
+    cluster = await find_cluster(call, _id(request, "ClusterId"))
     return t.auto_termination_policy(cluster)
 
 
 async def remove_auto_termination_policy(call: Call, request: dict[str, Any]) -> dict[str, Any]:
-    cluster = await find_cluster(call, _required(request, "ClusterId"))
+    cluster = await find_cluster(call, _id(request, "ClusterId"))
     body = {"spec": t.remove_auto_termination_patch()}
     await _patch(call, CLUSTER_PLURAL, cluster, body, "RemoveAutoTerminationPolicy")
     return {}
@@ -398,14 +470,14 @@ async def remove_auto_termination_policy(call: Call, request: dict[str, Any]) ->
 
 async def add_tags(call: Call, request: dict[str, Any]) -> dict[str, Any]:
     """AddTags on a cluster (ResourceId is its id): the annotation kemr.io/emr-tags (and labels)."""
-    cluster = await find_cluster(call, _required(request, "ResourceId"))
+    cluster = await find_cluster(call, _id(request, "ResourceId"))
     patch = t.add_tags_patch(cluster, request)
     await _patch(call, CLUSTER_PLURAL, cluster, patch, "AddTags")
     return {}
 
 
 async def remove_tags(call: Call, request: dict[str, Any]) -> dict[str, Any]:
-    cluster = await find_cluster(call, _required(request, "ResourceId"))
+    cluster = await find_cluster(call, _id(request, "ResourceId"))
     patch = t.remove_tags_patch(cluster, request)
     await _patch(call, CLUSTER_PLURAL, cluster, patch, "RemoveTags")
     return {}
@@ -416,39 +488,55 @@ async def remove_tags(call: Call, request: dict[str, Any]) -> dict[str, Any]:
 
 async def add_job_flow_steps(call: Call, request: dict[str, Any]) -> dict[str, Any]:
     """AddJobFlowSteps: one EMRStep per entry, in order. Returns StepIds in the same order."""
-    cluster = await find_cluster(call, _required(request, "JobFlowId"))
+    cluster = await find_cluster(call, _id(request, "JobFlowId"))
     name = cluster["metadata"]["name"]
-    manifests = [_step(call, cfg, name, f"Steps[{i}]") for i, cfg in enumerate(_required(request, "Steps"))]
-    ids = []
-    for manifest in manifests:
-        step = await _create(call, STEP_PLURAL, manifest, "AddJobFlowSteps")
-        ids.append(t.step_id(step["metadata"]["uid"]))
-    return {"StepIds": ids}
+    manifests = [_step(call, cfg, name, f"Steps[{i}]") for i, cfg in enumerate(_objects(request, "Steps"))]
+    if cluster["spec"].get("stepConcurrency", 1) > 1:  # EMR's rule, checked before anything is created
+        for i, manifest in enumerate(manifests):
+            if manifest["spec"]["actionOnFailure"] != "CONTINUE":
+                raise ValidationException(
+                    f"Steps[{i}].ActionOnFailure: must be CONTINUE on a cluster whose StepConcurrencyLevel "
+                    "is above 1"
+                )
+    created: list[dict[str, Any]] = []
+    for i, manifest in enumerate(manifests):
+        try:
+            created.append(await _create(call, STEP_PLURAL, manifest, "AddJobFlowSteps"))
+        except (EmrApiError, ApiError) as error:
+            # All or nothing, as the caller will retry: the steps created before this one are cancelled.
+            for step in created:
+                await _patch(
+                    call, STEP_PLURAL, step, {"spec": {"cancel": True}}, "AddJobFlowSteps", guard=False
+                )
+            raise undone(
+                error, f"Steps[{i}]", f"the {len(created)} steps before it were cancelled"
+            ) from error
+    return {"StepIds": [t.step_id(step["metadata"]["uid"]) for step in created]}
 
 
 async def list_steps(call: Call, request: dict[str, Any]) -> dict[str, Any]:
     """ListSteps: newest first, filtered by StepStates and StepIds, 50 a page."""
-    cluster = await find_cluster(call, _required(request, "ClusterId"))
-    states, ids = set(request.get("StepStates") or []), set(request.get("StepIds") or [])
+    cluster = await find_cluster(call, _id(request, "ClusterId"))
+    states, ids = set(get_strings(request, "StepStates")), set(get_strings(request, "StepIds"))
     summaries = [t.step_summary(s) for s in await cluster_steps(call, cluster)]
     chosen = [
         s for s in summaries if (not states or s["Status"]["State"] in states) and (not ids or s["Id"] in ids)
     ]
-    page, marker = _page(chosen, request.get("Marker"))
+    page, marker = _page(chosen, request)
     return {"Steps": page, **({"Marker": marker} if marker else {})}
 
 
 async def describe_step(call: Call, request: dict[str, Any]) -> dict[str, Any]:
-    cluster = await find_cluster(call, _required(request, "ClusterId"))
-    step = await find_step(call, cluster, _required(request, "StepId"))
+    cluster = await find_cluster(call, _id(request, "ClusterId"))
+    step = await find_step(call, cluster, _id(request, "StepId"))
     return {"Step": t.describe_step(step)}
 
 
 async def cancel_steps(call: Call, request: dict[str, Any]) -> dict[str, Any]:
     """CancelSteps: spec.cancel on each PENDING or RUNNING step; others answer FAILED with the reason."""
-    cluster = await find_cluster(call, _required(request, "ClusterId"))
+    cluster = await find_cluster(call, _id(request, "ClusterId"))
     results = []
-    for step_id in _required(request, "StepIds"):
+    for step_id in _ids(request, "StepIds"):
         try:
             step = await find_step(call, cluster, step_id)
         except InvalidRequestException as error:

@@ -17,6 +17,7 @@ import time
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import yaml
 from aiohttp import web
@@ -28,11 +29,12 @@ from kemr.emrapi.auth.keys import AccessKey, KeyStore
 from kemr.emrapi.errors import (
     EmrApiError,
     InvalidRequestException,
+    InvalidSignatureException,
     UnknownOperationException,
     UnrecognizedClientException,
     ValidationException,
 )
-from kemr.emrapi.operations import OPERATIONS, Call, Names, Settings
+from kemr.emrapi.operations import OPERATIONS, Call, ConflictError, Names, Operation, Settings
 from kemr.runtime.client import ApiError, KubeClient
 
 log = logging.getLogger("kemr.emrapi")
@@ -40,6 +42,24 @@ log = logging.getLogger("kemr.emrapi")
 TARGET_PREFIX = "ElasticMapReduce."
 CONTENT_TYPE = "application/x-amz-json-1.1"
 MAX_REQUEST_BYTES = 1024 * 1024  # RunJobFlow's largest inputs (configurations, steps) are far below this
+CONFLICT_RETRIES = 3
+SINGLE_HEADERS = ("X-Amz-Target", "Authorization", "X-Amz-Date", "Host")
+
+
+class RequestTooLargeError(EmrApiError):
+    """A body over MAX_REQUEST_BYTES."""
+
+    code = "ValidationException"
+    status = 413
+
+
+async def read_body(request: web.Request) -> bytes:
+    """The request body; RequestTooLargeError (413, EMR's shape) over MAX_REQUEST_BYTES."""
+    try:
+        return await request.read()
+    except web.HTTPRequestEntityTooLarge:
+        raise RequestTooLargeError(f"The request body is larger than {MAX_REQUEST_BYTES} bytes") from None
+
 
 REQUESTS = Counter(
     "kemr_emr_api_requests_total", "EMR API requests by operation and answer", ["operation", "code"]
@@ -50,6 +70,16 @@ LATENCY = Histogram(
     ["operation"],
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
 )
+
+
+async def run(handler: Operation, call: Call, params: dict[str, Any]) -> dict[str, Any]:
+    """The operation, run again (from its reads) when its write met a change made meanwhile."""
+    for _ in range(CONFLICT_RETRIES - 1):
+        try:
+            return await handler(call, params)
+        except ConflictError:
+            continue
+    return await handler(call, params)
 
 
 class EmrApi:
@@ -91,11 +121,15 @@ class EmrApi:
 
     async def handle(self, request: web.Request) -> web.Response:
         started = time.monotonic()
-        target = request.headers.get("X-Amz-Target", "")
+        targets = request.headers.getall("X-Amz-Target", [])
+        target = targets[0] if len(targets) == 1 else ""
         operation = target.removeprefix(TARGET_PREFIX) if target.startswith(TARGET_PREFIX) else "-"
         key_id, namespace = "-", "-"
         try:
-            body = await request.read()
+            once = [h for h in SINGLE_HEADERS if len(request.headers.getall(h, [])) > 1]
+            if once:  # a signature covers them joined: one operation signed, another run
+                raise InvalidSignatureException(f"{', '.join(once)} must be sent once")
+            body = await read_body(request)
             if operation == "-":
                 raise UnknownOperationException(f"Unknown operation '{target}'")
             key, region = await self._authenticate(request, body)
@@ -110,7 +144,7 @@ class EmrApi:
             if not isinstance(params, dict):
                 raise ValidationException("The request body must be a JSON object")
             call = Call(self.kube.impersonating(key.username), key, region, self.settings, self.names)
-            status, payload, code = 200, await handler(call, params), "OK"
+            status, payload, code = 200, await run(handler, call, params), "OK"
         except EmrApiError as error:
             status, payload, code = error.status, error.body(), error.code
         except ApiError as error:  # Kubernetes failed in a way that is not the caller's doing

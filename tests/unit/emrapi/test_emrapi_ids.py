@@ -22,7 +22,7 @@ def test_known_value() -> None:
     assert cluster_id("abc") == "j-XJ4BNP4PAHH6U"
 
 
-def test_label_wins_over_derived_id() -> None:
-    obj = {"metadata": {"uid": "abc", "labels": {EMR_ID_LABEL: "j-FROMLABEL"}}}
-    assert emr_cluster_id(obj) == "j-FROMLABEL"
+def test_the_uid_decides_never_a_copied_label() -> None:
+    obj = {"metadata": {"uid": "abc", "labels": {EMR_ID_LABEL: "j-COPIEDLABEL0"}}}
+    assert emr_cluster_id(obj) == cluster_id("abc")
     assert emr_cluster_id({"metadata": {"uid": "abc"}}) == cluster_id("abc")

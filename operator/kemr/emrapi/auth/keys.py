@@ -20,6 +20,7 @@ doesn't match, so a new or rotated key works within seconds and a deleted one st
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import logging
 import time
@@ -53,9 +54,14 @@ class AccessKey:
 
 
 def key_from_secret(secret: dict[str, Any]) -> AccessKey | None:
-    """The AccessKey a Secret declares, or None (logged, by name only) when a field is missing."""
-    data = {k: base64.b64decode(v).decode() for k, v in (secret.get("data") or {}).items()}
+    """The AccessKey a Secret declares, or None (logged, by name only) when a field is missing or is not
+    UTF-8 text."""
     name = secret["metadata"]["name"]
+    try:
+        data = {k: base64.b64decode(v).decode() for k, v in (secret.get("data") or {}).items()}
+    except (ValueError, UnicodeDecodeError):
+        log.warning("EMR API key Secret %s holds data that is not UTF-8 text: ignored", name)
+        return None
     missing = [f for f in ("accessKeyId", "secretAccessKey", "namespace") if not data.get(f)]
     if missing:
         log.warning("EMR API key Secret %s lacks %s: ignored", name, ", ".join(missing))
@@ -69,14 +75,34 @@ def key_from_secret(secret: dict[str, Any]) -> AccessKey | None:
     )
 
 
+def keys_by_id(keys: list[AccessKey]) -> dict[str, AccessKey]:
+    """The keys by access key id; an id declared by two Secrets is refused (logged with both names)."""
+    found: dict[str, AccessKey] = {}
+    clashes: set[str] = set()
+    for key in keys:
+        other = found.get(key.access_key_id)
+        if other is not None:
+            log.warning(
+                "EMR API key Secrets %s and %s declare the same accessKeyId: both ignored",
+                other.secret_name,
+                key.secret_name,
+            )
+            clashes.add(key.access_key_id)
+        found[key.access_key_id] = key
+    return {k: v for k, v in found.items() if k not in clashes}
+
+
 class KeyStore:
-    """The keys of one namespace's labelled Secrets, by access key id."""
+    """The keys of one namespace's labelled Secrets, by access key id. One load at a time: concurrent
+    requests wait for the load in flight instead of starting their own, so unknown key ids (anyone can
+    send them) cost at most one Secret list every MIN_RELOAD_SECONDS."""
 
     def __init__(self, client: Client, namespace: str) -> None:
         self._client = client
         self._namespace = namespace
         self._keys: dict[str, AccessKey] = {}
         self._loaded_at = float("-inf")
+        self._lock = asyncio.Lock()
 
     async def _load(self) -> None:
         listing = await self._client.request(
@@ -85,14 +111,20 @@ class KeyStore:
             query={"labelSelector": f"{KEY_LABEL}=true"},
         )
         keys = [key_from_secret(s) for s in listing.get("items", [])]
-        self._keys = {k.access_key_id: k for k in keys if k is not None}
-        self._loaded_at = time.monotonic()
+        self._keys = keys_by_id([k for k in keys if k is not None])
 
     async def get(self, access_key_id: str, *, reload: bool = False) -> AccessKey | None:
         """The key with this id, or None. Reloads when stale, or when `reload` or the id is unknown
-        (each at most every MIN_RELOAD_SECONDS)."""
-        age = time.monotonic() - self._loaded_at
-        wanted = reload or access_key_id not in self._keys
-        if age > REFRESH_SECONDS or (wanted and age > MIN_RELOAD_SECONDS):
-            await self._load()
+        (at most every MIN_RELOAD_SECONDS, whatever the number of requests asking)."""
+
+        def due() -> bool:
+            age = time.monotonic() - self._loaded_at
+            wanted = reload or access_key_id not in self._keys
+            return age > REFRESH_SECONDS or (wanted and age > MIN_RELOAD_SECONDS)
+
+        if due():
+            async with self._lock:
+                if due():  # not loaded meanwhile by the request we waited for
+                    self._loaded_at = time.monotonic()  # also after a failed load: no retry storm
+                    await self._load()
         return self._keys.get(access_key_id)

@@ -32,6 +32,9 @@ _AUTHORIZATION = re.compile(
 )
 _SPACES = re.compile(r"\s+")
 AMZ_DATE_FORMAT = "%Y%m%dT%H%M%SZ"
+# Headers a request must sign: where it goes, and which operation it is (boto3, the aws CLI and the
+# JavaScript SDK all sign both), so that a captured request cannot be replayed as another operation.
+REQUIRED_SIGNED_HEADERS = ("host", "x-amz-target")
 
 
 @dataclass(frozen=True)
@@ -75,8 +78,9 @@ def parse_authorization(headers: Mapping[str, str]) -> SignedRequest:
             f"Credential should be scoped to correct service: '{SERVICE}', not '{service}'"
         )
     signed = tuple(match["signed"].split(";"))
-    if "host" not in signed:
-        raise InvalidSignatureException("'Host' must be a signed header")
+    for required in REQUIRED_SIGNED_HEADERS:
+        if required not in signed:
+            raise InvalidSignatureException(f"'{required}' must be a signed header")
     return SignedRequest(key, date, region, service, signed, match["signature"])
 
 
@@ -97,9 +101,12 @@ def canonical_request(
     method: str, path: str, query: str, headers: Mapping[str, str], signed: tuple[str, ...], body: bytes
 ) -> str:
     """SigV4's canonical request: method, URI, query, the signed headers (values trimmed, inner spaces
-    collapsed), their names, and the hex SHA-256 of the body."""
-    lower = {k.lower(): v for k, v in headers.items()}
-    lines = [f"{name}:{_SPACES.sub(' ', lower.get(name, '').strip())}\n" for name in signed]
+    collapsed; a header sent more than once has its values joined by commas, as SigV4 says), their names,
+    and the hex SHA-256 of the body. `headers` may be a multi-dict (its items() repeat a name)."""
+    values: dict[str, list[str]] = {}
+    for name, value in headers.items():
+        values.setdefault(name.lower(), []).append(_SPACES.sub(" ", value.strip()))
+    lines = [f"{name}:{','.join(values.get(name, []))}\n" for name in signed]
     return "\n".join(
         [
             method.upper(),

@@ -45,19 +45,16 @@ def instance_group_id(cluster_uid: str, group_name: str) -> str:
     return _digest_id("ig-", f"{cluster_uid}/{group_name}")
 
 
-def _label_or(obj: Mapping[str, Any], derive: str) -> str:
-    metadata = obj.get("metadata") or {}
-    label = (metadata.get("labels") or {}).get(EMR_ID_LABEL)
-    if isinstance(label, str) and label:
-        return label
-    return _digest_id(derive, str(metadata.get("uid", "")))
+def _uid(obj: Mapping[str, Any]) -> str:
+    return str((obj.get("metadata") or {}).get("uid", ""))
 
 
 def emr_cluster_id(obj: Mapping[str, Any]) -> str:
-    """The ClusterId of an EMRCluster object: its `kemr.io/emr-id` label, else derived from metadata.uid."""
-    return _label_or(obj, "j-")
+    """The ClusterId of an EMRCluster object, derived from metadata.uid. Its `kemr.io/emr-id` label is an
+    index only, never trusted: a manifest copied with `kubectl get -o yaml` carries the label of another."""
+    return cluster_id(_uid(obj))
 
 
 def emr_step_id(obj: Mapping[str, Any]) -> str:
-    """The StepId of an EMRStep object: its `kemr.io/emr-id` label, else derived from metadata.uid."""
-    return _label_or(obj, "s-")
+    """The StepId of an EMRStep object, derived from metadata.uid (its label: an index only)."""
+    return step_id(_uid(obj))
