@@ -23,6 +23,7 @@ from support.kube import Kube
 from support.operator import STARTED, free_port
 
 RELEASE = "kemr-tests"
+RELEASE_NAMESPACE = "kemr-tests"  # the tests' operators' namespace too (conftest's OPERATOR_NAMESPACE)
 API_ACCOUNT = f"{RELEASE}-emr-api"  # the chart's name for the API's ServiceAccount in release kemr-tests
 
 
@@ -34,13 +35,14 @@ def emr_api_identity(kube: Kube, namespaces: list[str], key_namespace: str, path
         "--set-json", f"emrApi.namespaces={json.dumps(namespaces)}",
         "--set", f"emrApi.keyNamespace={key_namespace}",
     ]  # fmt: skip
-    rendered = helm("template", RELEASE, str(CHART), "--namespace", key_namespace, *values).stdout
+    rendered = helm("template", RELEASE, str(CHART), "--namespace", RELEASE_NAMESPACE, *values).stdout
     docs = [d for d in yaml.safe_load_all(rendered) if d]
     rbac = [d for d in docs if d["kind"] in RBAC_KINDS and "emr-api" in json.dumps(d["metadata"])]
-    kube.run("create", "namespace", key_namespace, check=False)
-    for ns in {d["metadata"].get("namespace", key_namespace) for d in rbac}:
-        kube.apply(*[d for d in rbac if d["metadata"].get("namespace", key_namespace) == ns], namespace=ns)
-    return token_kubeconfig(kube, API_ACCOUNT, key_namespace, path, duration="6h")
+    for ns in {RELEASE_NAMESPACE, key_namespace}:
+        kube.run("create", "namespace", ns, check=False)
+    for ns in {d["metadata"]["namespace"] for d in rbac}:
+        kube.apply(*[d for d in rbac if d["metadata"]["namespace"] == ns], namespace=ns)
+    return token_kubeconfig(kube, API_ACCOUNT, RELEASE_NAMESPACE, path, duration="6h")
 
 
 def create_key(kube: Kube, key_namespace: str, bound_to: str) -> Credentials:
