@@ -17,7 +17,6 @@ from typing import Any
 from kemr.api.constants import CLUSTER_PLURAL, GROUP, STEP_PLURAL, VERSION
 from kemr.emrapi import translate as t
 from kemr.emrapi.auth.keys import AccessKey
-from kemr.status.step import step_order_key
 from kemr.emrapi.errors import (
     AccessDeniedException,
     EmrApiError,
@@ -27,6 +26,7 @@ from kemr.emrapi.errors import (
 )
 from kemr.emrapi.translate.common import get_object, get_objects, get_str, get_strings
 from kemr.runtime.client import ApiError, Client
+from kemr.status.step import step_order_key
 
 # EMR's page size for ListClusters and ListSteps (its documentation: "up to 50 clusters/steps per page").
 PAGE_SIZE = 50
