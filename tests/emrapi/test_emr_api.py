@@ -3,12 +3,16 @@ unchanged with only their endpoint set, and every refusal answers in EMR's error
 
 from __future__ import annotations
 
+import base64
 import re
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from support.emr_api import raw_post
+from kemr.controllers import certs
+from support.emr_api import API_ACCOUNT, RELEASE_NAMESPACE, EmrApiProcess, raw_post
 from support.emr_clients import (
     Credentials,
     EmrClientError,
@@ -19,7 +23,7 @@ from support.emr_clients import (
 )
 from support.kube import Kube
 
-from .conftest import Tenants
+from .conftest import KEY_NAMESPACE, Tenants
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -210,3 +214,59 @@ def test_refusals_answer_in_emrs_error_shape(tenants: Tenants) -> None:
     assert (status, body["__type"]) == (403, "MissingAuthenticationTokenException")
     # Nothing that could hold a secret reaches the log.
     assert key.secret_access_key not in tenants.api.log()
+
+
+def test_tls_from_a_secret_for_clients_trusting_its_ca(tenants: Tenants, kube: Kube, tmp_path: Path) -> None:
+    """The API serves the certificate of a kubernetes.io/tls Secret (as the chart mounts it); clients given
+    its CA connect, clients without it are refused by their own TLS check."""
+    cert = certs.generate([f"{API_ACCOUNT}.{RELEASE_NAMESPACE}.svc"], datetime.now(UTC))
+    secret = {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "type": "kubernetes.io/tls",
+        "metadata": {"name": "emr-api-tls-test"},
+        "data": {"tls.crt": b64(cert.cert_pem), "tls.key": b64(cert.key_pem)},
+    }
+    kube.apply(secret, namespace=RELEASE_NAMESPACE)
+    data = kube.get("secret", "-n", RELEASE_NAMESPACE, "emr-api-tls-test")["data"]
+    crt, key_file = tmp_path / "tls.crt", tmp_path / "tls.key"
+    crt.write_bytes(base64.b64decode(data["tls.crt"]))
+    key_file.write_bytes(base64.b64decode(data["tls.key"]))
+    api = EmrApiProcess(tenants.api.kubeconfig, KEY_NAMESPACE, tmp_path / "tls.log", tls=(crt, key_file))
+    api.start()
+    try:
+        assert api.endpoint.startswith("https://")
+        key = tenants.key_a
+        assert "Clusters" in boto3_call(api.endpoint, key, "list_clusters", {}, verify=str(crt))
+        assert "Clusters" in aws_cli(api.endpoint, key, "list-clusters", verify=str(crt))
+        with pytest.raises(EmrClientError, match=r"(?i)ssl|certificate"):
+            boto3_call(api.endpoint, key, "list_clusters", {})
+    finally:
+        api.stop()
+
+
+def test_the_apis_own_identity_is_narrow(tenants: Tenants, kube: Kube) -> None:
+    """The chart's rules: the API lists key Secrets and impersonates one ServiceAccount per allowed
+    namespace, nothing else; that ServiceAccount works on EMRClusters and EMRSteps only, and deletes none."""
+
+    def can(user: str, *args: str) -> str:
+        return kube.run("auth", "can-i", *args, f"--as={user}", check=False).stdout.strip()
+
+    api = f"system:serviceaccount:{RELEASE_NAMESPACE}:{API_ACCOUNT}"
+    assert can(api, "impersonate", "serviceaccounts/kemr-emr-api-user", "-n", tenants.a) == "yes"
+    assert can(api, "impersonate", "serviceaccounts/default", "-n", tenants.a) == "no"
+    assert can(api, "impersonate", "serviceaccounts/kemr-emr-api-user", "-n", "default") == "no"
+    assert can(api, "impersonate", "users/admin") == "no"
+    assert can(api, "list", "secrets", "-n", KEY_NAMESPACE) == "yes"
+    assert can(api, "get", "secrets", "-n", tenants.a) == "no"
+    assert can(api, "list", "emrclusters.kemr.io", "-n", tenants.a) == "no"  # only as a key's identity
+    user = f"system:serviceaccount:{tenants.a}:kemr-emr-api-user"
+    assert can(user, "create", "emrclusters.kemr.io", "-n", tenants.a) == "yes"
+    assert can(user, "patch", "emrsteps.kemr.io", "-n", tenants.a) == "yes"
+    assert can(user, "delete", "emrclusters.kemr.io", "-n", tenants.a) == "no"
+    assert can(user, "list", "emrclusters.kemr.io", "-n", tenants.b) == "no"
+    assert can(user, "get", "secrets", "-n", tenants.a) == "no"
+
+
+def b64(data: bytes) -> str:
+    return base64.b64encode(data).decode()
