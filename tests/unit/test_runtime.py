@@ -132,3 +132,41 @@ def test_the_store_never_goes_back_in_time() -> None:
     assert store.get("EMRStep", "n", "s") == step("17", state="RUNNING")
     store.upsert("EMRStep", step("3", uid="u2"))  # a new object of the same name
     assert store.get("EMRStep", "n", "s") == step("3", uid="u2")
+
+
+def _child(name: str, cluster: str | None, version: str = "1", namespace: str = "ns") -> dict[str, Any]:
+    labels = {"kemr.io/cluster": cluster} if cluster else {}
+    meta = {"name": name, "namespace": namespace, "uid": name, "resourceVersion": version, "labels": labels}
+    return {"kind": "Pod", "metadata": {**meta, "managedFields": [{"manager": "kubectl"}]}}
+
+
+def test_the_store_indexes_children_by_cluster_and_follows_label_changes() -> None:
+    store = Store()
+    store.upsert("Pod", _child("a", "etl"))
+    store.upsert("Pod", _child("b", "etl"))
+    store.upsert("Pod", _child("c", "other"))
+    store.upsert("Pod", _child("d", "etl", namespace="elsewhere"))
+    assert [p["metadata"]["name"] for p in store.children("Pod", "ns", "etl")] == ["a", "b"]
+    store.upsert("Pod", _child("b", "other", version="2"))  # relabelled: joins the other cluster, last
+    assert [p["metadata"]["name"] for p in store.children("Pod", "ns", "etl")] == ["a"]
+    assert [p["metadata"]["name"] for p in store.labelled("Pod", "ns", "kemr.io/cluster", "other")] == [
+        "c",
+        "b",
+    ]
+    store.upsert("Pod", _child("b", "etl", version="1"))  # an older event: ignored, index unchanged
+    assert [p["metadata"]["name"] for p in store.children("Pod", "ns", "other")] == ["c", "b"]
+    store.remove("Pod", "ns", "c")
+    assert [p["metadata"]["name"] for p in store.all("Pod", "ns")] == ["a", "b"]
+    assert store.children("Pod", "ns", "other")[0]["metadata"]["name"] == "b"
+    assert "managedFields" not in store.get("Pod", "ns", "a")["metadata"]  # type: ignore[index]
+
+
+def test_the_store_indexes_steps_by_cluster_ref() -> None:
+    store = Store()
+    for name, cluster in (("s1", "etl"), ("s2", "adhoc"), ("s3", "etl")):
+        store.upsert(
+            "EMRStep",
+            {"metadata": {"name": name, "namespace": "ns"}, "spec": {"clusterRef": {"name": cluster}}},
+        )
+    assert [s["metadata"]["name"] for s in store.steps_of("ns", "etl")] == ["s1", "s3"]
+    assert store.steps_of("other-ns", "etl") == []

@@ -94,6 +94,8 @@ def apply_pod_overrides(
     template: Mapping[str, Any], overrides: Sequence[Mapping[str, Any]]
 ) -> dict[str, Any]:
     """The generated pod template with the overrides merged in (in order), owned fields forced back."""
+    if not overrides:  # the common case: no copy of the template to merge into (profiled, bench/README.md)
+        return force_owned(template, template)
     merged: dict[str, Any] = copy.deepcopy(dict(template))
     for override in overrides:
         merged = merge(merged, override)
