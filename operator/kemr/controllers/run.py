@@ -65,8 +65,8 @@ Reconciler = Callable[["Context", str, str], Awaitable[float | None]]
 class Options:
     namespaces: list[str]
     kubeconfig: str | None
-    qps: float = 50.0
-    burst: int = 100
+    qps: float = 100.0
+    burst: int = 200
     workers: int = 4
     leader_election: bool = True
     leader_election_namespace: str = "default"
@@ -297,8 +297,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     )
     p.add_argument("--metrics-port", type=int, default=8080, help="Prometheus metrics on :PORT/metrics")
     p.add_argument("--health-port", type=int, default=8081, help="liveness/readiness on :PORT/healthz")
-    p.add_argument("--qps", type=float, default=50.0, help="client-side API request rate limit")
-    p.add_argument("--burst", type=int, default=100, help="client-side API request burst")
+    p.add_argument("--qps", type=float, default=100.0, help="client-side API request rate limit")
+    p.add_argument("--burst", type=int, default=200, help="client-side API request burst")
     p.add_argument("--workers", type=int, default=4, help="reconciles running at once")
     p.add_argument(
         "--resync-seconds",
