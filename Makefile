@@ -71,6 +71,13 @@ gitops-tools:
 	@gitops/build-go-tool.sh kstatus-check >/dev/null
 	@gitops/build-go-tool.sh argocd/gopher-lua-check >/dev/null
 
+# Peers side by side (bench/README.md): kemr, then KubeRay's ray-operator (built into ~/.cache/kemr/bench on first
+# use), each in a fresh namespace of the running local cluster; one table with the ratios.
+BENCH_ARGS ?=
+.PHONY: bench
+bench: venv  ## compare kemr with KubeRay's ray-operator on the local cluster (bench/compare.py; BENCH_ARGS=--only=kemr)
+	eval "$$(cluster/env.sh)" && $(UV) run python bench/compare.py $(BENCH_ARGS)
+
 .PHONY: test
 # setup first (the cluster's binaries, the real node's packages and the images the tests run), so the test session
 # only has to start the cluster; a cluster left running by make demo is reused and left running.

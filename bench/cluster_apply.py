@@ -7,7 +7,6 @@ uv run python bench/cluster_apply.py [--clusters=50] [--interval=0] [--timeout=3
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import os
 import re
@@ -26,7 +25,7 @@ from urllib.parse import urlparse
 
 import urllib3
 import yaml
-from kubernetes import client, config, watch
+from kubernetes import client, config
 
 from kemr.api import EMRClusterSpec
 from kemr.builders import build_children
@@ -35,6 +34,8 @@ from kemr.resolve import resolve_cluster
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests"))
+from bench_support import watch_objects  # noqa: E402
+
 from support.operator import OperatorProcess  # noqa: E402
 
 GROUP, VERSION, PLURAL, LABEL = "kemr.io", "v1alpha1", "emrclusters", "kemr.io/cluster"
@@ -67,23 +68,11 @@ class Recorder:
 
 
 def watch_kind(kind: str, list_fn: Callable[..., Any], rec: Recorder, stop: threading.Event) -> None:
-    """Lists for a resourceVersion, then watches from it: no event is lost between watch requests."""
-    rv = None
-    while not stop.is_set():
-        try:
-            rv = rv or json.loads(list_fn(_preload_content=False).data)["metadata"]["resourceVersion"]
-            for ev in watch.Watch().stream(
-                list_fn, resource_version=rv, timeout_seconds=5, deserialize=False
-            ):
-                if ev["type"] == "ERROR":
-                    raise RuntimeError(ev["object"].get("message"))
-                if ev["type"] in ("ADDED", "MODIFIED"):
-                    rec.on_event(kind, ev["object"])
-                rv = ev["object"]["metadata"]["resourceVersion"]
-        except Exception as err:  # counted and reported; list again (events in between are late, not lost)
-            rec.errors.append(f"{kind}: {str(err).splitlines()[0][:120]}")
-            rv = None
-            stop.wait(1.0)
+    def on_event(type_: str, obj: dict[str, Any]) -> None:
+        if type_ in ("ADDED", "MODIFIED"):
+            rec.on_event(kind, obj)
+
+    watch_objects(list_fn, on_event, stop, rec.errors, kind)
 
 
 def counts(op: OperatorProcess) -> dict[str, float]:
