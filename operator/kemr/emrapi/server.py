@@ -156,8 +156,10 @@ class EmrApi:
             status, code = 500, "InternalServerError"
             payload = {"__type": code, "Message": "kemr's EMR API failed; see its log"}
         elapsed = time.monotonic() - started
-        REQUESTS.labels(operation, code).inc()
-        LATENCY.labels(operation).observe(elapsed)
+        # Only known names as label values: anyone can send any target, and each value is a time series.
+        label = operation if operation in OPERATIONS else "unsupported"
+        REQUESTS.labels(label, code).inc()
+        LATENCY.labels(label).observe(elapsed)
         log.info(
             "%s key=%s namespace=%s -> %d %s (%.0f ms)",
             operation,
