@@ -65,3 +65,9 @@ DNS_1035_LABEL_PATTERN: Final = r"^[a-z]([-a-z0-9]*[a-z0-9])?$"
 DNS_1123_LABEL_PATTERN: Final = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
 
 DEFAULT_RELEASE: Final = "kemr-1.0"
+
+# A step driver's termination message starts with this and its Spark application's id (submit.sh writes it,
+# kemr.status.step reads it into status.attempts[].applicationId). The id is the standalone master's
+# `app-<yyyyMMddHHmmss>-<nnnn>` (Spark's Master.newApplicationId).
+SPARK_APPLICATION_ID_PREFIX: Final = "kemr.io/spark-application-id: "
+SPARK_APPLICATION_ID_PATTERN: Final = r"app-[0-9]{14}-[0-9]{4,}"

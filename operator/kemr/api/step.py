@@ -397,6 +397,11 @@ class StepAttempt(KemrModel):
     outcome: AttemptOutcome | None = None
     """COMPLETED, FAILED, INTERRUPTED, CANCELLED, DEADLINE_EXCEEDED or START_FAILED; unset while the attempt
     runs."""
+    application_id: str | None = Field(default=None, max_length=64)
+    """The Spark application the attempt's driver ran (`app-<yyyyMMddHHmmss>-<nnnn>`, the id Spark's
+    standalone master gave it), once the driver ended: the key of its Spark UI in the cluster's history
+    server, at `/history/<applicationId>/jobs/` (`kubectl emr ui STEP` opens it). Unset for command steps,
+    and when the driver's log did not name it (spark-log4j2 below INFO)."""
 
 
 class FailureDetails(KemrModel):

@@ -16,6 +16,7 @@ from typing import Any
 import jinja2
 
 from kemr.api import Classification
+from kemr.api.constants import SPARK_APPLICATION_ID_PATTERN, SPARK_APPLICATION_ID_PREFIX
 from kemr.applications import APPLICATIONS, CONFIG_FILES
 from kemr.applications.base import ConfigFile
 from kemr.resolve import layout
@@ -171,7 +172,13 @@ def _render_scripts() -> dict[str, str]:
             for script in m.scripts
         },
         "bootstrap.sh": render("bootstrap.sh.j2", **dirs),
-        "submit.sh": render("submit.sh.j2", **dirs, spark_programs=SPARK_PROGRAMS),
+        "submit.sh": render(
+            "submit.sh.j2",
+            **dirs,
+            spark_programs=SPARK_PROGRAMS,
+            application_id_prefix=SPARK_APPLICATION_ID_PREFIX,
+            application_id_pattern=SPARK_APPLICATION_ID_PATTERN,
+        ),
         "probe.py": _render_probe(),
     }
 

@@ -3,7 +3,8 @@
 read (the watch cache) → validate (`parse_spec`: schema, validate_cluster) → resolve (once per generation,
 `resolved_cluster`) → observe (`observe`: children, steps, and the Spark master's and NameNode's reports when
 needed) → decide (kemr.status.plan `plan_cluster`, pure) → build (kemr.builders) → apply (`apply_plan`: every
-write, refusals kept for the status) → status (`with_apply_outcome`, `write_status`: only what changed).
+write, refusals kept for the status) → status (`with_apply_outcome`, `write_status`: only what changed); then
+the Spark History Server, when requested (kemr.controllers.history).
 
 Level-triggered: a reconcile with nothing to change sends no request.
 """
@@ -47,6 +48,7 @@ from kemr.apply.ssa import (
 )
 from kemr.builders import build_children
 from kemr.controllers import probes, scaling
+from kemr.controllers.history import is_history, reconcile_history
 from kemr.metrics import CLUSTERS
 from kemr.observe import ObservedSteps, catalog_problem, observe_cluster
 from kemr.resolve import ResolvedCluster, ResolveError, resolve_cluster
@@ -186,7 +188,11 @@ async def reconcile_cluster(ctx: Context, namespace: str, name: str) -> float | 
     )
     await write_status(ctx, owner, previous, decision)
     _export_metrics(ctx, namespace, name, spec, plan)
-    waits = [decision.requeue_after, plan.scaling.recheck_after if plan.scaling else None]
+    # the Spark History Server, on request, in any state (kemr.controllers.history)
+    history = await reconcile_history(
+        ctx, {"apiVersion": API_VERSION, "kind": CLUSTER_KIND, **body}, resolved, now
+    )
+    waits = [decision.requeue_after, plan.scaling.recheck_after if plan.scaling else None, history]
     if error:
         waits.append(APPLY_RETRY_SECONDS)
     if any(core.decommissioning for core in plan.core.values()):
@@ -214,13 +220,16 @@ async def observe(
     meta = body["metadata"]
     namespace, name, uid = meta["namespace"], meta["name"], meta["uid"]
     live = [
-        o for kind in APPLIED_KINDS for o in ctx.store.children(kind, namespace, name) if owned_by(o, uid)
+        o
+        for kind in APPLIED_KINDS
+        for o in ctx.store.children(kind, namespace, name)
+        if owned_by(o, uid) and not is_history(o)  # the history server has a life of its own
     ]
     workloads = [o for o in live if o["kind"] in ("StatefulSet", "Deployment")]
     pods = [
         p
         for p in ctx.store.children("Pod", namespace, name)
-        if (p["metadata"].get("labels") or {}).get(LABEL_ROLE) != ROLE_DRIVER
+        if (p["metadata"].get("labels") or {}).get(LABEL_ROLE) != ROLE_DRIVER and not is_history(p)
     ]
     claims = ctx.store.children("PersistentVolumeClaim", namespace, name)
     steps = ctx.store.steps_of(namespace, name)

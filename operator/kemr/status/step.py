@@ -4,6 +4,7 @@ what it observed and carries out the one action decided here."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -24,6 +25,7 @@ from kemr.api import (
     StepStateChangeReason,
     StepTimeline,
 )
+from kemr.api.constants import SPARK_APPLICATION_ID_PATTERN, SPARK_APPLICATION_ID_PREFIX
 from kemr.observe import failed_bootstrap, why_not_running
 from kemr.status.cluster import Event
 from kemr.status.conditions import condition
@@ -33,6 +35,7 @@ STEP_INDEX_ANNOTATION = "kemr.io/step-index"  # an inline step's position in the
 MAX_INTERRUPTIONS = 3  # driver pods lost to node failures, retried without using up an attempt
 INTERRUPTION_BACKOFF_SECONDS = 5
 CANCEL_GRACE_SECONDS = 30
+APPLICATION_ID = re.compile(SPARK_APPLICATION_ID_PATTERN)
 # States that hold one of the cluster's stepConcurrency slots.
 SLOT_STATES = frozenset({StepState.RUNNING, StepState.CANCEL_PENDING, StepState.INTERRUPTED})
 TERMINATING_CLUSTER = frozenset(
@@ -68,6 +71,7 @@ class DriverView:
     phase: str
     exit_code: int | None = None
     message: str | None = None
+    application_id: str | None = None  # the Spark application the driver ran (submit.sh's first message line)
     lost: bool = False  # its node went away (pod GC / DisruptionTarget), not the job's fault
     deleting: bool = False
     started_at: datetime | None = None  # the driver container's running/terminated startedAt
@@ -114,11 +118,13 @@ def driver_view(pod: Mapping[str, Any] | None, container: str = "driver") -> Dri
         "TerminationByKubelet",
     )
     started = (state.get("running") or terminated).get("startedAt")
+    application_id, message = split_termination_message(terminated.get("message"))
     return DriverView(
         uid=pod["metadata"]["uid"],
         phase=status.get("phase") or "Pending",
         exit_code=terminated.get("exitCode"),
-        message=terminated.get("message"),
+        message=message,
+        application_id=application_id,
         lost=lost or status.get("reason") == "NodeLost",
         deleting=bool(pod["metadata"].get("deletionTimestamp")),
         started_at=_parse_time(started),
@@ -130,6 +136,19 @@ def driver_view(pod: Mapping[str, Any] | None, container: str = "driver") -> Dri
             c.get("name") != container and "running" in (c.get("state") or {}) for c in statuses
         ),
     )
+
+
+def split_termination_message(message: str | None) -> tuple[str | None, str | None]:
+    """(Spark application id, the rest) of a driver's termination message. submit.sh writes the application's
+    id (Spark's `app-<yyyyMMddHHmmss>-<nnnn>`, from the standalone master) as a first line
+    `kemr.io/spark-application-id: <id>` (SPARK_APPLICATION_ID_PREFIX), then the failure message if any; a
+    message without that line (a command step's, or a driver killed before it wrote one) is returned whole.
+    An empty rest is None."""
+    if not message or not message.startswith(SPARK_APPLICATION_ID_PREFIX):
+        return None, message
+    first, _, rest = message.partition("\n")
+    application_id = first.removeprefix(SPARK_APPLICATION_ID_PREFIX).strip()
+    return (application_id if APPLICATION_ID.fullmatch(application_id) else None), (rest.strip() or None)
 
 
 def _why_not_started(pod: Mapping[str, Any]) -> str | None:
@@ -202,11 +221,18 @@ class _Draft:
         if state in STEP_FINAL_STATES and not self.timeline.ended:
             self.timeline = self.timeline.model_copy(update={"ended": now})
 
-    def close_attempt(self, outcome: AttemptOutcome, now: datetime, exit_code: int | None = None) -> None:
+    def close_attempt(
+        self,
+        outcome: AttemptOutcome,
+        now: datetime,
+        exit_code: int | None = None,
+        application_id: str | None = None,
+    ) -> None:
         last = self.attempts[-1]
-        self.attempts[-1] = last.model_copy(
-            update={"outcome": outcome, "end_time": now, "exit_code": exit_code}
-        )
+        update: dict[str, Any] = {"outcome": outcome, "end_time": now, "exit_code": exit_code}
+        if application_id:
+            update["application_id"] = application_id
+        self.attempts[-1] = last.model_copy(update=update)
 
     def new_attempt(self, step: str, now: datetime) -> None:
         number = len(self.attempts) + 1
@@ -472,7 +498,7 @@ def _follow_attempt(
     # (a pod whose status is merely catching up with its one container is left alone: it is the record).
     cleanup = Action.DELETE_POD if pod.sidecars_running and not pod.deleting else Action.NONE
     if pod.outcome == "Succeeded":
-        d.close_attempt(AttemptOutcome.COMPLETED, now, pod.exit_code or 0)
+        d.close_attempt(AttemptOutcome.COMPLETED, now, pod.exit_code or 0, pod.application_id)
         d.move(StepState.COMPLETED, None, "Driver exited 0", now)
         return cleanup, None
     if pod.outcome == "Failed":
@@ -535,7 +561,7 @@ def _attempt_failed(
     cleanup: Action,
 ) -> tuple[Action, float | None]:
     """The driver exited non-zero: retry while attempts remain, else FAILED with the driver's own words."""
-    d.close_attempt(AttemptOutcome.FAILED, now, pod.exit_code)
+    d.close_attempt(AttemptOutcome.FAILED, now, pod.exit_code, pod.application_id)
     failed = _count(d.attempts, AttemptOutcome.FAILED, AttemptOutcome.START_FAILED)
     oom = pod.terminated_reason == "OOMKilled"
     code = StepReason.OUT_OF_MEMORY if oom else StepReason.STEP_FAILURE

@@ -13,7 +13,9 @@ from pathlib import Path
 
 import pytest
 
+from kemr.api.constants import SPARK_APPLICATION_ID_PATTERN, SPARK_APPLICATION_ID_PREFIX
 from kemr.builders.render import render
+from kemr.status.step import split_termination_message
 from kemr.steptypes import SPARK_PROGRAMS
 
 LOG_URI = "s3a://logs/demo-6f1c2a4e/steps/sales/attempt-1/driver.log"
@@ -87,7 +89,13 @@ def driver(tmp_path: Path) -> Path:
     scripts = tmp_path / "scripts"
     scripts.mkdir()
     (scripts / "submit.sh").write_text(
-        render("submit.sh.j2", scripts_dir=str(scripts), spark_programs=SPARK_PROGRAMS)
+        render(
+            "submit.sh.j2",
+            scripts_dir=str(scripts),
+            spark_programs=SPARK_PROGRAMS,
+            application_id_prefix=SPARK_APPLICATION_ID_PREFIX,
+            application_id_pattern=SPARK_APPLICATION_ID_PATTERN,
+        )
     )
     (scripts / "common.sh").write_text(": # the real one makes directories and sources bootstrap output\n")
     for home, tool in (("spark", "spark-submit"), ("spark", "spark-sql"), ("hadoop", "hadoop")):
@@ -188,6 +196,41 @@ def test_failure_without_an_exception_leaves_the_message_to_kubernetes(driver: P
     assert done.returncode == 1
     assert _termination_message(driver) is None
     assert "Missing application resource" in _uploaded_log(driver)
+
+
+CONNECTED = (
+    "26/12/01 11:00:02 INFO StandaloneSchedulerBackend: Connected to Spark cluster with app ID "
+    "app-20261201110002-0003\n"
+)
+
+
+def test_the_application_id_heads_the_termination_message(driver: Path) -> None:
+    done = _submit(
+        driver, _env(driver, CONNECTED + "26/12/01 11:00:09 INFO done\n", 0), "spark-submit", "j.py"
+    )
+    assert done.returncode == 0
+    assert _termination_message(driver) == f"{SPARK_APPLICATION_ID_PREFIX}app-20261201110002-0003\n"
+    assert split_termination_message(_termination_message(driver)) == ("app-20261201110002-0003", None)
+
+
+def test_a_failed_application_names_its_id_then_its_exception(driver: Path) -> None:
+    done = _submit(driver, _env(driver, CONNECTED + PYTHON_TRACEBACK, 3), "spark-submit", "job.py")
+    assert done.returncode == 3
+    assert split_termination_message(_termination_message(driver)) == (
+        "app-20261201110002-0003",
+        "ValueError: no orders in s3a://demo/input/",
+    )
+
+
+def test_a_failed_application_without_an_exception_keeps_its_output_tail(driver: Path) -> None:
+    """What FallbackToLogsOnError would have given, since the id line makes the message non-empty."""
+    output = CONNECTED + "Error: the last words\n"
+    done = _submit(driver, _env(driver, output, 1), "spark-submit", "job.py")
+    application_id, rest = split_termination_message(_termination_message(driver))
+    assert done.returncode == 1
+    assert application_id == "app-20261201110002-0003"
+    assert rest is not None
+    assert "Error: the last words" in rest
 
 
 def test_spark_sql_steps_run_through_the_same_script(driver: Path) -> None:
