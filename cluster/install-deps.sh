@@ -3,19 +3,23 @@
 #   cluster/install-deps.sh node     the real node: containerd, runc, the CNI plugins, iptables, conntrack,
 #                                    busybox-static (the test image), gcc's static libc (the pause binary)
 #   cluster/install-deps.sh images   the image builds: buildah, debootstrap
-#   cluster/install-deps.sh all      both (scripts/setup.sh, before anything uses them)
+#   cluster/install-deps.sh browser  the browser tests: Debian's Chromium and its chromedriver (the tests that
+#                                    need them install them: tests/support/browser.py)
+#   cluster/install-deps.sh all      node and images (scripts/setup.sh, before anything uses them)
 # ~60 MB download. Package scripts must not start a system containerd: ours runs as a cluster process.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
 NODE_PACKAGES=(containerd runc containernetworking-plugins iptables conntrack busybox-static libc6-dev gcc)
 IMAGE_PACKAGES=(buildah debootstrap)
+BROWSER_PACKAGES=(chromium chromium-driver)
 
 case "${1:-all}" in
   node) wanted=("${NODE_PACKAGES[@]}") ;;
   images) wanted=("${IMAGE_PACKAGES[@]}") ;;
+  browser) wanted=("${BROWSER_PACKAGES[@]}") ;;
   all) wanted=("${NODE_PACKAGES[@]}" "${IMAGE_PACKAGES[@]}") ;;
-  *) die "usage: $0 [node|images|all]" ;;
+  *) die "usage: $0 [node|images|browser|all]" ;;
 esac
 
 missing=()

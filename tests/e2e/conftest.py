@@ -11,7 +11,9 @@ from pathlib import Path
 
 import pytest
 import yaml
+from selenium.webdriver.remote.webdriver import WebDriver
 
+from support.browser import new_browser
 from support.kube import Kube
 from support.operator import OperatorProcess
 from support.s3 import LocalS3, start_local_s3
@@ -81,3 +83,13 @@ def real_node_operator(
             proc.kill()
         print(f"e2e operator log: {workdir / 'operator.log'}")
         operator.start()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[WebDriver]:
+    """Headless Chromium (tests/support/browser.py), one per module."""
+    driver = new_browser()
+    try:
+        yield driver
+    finally:
+        driver.quit()

@@ -12,6 +12,9 @@ S3. One cluster (the demo's manifest) runs five steps in order, then terminates 
    (the kubelet expands `$(VAR)` in a container's command unless kemr escapes it);
 7. `oom`: a command step that allocates more than its container's memory limit: the kernel kills it, and the
    step says so (OUT_OF_MEMORY, the limit, the field to raise).
+
+After the cluster terminated, `kubectl emr ui` opens the demo job's Spark UI from the cluster's history server
+in a real browser (Debian's Chromium), with screenshots in test-artifacts/.
 """
 
 from __future__ import annotations
@@ -19,8 +22,14 @@ from __future__ import annotations
 import copy
 import csv
 import io
+import json
+import re
 import secrets
+import subprocess
+import time
+import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -29,11 +38,14 @@ from typing import Any
 import pytest
 import yaml
 from minio import Minio
+from selenium.webdriver.remote.webdriver import WebDriver
 
+from kemr.api.constants import SPARK_APPLICATION_ID_PATTERN
 from support import emr
+from support.browser import screenshot, wait_for
 from support.kube import Kube, wait_until
 from support.operator import OperatorProcess
-from support.plugin import kubectl_emr
+from support.plugin import kubectl_emr, plugin_env
 from support.s3 import LocalS3, list_keys, put_bytes, read_bytes
 
 REPO = Path(__file__).resolve().parents[2]
@@ -261,3 +273,87 @@ def test_kubectl_emr_logs_shows_a_real_driver_log(demo_run: DemoRun, kube: Kube)
     step = demo_run.steps["fails"]["metadata"]["name"]
     logs = kubectl_emr(kube, "logs", step, "-n", demo_run.namespace)
     assert "ValueError: kemr demo: no order has status REFUNDED" in logs.stdout
+
+
+@contextmanager
+def spark_ui(kube: Kube, target: str, namespace: str) -> Iterator[str]:
+    """`kubectl emr ui TARGET` as a user runs it: the URL it prints, while it forwards."""
+    command = [kube.kubectl_bin, "emr", "ui", target, "-n", namespace, "--timeout", "240"]
+    process = subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=plugin_env(kube)
+    )
+    try:
+        assert process.stdout is not None
+        line = process.stdout.readline()
+        url = line.rsplit(": ", 1)[-1].strip()
+        if not url.startswith("http://"):
+            process.kill()
+            raise AssertionError(
+                f"kubectl emr ui {target} printed no URL: {line!r} {process.communicate()[1]}"
+            )
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
+
+
+def _get_json(url: str) -> Any:
+    with urllib.request.urlopen(url, timeout=30) as response:
+        return json.load(response)
+
+
+def test_a_finished_steps_spark_ui_is_served_by_the_history_server_after_the_cluster_terminated(
+    demo_run: DemoRun, kube: Kube, browser: WebDriver
+) -> None:
+    sales = demo_run.steps["sales"]
+    application = sales["status"]["attempts"][-1]["applicationId"]
+    assert re.fullmatch(SPARK_APPLICATION_ID_PATTERN, application), sales["status"]["attempts"]
+    failed = demo_run.steps["fails"]["status"]["attempts"][-1]
+    assert failed.get("applicationId"), "a failed application is named too"
+    assert demo_run.steps["fails"]["status"]["failureDetails"]["message"].startswith("ValueError")
+    started = time.monotonic()
+    with spark_ui(kube, sales["metadata"]["name"], demo_run.namespace) as url:
+        assert url.endswith(f"/history/{application}/jobs/")
+        base = url.split("/history/")[0]
+        # The listing is the history server's first scan of the event logs: poll until it names the app.
+        wait_until(
+            lambda: any(a["id"] == application for a in _get_json(f"{base}/api/v1/applications")),
+            90,
+            f"the history server to list {application}",
+            1,
+        )
+        jobs = _get_json(f"{base}/api/v1/applications/{application}/jobs")
+        stages = _get_json(f"{base}/api/v1/applications/{application}/stages")
+        assert jobs, "the demo job ran Spark jobs"
+        assert {j["status"] for j in jobs} == {"SUCCEEDED"}
+        assert stages
+        assert all(s["status"] in ("COMPLETE", "SKIPPED") for s in stages)
+        browser.get(url)
+        wait_for(
+            browser,
+            lambda d: "Completed Jobs" in d.find_element("tag name", "body").text,
+            120,
+            "the jobs page",
+        )
+        print(f"kubectl emr ui → history server jobs page loaded: {time.monotonic() - started:.1f} s")
+        assert "sales" in browser.title.lower() or application in browser.page_source
+        screenshot(browser, "spark-history-jobs")
+        browser.get(f"{base}/history/{application}/stages/")
+        wait_for(
+            browser,
+            lambda d: "Completed Stages" in d.find_element("tag name", "body").text,
+            60,
+            "stages page",
+        )
+        screenshot(browser, "spark-history-stages")
+    # The history server has its own NetworkPolicy and never blocks the cluster's end.
+    policy = kube.run(
+        "get",
+        "networkpolicy",
+        f"{demo_run.cluster['metadata']['name']}-history",
+        "-n",
+        demo_run.namespace,
+        "-o",
+        "json",
+    )
+    assert json.loads(policy.stdout)["spec"]["policyTypes"] == ["Ingress"]

@@ -4,6 +4,7 @@ applied, status written, nothing sent when nothing changed, a refused child repo
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime
 from typing import Any
 
 from kemr.config import OperatorConfig
@@ -95,3 +96,46 @@ def test_a_refused_child_is_reported_and_the_rest_applied() -> None:
     events = [o for o in api.objects.values() if o["kind"] == "Event"]
     assert "ApplyFailed" in [e["reason"] for e in events]
     assert any(o["kind"] == "StatefulSet" for o in api.objects.values())
+
+
+def _request_history(ctx: Context, api: FakeApi, at: str) -> None:
+    cluster = _cluster(api)
+    cluster["spec"]["logUri"] = "s3://logs/"
+    cluster["metadata"].setdefault("annotations", {})["kemr.io/spark-history-requested"] = at
+    ctx.store.upsert("EMRCluster", cluster)
+
+
+def _history(api: FakeApi) -> list[str]:
+    return sorted(
+        f"{o['kind']}/{o['metadata']['name']}"
+        for o in api.objects.values()
+        if (o["metadata"].get("labels") or {}).get("kemr.io/role") == "history"
+    )
+
+
+def test_a_requested_history_server_is_made_then_removed_when_the_request_expires() -> None:
+    ctx, api = _context()
+    _request_history(ctx, api, datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"))
+    wait = _reconcile(ctx)
+    assert _history(api) == ["NetworkPolicy/etl-history", "Pod/etl-history"]
+    assert wait is not None
+    assert wait <= 3600
+    pod = api.objects[("/api/v1", "pods", "ns", "etl-history")]
+    assert pod["metadata"]["ownerReferences"][0]["kind"] == "EMRCluster"
+    _sync_store(ctx, api)
+    _reconcile(ctx)  # the cluster's own apply and prune leave it alone
+    assert _history(api) == ["NetworkPolicy/etl-history", "Pod/etl-history"]
+    _request_history(ctx, api, "2026-01-01T00:00:00Z")  # an hour and more ago
+    _reconcile(ctx)
+    assert _history(api) == []
+
+
+def test_a_history_request_for_a_cluster_without_log_uri_says_why_and_makes_nothing() -> None:
+    ctx, api = _context()
+    _request_history(ctx, api, datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"))
+    del _cluster(api)["spec"]["logUri"]
+    ctx.store.upsert("EMRCluster", _cluster(api))
+    _reconcile(ctx)
+    assert _history(api) == []
+    events = [o for o in api.objects.values() if o["kind"] == "Event"]
+    assert any(e["reason"] == "NoEventLogs" for e in events)

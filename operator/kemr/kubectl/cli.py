@@ -12,6 +12,7 @@ import argparse
 import codecs
 import os
 import sys
+import webbrowser
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any, TextIO
@@ -21,6 +22,7 @@ from kemr.api.step import ActionOnFailure
 from kemr.applications.trino import COORDINATOR, TRINO_PORT
 from kemr.builders.driver import DRIVER_CONTAINER
 from kemr.kubectl import format as fmt
+from kemr.kubectl import ui as spark_ui
 from kemr.kubectl.kube import Kube, PluginError, ServerError
 from kemr.kubectl.stepspec import STEP_TYPES, StepOptionError, StepOptions, build_step, parse_annotations
 
@@ -120,6 +122,26 @@ def build_parser() -> argparse.ArgumentParser:
     trino.add_argument("--schema", default="default", help="the session's schema (default: default)")
     trino.add_argument(
         "--output-format", help="the CLI's output format, e.g. CSV_HEADER (default: the CLI's own)"
+    )
+
+    ui = commands.add_parser(
+        "ui",
+        parents=[common],
+        help="the Spark UI of a cluster (live) or a step (live, else in the cluster's history server)",
+        description="Forward a local port to a Spark UI and print its URL; Ctrl-C stops. A running cluster:"
+        " its Spark master's UI. A step: its driver's UI while it runs, else its application in the"
+        " cluster's Spark History Server, started on request for an hour (also after the cluster"
+        " terminated; the cluster needs spec.logUri).",
+    )
+    ui.add_argument(
+        "target", help="an EMRCluster or EMRStep name (emrcluster/NAME or emrstep/NAME if both exist)"
+    )
+    ui.add_argument("--attempt", type=int, help="a step's attempt (default: the last)")
+    ui.add_argument("--address", default="127.0.0.1", help="local address to listen on (default 127.0.0.1)")
+    ui.add_argument("--port", type=int, default=0, help="local port (default: any free one)")
+    ui.add_argument("--open", action="store_true", help="also open the URL in the default browser")
+    ui.add_argument(
+        "--timeout", type=float, default=180, help="seconds to wait for the history server (default 180)"
     )
     return parser
 
@@ -304,6 +326,28 @@ class Plugin:
             )
         command = trino_cli_command(self.args, self.namespace, f"{name}-master-0")
         os.execvp(command[0], command)  # replaces this process: the CLI gets the terminal
+
+    def ui(self) -> int:
+        kind, obj = spark_ui.find_target(self.kube, self.namespace, self.args.target)
+        if kind == CLUSTER_KIND:
+            target = spark_ui.cluster_target(obj)
+        else:
+            target = spark_ui.step_target(
+                self.kube, obj, self.args.attempt, self.args.timeout, spark_ui.stderr_say, self.now
+            )
+        base = spark_ui.kubectl_base(self.args.kubeconfig, self.args.context)
+        command = spark_ui.port_forward_command(
+            base, self.namespace, target, self.args.address, self.args.port
+        )
+
+        def announce(url: str) -> None:
+            self.print(f"{target.what}: {url}")
+            self.out.flush()
+            sys.stderr.write("(forwarding; Ctrl-C to stop)\n")
+            if self.args.open:
+                webbrowser.open(url)
+
+        return spark_ui.forward(command, target.path, announce)
 
 
 def run(argv: Sequence[str], out: TextIO, err: TextIO, kube: Kube | None = None) -> int:

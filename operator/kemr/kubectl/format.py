@@ -324,11 +324,14 @@ def describe_step(step: Obj, events: Sequence[Obj], now: datetime, paint: Paint 
                 NONE if a.get("exitCode") is None else str(a["exitCode"]),
                 a.get("startTime") or NONE,
                 a.get("endTime") or NONE,
+                a.get("applicationId") or NONE,
             ]
             for a in attempts
         ]
-        headers = ["ATTEMPT", "DRIVER POD", "OUTCOME", "EXIT CODE", "STARTED", "ENDED"]
+        headers = ["ATTEMPT", "DRIVER POD", "OUTCOME", "EXIT CODE", "STARTED", "ENDED", "SPARK APPLICATION"]
         lines += ["Attempts:", *_indent(render_table(headers, rows))]
+        if any(a.get("applicationId") for a in attempts) or not attempts[-1].get("outcome"):
+            lines.append(_field("Spark UI", f"kubectl emr ui {meta['name']} -n {meta.get('namespace', '')}"))
     else:
         lines.append(_field("Attempts", NONE))
     lines += _conditions_table(step, now)

@@ -112,6 +112,16 @@ class Kube:
         answer = self._call(self.core.list_namespaced_event, namespace, field_selector=selector)
         return [client.ApiClient().sanitize_for_serialization(e) for e in answer.items]
 
+    def pod(self, namespace: str, name: str) -> dict[str, Any] | None:
+        """The pod as the apiserver returns it (camelCase JSON), or None when there is none."""
+        try:
+            answer = self.core.read_namespaced_pod(name, namespace)
+        except ApiException as err:
+            if err.status == 404:
+                return None
+            raise server_error(err) from None
+        return cast("dict[str, Any]", client.ApiClient().sanitize_for_serialization(answer))
+
     def pod_exists(self, namespace: str, name: str) -> bool:
         try:
             self.core.read_namespaced_pod(name, namespace)

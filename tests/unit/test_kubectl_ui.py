@@ -1,0 +1,128 @@
+"""`kubectl emr ui` against a fake API: which pod and page it picks, what it asks of the operator, how it
+fails. The port forward itself runs against the real node in tests/e2e/test_demo.py."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from kemr.kubectl import ui
+from kemr.kubectl.kube import Kube, PluginError
+
+NOW = datetime(2026, 12, 1, 11, 0, 0, tzinfo=UTC)
+APP = "app-20261201105501-0000"
+
+
+class FakeKube(Kube):
+    def __init__(
+        self, objects: dict[tuple[str, str], dict[str, Any]], pods: dict[str, dict[str, Any]]
+    ) -> None:
+        self.default_namespace = "data"
+        self.objects, self.pods = objects, pods
+        self.patches: list[tuple[str, dict[str, Any]]] = []
+
+    def get(self, kind: str, namespace: str, name: str) -> dict[str, Any]:
+        if (kind, name) not in self.objects:
+            raise PluginError(f'{kind} "{name}" not found in namespace "{namespace}"')
+        return self.objects[kind, name]
+
+    def merge_patch(self, kind: str, namespace: str, name: str, patch: dict[str, Any]) -> dict[str, Any]:
+        self.patches.append((name, patch))
+        return self.objects[kind, name]
+
+    def pod(self, namespace: str, name: str) -> dict[str, Any] | None:
+        return self.pods.get(name)
+
+
+def cluster(state: str, log_uri: str | None = "s3://logs/") -> dict[str, Any]:
+    spec = {"logUri": log_uri} if log_uri else {}
+    return {"metadata": {"name": "etl", "namespace": "data"}, "spec": spec, "status": {"state": state}}
+
+
+def step(*attempts: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "metadata": {"name": "etl-sales", "namespace": "data"},
+        "spec": {"clusterRef": {"name": "etl"}},
+        "status": {"state": "COMPLETED", "attempts": list(attempts)},
+    }
+
+
+READY = {"status": {"phase": "Running", "conditions": [{"type": "Ready", "status": "True"}]}}
+DONE = {"number": 1, "driverPod": "etl-sales-attempt-1", "outcome": "COMPLETED", "applicationId": APP}
+
+
+def test_a_running_cluster_opens_its_spark_master_ui() -> None:
+    target = ui.cluster_target(cluster("WAITING"))
+    assert (target.pod, target.port, target.path) == ("etl-master-0", 8080, "/")
+
+
+def test_a_terminated_cluster_points_to_its_steps_history() -> None:
+    with pytest.raises(PluginError, match="kubectl emr ui STEP"):
+        ui.cluster_target(cluster("TERMINATED"))
+
+
+def test_a_running_step_opens_its_drivers_own_ui() -> None:
+    kube = FakeKube({}, {"etl-sales-attempt-1": READY})
+    running = {"number": 1, "driverPod": "etl-sales-attempt-1"}
+    target = ui.step_target(kube, step(running), None, 5, print, NOW)
+    assert (target.pod, target.port) == ("etl-sales-attempt-1", 4040)
+    assert kube.patches == [], "no history server for a live driver"
+
+
+def test_a_finished_step_requests_the_history_server_and_opens_its_application() -> None:
+    kube = FakeKube({("EMRCluster", "etl"): cluster("TERMINATED")}, {"etl-history": READY})
+    target = ui.step_target(kube, step(DONE), None, 5, print, NOW)
+    assert (target.pod, target.port, target.path) == ("etl-history", 18080, f"/history/{APP}/jobs/")
+    assert kube.patches == [
+        ("etl", {"metadata": {"annotations": {"kemr.io/spark-history-requested": "2026-12-01T11:00:00Z"}}})
+    ]
+
+
+def test_a_step_whose_cluster_had_no_log_uri_says_there_is_no_history() -> None:
+    kube = FakeKube({("EMRCluster", "etl"): cluster("TERMINATED", log_uri=None)}, {})
+    with pytest.raises(PluginError, match=r"no spec\.logUri"):
+        ui.step_target(kube, step(DONE), None, 5, print, NOW)
+    assert kube.patches == []
+
+
+def test_a_history_server_that_does_not_start_is_reported_with_where_to_look() -> None:
+    kube = FakeKube({("EMRCluster", "etl"): cluster("TERMINATED")}, {})
+    with pytest.raises(PluginError, match="describe pod etl-history"):
+        ui.wait_for_history(kube, "data", "etl-history", 0, print, sleep=lambda _: None)
+
+
+def test_an_attempt_that_does_not_exist_is_refused() -> None:
+    with pytest.raises(PluginError, match=r"attempts 1\.\.1, not 3"):
+        ui.pick_attempt(step(DONE), 3)
+    with pytest.raises(PluginError, match="no attempt yet"):
+        ui.pick_attempt(step(), None)
+
+
+def test_names_shared_by_a_cluster_and_a_step_need_their_kind() -> None:
+    both = {("EMRCluster", "x"): cluster("WAITING"), ("EMRStep", "x"): step(DONE)}
+    kube = FakeKube(both, {})
+    with pytest.raises(PluginError, match="say emrcluster/x or emrstep/x"):
+        ui.find_target(kube, "data", "x")
+    assert ui.find_target(kube, "data", "emrstep/x")[0] == "EMRStep"
+    assert ui.find_target(kube, "data", "emrclusters.kemr.io/x")[0] == "EMRCluster"
+    with pytest.raises(PluginError, match="no EMRCluster or EMRStep"):
+        ui.find_target(kube, "data", "y")
+
+
+def test_the_url_comes_from_kubectls_forwarding_line() -> None:
+    assert ui.forwarded_url("Forwarding from 127.0.0.1:41235 -> 18080\n", "/history/a/jobs/") == (
+        "http://127.0.0.1:41235/history/a/jobs/"
+    )
+    assert ui.forwarded_url("Forwarding from [::1]:41235 -> 18080", "/") == "http://[::1]:41235/"
+    assert ui.forwarded_url("Handling connection for 41235", "/") is None
+
+
+def test_the_port_forward_is_kubectls_with_the_users_kubeconfig() -> None:
+    target = ui.UiTarget("etl-history", 18080, "/", "x")
+    base = ui.kubectl_base("/k/config", "prod")
+    assert ui.port_forward_command(base, "data", target, "127.0.0.1", 0) == [
+        "kubectl", "--kubeconfig", "/k/config", "--context", "prod", "port-forward", "-n", "data",
+        "pod/etl-history", ":18080", "--address", "127.0.0.1",
+    ]  # fmt: skip
