@@ -268,6 +268,23 @@ async def _create(call: Call, plural: str, manifest: dict[str, Any], what: str) 
     return await _patch(call, plural, created, label, what, guard=False)
 
 
+Change = Callable[[dict[str, Any]], dict[str, Any] | None]
+"""A cluster → the JSON merge patch an operation makes of it (None: nothing to write); it may raise the
+operation's own EmrApiError for a request that does not fit the cluster."""
+
+
+async def _patch_cluster(call: Call, cluster_id: str, what: str, change: Change) -> dict[str, Any]:
+    """Finds the cluster, computes `change(cluster)` and writes it with a merge patch guarded by the
+    resourceVersion read (_patch). Returns EMR's empty answer ({}). Raises InvalidRequestException for an
+    unknown id (find_cluster), what `change` raises, ConflictError when the cluster changed meanwhile (the
+    server runs the operation again), and kube_error's refusals as `what`."""
+    cluster = await find_cluster(call, cluster_id)
+    patch = change(cluster)
+    if patch is not None:
+        await _patch(call, CLUSTER_PLURAL, cluster, patch, what)
+    return {}
+
+
 def undone(error: EmrApiError | ApiError, field: str, undo: str) -> EmrApiError:
     """The error of a request that created part of its objects and undid them: the field that failed,
     why, and what was undone (so the caller knows the retry starts clean)."""
@@ -393,10 +410,9 @@ async def set_termination_protection(call: Call, request: dict[str, Any]) -> dic
     value = request.get("TerminationProtected")
     if not isinstance(value, bool):
         raise ValidationException("TerminationProtected: must be true or false")
+    body = {"spec": {"terminationProtected": value}}
     for cluster_id in _ids(request, "JobFlowIds"):
-        cluster = await find_cluster(call, cluster_id)
-        body = {"spec": {"terminationProtected": value}}
-        await _patch(call, CLUSTER_PLURAL, cluster, body, "SetTerminationProtection")
+        await _patch_cluster(call, cluster_id, "SetTerminationProtection", lambda _: body)
     return {}
 
 
@@ -410,11 +426,12 @@ async def list_instance_groups(call: Call, request: dict[str, Any]) -> dict[str,
 
 async def modify_instance_groups(call: Call, request: dict[str, Any]) -> dict[str, Any]:
     """ModifyInstanceGroups: resize core and task groups (InstanceCount)."""
-    cluster = await find_cluster(call, _id(request, "ClusterId"))
-    spec = t.modify_instance_groups_patch(cluster, _objects(request, "InstanceGroups"))
-    if spec:
-        await _patch(call, CLUSTER_PLURAL, cluster, {"spec": spec}, "ModifyInstanceGroups")
-    return {}
+
+    def resize(cluster: dict[str, Any]) -> dict[str, Any] | None:
+        spec = t.modify_instance_groups_patch(cluster, _objects(request, "InstanceGroups"))
+        return {"spec": spec} if spec else None  # every count as it is: no write
+
+    return await _patch_cluster(call, _id(request, "ClusterId"), "ModifyInstanceGroups", resize)
 
 
 async def list_bootstrap_actions(call: Call, request: dict[str, Any]) -> dict[str, Any]:
@@ -425,62 +442,64 @@ async def list_bootstrap_actions(call: Call, request: dict[str, Any]) -> dict[st
 
 
 async def put_managed_scaling_policy(call: Call, request: dict[str, Any]) -> dict[str, Any]:
-    cluster = await find_cluster(call, _id(request, "ClusterId"))
-    policy = _object(request, "ManagedScalingPolicy")
-    if not cluster["spec"].get("taskGroups"):
-        raise InvalidRequestException(
-            "ManagedScalingPolicy: kemr's managed scaling resizes task groups, and this cluster has none "
-            "(give it a TASK instance group when you create it)"
-        )
-    patch = {"spec": t.scaling_patch(cluster["spec"], policy, "ManagedScalingPolicy")}
-    await _patch(call, CLUSTER_PLURAL, cluster, patch, "PutManagedScalingPolicy")
-    return {}
+    """PutManagedScalingPolicy: managed scaling of the task groups within the ComputeLimits.
+    InvalidRequestException on a cluster without task groups."""
+
+    def scale(cluster: dict[str, Any]) -> dict[str, Any]:
+        policy = _object(request, "ManagedScalingPolicy")
+        if not cluster["spec"].get("taskGroups"):
+            raise InvalidRequestException(
+                "ManagedScalingPolicy: kemr's managed scaling resizes task groups, and this cluster has "
+                "none (give it a TASK instance group when you create it)"
+            )
+        return {"spec": t.scaling_patch(cluster["spec"], policy, "ManagedScalingPolicy")}
+
+    return await _patch_cluster(call, _id(request, "ClusterId"), "PutManagedScalingPolicy", scale)
 
 
 async def get_managed_scaling_policy(call: Call, request: dict[str, Any]) -> dict[str, Any]:
-    cluster = await find_cluster(call, _id(request, "ClusterId"))
-    return t.managed_scaling_policy(cluster)
+    """GetManagedScalingPolicy: {"ManagedScalingPolicy": ...}, or {} when managed scaling is off."""
+    return t.managed_scaling_policy(await find_cluster(call, _id(request, "ClusterId")))
 
 
 async def remove_managed_scaling_policy(call: Call, request: dict[str, Any]) -> dict[str, Any]:
-    cluster = await find_cluster(call, _id(request, "ClusterId"))
-    body = {"spec": t.remove_managed_scaling_patch()}
-    await _patch(call, CLUSTER_PLURAL, cluster, body, "RemoveManagedScalingPolicy")
-    return {}
+    """RemoveManagedScalingPolicy: managed scaling off."""
+    off = {"spec": t.remove_managed_scaling_patch()}
+    return await _patch_cluster(call, _id(request, "ClusterId"), "RemoveManagedScalingPolicy", lambda _: off)
 
 
 async def put_auto_termination_policy(call: Call, request: dict[str, Any]) -> dict[str, Any]:
-    cluster = await find_cluster(call, _id(request, "ClusterId"))
-    patch = {"spec": t.auto_termination_patch(_object(request, "AutoTerminationPolicy"))}
-    await _patch(call, CLUSTER_PLURAL, cluster, patch, "PutAutoTerminationPolicy")
-    return {}
+    """PutAutoTerminationPolicy: spec.autoTermination from the policy's IdleTimeout."""
+
+    def idle_timeout(_: dict[str, Any]) -> dict[str, Any]:
+        return {"spec": t.auto_termination_patch(_object(request, "AutoTerminationPolicy"))}
+
+    return await _patch_cluster(call, _id(request, "ClusterId"), "PutAutoTerminationPolicy", idle_timeout)
 
 
 async def get_auto_termination_policy(call: Call, request: dict[str, Any]) -> dict[str, Any]:
-    cluster = await find_cluster(call, _id(request, "ClusterId"))
-    return t.auto_termination_policy(cluster)
+    """GetAutoTerminationPolicy: {"AutoTerminationPolicy": {"IdleTimeout": n}}, or {} without one."""
+    return t.auto_termination_policy(await find_cluster(call, _id(request, "ClusterId")))
 
 
 async def remove_auto_termination_policy(call: Call, request: dict[str, Any]) -> dict[str, Any]:
-    cluster = await find_cluster(call, _id(request, "ClusterId"))
-    body = {"spec": t.remove_auto_termination_patch()}
-    await _patch(call, CLUSTER_PLURAL, cluster, body, "RemoveAutoTerminationPolicy")
-    return {}
+    """RemoveAutoTerminationPolicy: no idle timeout."""
+    off = {"spec": t.remove_auto_termination_patch()}
+    return await _patch_cluster(call, _id(request, "ClusterId"), "RemoveAutoTerminationPolicy", lambda _: off)
 
 
 async def add_tags(call: Call, request: dict[str, Any]) -> dict[str, Any]:
     """AddTags on a cluster (ResourceId is its id): the annotation kemr.io/emr-tags (and labels)."""
-    cluster = await find_cluster(call, _id(request, "ResourceId"))
-    patch = t.add_tags_patch(cluster, request)
-    await _patch(call, CLUSTER_PLURAL, cluster, patch, "AddTags")
-    return {}
+    return await _patch_cluster(
+        call, _id(request, "ResourceId"), "AddTags", lambda cluster: t.add_tags_patch(cluster, request)
+    )
 
 
 async def remove_tags(call: Call, request: dict[str, Any]) -> dict[str, Any]:
-    cluster = await find_cluster(call, _id(request, "ResourceId"))
-    patch = t.remove_tags_patch(cluster, request)
-    await _patch(call, CLUSTER_PLURAL, cluster, patch, "RemoveTags")
-    return {}
+    """RemoveTags on a cluster (ResourceId is its id): the keys of TagKeys, from the annotation and labels."""
+    return await _patch_cluster(
+        call, _id(request, "ResourceId"), "RemoveTags", lambda cluster: t.remove_tags_patch(cluster, request)
+    )
 
 
 # ---- steps -----------------------------------------------------------------------------------------------

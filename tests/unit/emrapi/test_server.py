@@ -213,7 +213,7 @@ def test_a_signed_round_trip_answers_in_emrs_shapes() -> None:
     assert cluster_id(created["metadata"]["uid"]) == created["metadata"]["labels"]["kemr.io/emr-id"]
     assert len(fake.items("team-a", STEPS)) == 3
     assert fake.items("team-b", CLUSTERS) == []
-    users = {c.user for c in fake.calls if c.plural != "secrets"}
+    users = {r.user for r in fake.requests if r.plural != "secrets"}
     assert users == {"system:serviceaccount:team-a:kemr-emr-api-user"}
 
 
