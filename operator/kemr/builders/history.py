@@ -1,5 +1,6 @@
 """The cluster's Spark History Server: a pod reading the cluster's event logs (`spark.eventLog.dir`, under
-spec.logUri) from S3, and a NetworkPolicy that lets no one connect to it but `kubectl port-forward`.
+spec.logUri) from S3, and a NetworkPolicy of its own that admits no connection (while the cluster runs, the
+cluster's NetworkPolicy covers the pod as well; `kubectl port-forward` is never subject to either).
 
 Started on request (`kubectl emr ui STEP`, which sets the cluster's HISTORY_REQUESTED_ANNOTATION) for
 HISTORY_TTL_SECONDS, during the cluster's life or after it terminated: EMR's persistent application UI, which
@@ -116,8 +117,9 @@ def build_history_pod(resolved: ResolvedCluster) -> dict[str, Any]:
 
 
 def build_history_network_policy(resolved: ResolvedCluster) -> dict[str, Any]:
-    """No ingress at all: the UI is reached through `kubectl port-forward`, which the kubelet connects inside
-    the pod's network namespace (NetworkPolicy doesn't apply). Egress stays open: S3 may be anywhere."""
+    """No ingress of its own: the UI is reached through `kubectl port-forward`, which the kubelet connects
+    inside the pod's network namespace (NetworkPolicy doesn't apply); this policy outlives the cluster's, which
+    admits the cluster's own pods while it runs. Egress stays open: S3 may be anywhere."""
     return {
         "apiVersion": "networking.k8s.io/v1",
         "kind": "NetworkPolicy",
