@@ -108,4 +108,5 @@ kubectl get emrsteps -n "$NAMESPACE" -l kemr.io/cluster="$CLUSTER" \
 daemons=$(kubectl get pods -n "$NAMESPACE" -l 'kemr.io/role in (master,core,task)' --no-headers 2>/dev/null | wc -l)
 echo "  master/core/task pods left: $daemons (the step's finished driver pod stays, as a record)"
 echo "  logs: $(s3tool ls "s3://$BUCKET/logs/" | grep -c . || true) objects under s3://$BUCKET/logs/ (driver logs, Spark event logs)"
+echo "  the job's Spark UI, after the fact: kubectl emr ui $CLUSTER-sales -n $NAMESPACE (docs/spark-ui.md)"
 say "done"
