@@ -4,6 +4,7 @@ applied, status written, nothing sent when nothing changed, a refused child repo
 from __future__ import annotations
 
 import asyncio
+import copy
 from datetime import UTC, datetime
 from typing import Any
 
@@ -139,3 +140,75 @@ def test_a_history_request_for_a_cluster_without_log_uri_says_why_and_makes_noth
     assert _history(api) == []
     events = [o for o in api.objects.values() if o["kind"] == "Event"]
     assert any(e["reason"] == "NoEventLogs" for e in events)
+
+
+def test_a_changed_spec_is_applied_though_the_last_round_was_remembered() -> None:
+    """The memoized resolution and children (ctx.resolutions, ctx.desired) miss when the spec changes, even
+    at the same generation."""
+    ctx, api = _context()
+    for _ in range(2):
+        _reconcile(ctx)
+        _sync_store(ctx, api)
+    body = copy.deepcopy(ctx.store.get("EMRCluster", "ns", "etl"))
+    assert body is not None
+    body["spec"]["configurations"][0]["properties"]["spark.sql.shuffle.partitions"] = "64"
+    ctx.store.upsert("EMRCluster", body)
+    api.requests.clear()
+    _reconcile(ctx)
+    applied = [r.path for r in api.requests if r.method == "PATCH" and "configmaps" in r.path]
+    assert applied, api.requests
+    sent = [
+        o
+        for o in api.objects.values()
+        if o["kind"] == "ConfigMap" and "spark.sql.shuffle.partitions" in str(o)
+    ]
+    assert any("64" in str(o["data"]) for o in sent)
+
+
+def test_the_state_gauge_follows_a_status_changed_elsewhere() -> None:
+    """Counting per state is skipped while the namespace's clusters are as counted, not longer: a no-op
+    reconcile of one cluster counts another's new state."""
+    from kemr.metrics import CLUSTERS
+
+    ctx, api = _context()
+    other = cluster_manifest("other")
+    other["metadata"]["namespace"] = "ns"
+    ctx.store.upsert("EMRCluster", api.put(other, "emrclusters", base="/apis/kemr.io/v1alpha1"))
+    for _ in range(2):
+        for name in ("etl", "other"):
+            asyncio.run(reconcile_cluster(ctx, "ns", name))
+        _sync_store(ctx, api)
+    assert CLUSTERS.labels("ns", "STARTING")._value.get() == 2
+    body = copy.deepcopy(ctx.store.get("EMRCluster", "ns", "etl"))
+    assert body is not None
+    body["metadata"]["resourceVersion"] = str(int(body["metadata"]["resourceVersion"]) + 100)
+    body["status"]["state"] = "WAITING"
+    ctx.store.upsert("EMRCluster", body)
+    api.requests.clear()
+    asyncio.run(reconcile_cluster(ctx, "ns", "other"))
+    assert api.requests == []  # a no-op round
+    assert CLUSTERS.labels("ns", "WAITING")._value.get() == 1
+    assert CLUSTERS.labels("ns", "STARTING")._value.get() == 1
+
+
+def test_a_drifted_child_is_applied_again_from_the_remembered_round() -> None:
+    """A round whose children are remembered (ctx.desired keeps only their hashes) builds the manifest again
+    for a child someone changed, with the same applied hash."""
+    ctx, api = _context()
+    for _ in range(2):
+        _reconcile(ctx)
+        _sync_store(ctx, api)
+    sts = copy.deepcopy(ctx.store.get("StatefulSet", "ns", "etl-master"))
+    assert sts is not None
+    sts["metadata"]["generation"] += 1  # e.g. `kubectl scale`
+    sts["metadata"]["resourceVersion"] = str(int(sts["metadata"]["resourceVersion"]) + 100)
+    ctx.store.upsert("StatefulSet", sts)
+    api.requests.clear()
+    _reconcile(ctx)
+    assert [(r.method, r.path) for r in api.requests] == [
+        ("PATCH", "/apis/apps/v1/namespaces/ns/statefulsets/etl-master")
+    ]
+    applied = api.objects[("/apis/apps/v1", "statefulsets", "ns", "etl-master")]
+    hash_ = applied["metadata"]["annotations"]["kemr.io/applied-hash"]
+    assert hash_ == sts["metadata"]["annotations"]["kemr.io/applied-hash"]
+    assert applied["spec"]["template"]["spec"]["containers"]

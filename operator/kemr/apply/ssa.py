@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -57,17 +57,36 @@ def owner_reference(owner: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-def with_owner_and_hash(child: Mapping[str, Any], owner: Mapping[str, Any]) -> dict[str, Any]:
-    """The manifest to send: the child, owned by `owner`, annotated with the hash of exactly what is sent."""
+@dataclass(frozen=True)
+class Prepared:
+    """A child ready to apply: its (kind, name), the hash its applied-hash annotation carries (16 hex digits,
+    `manifest_hash` of the manifest as sent but for that annotation), and how to get that manifest, which a
+    round with nothing to write never asks for (kemr.apply.desired then keeps no manifest at all)."""
+
+    key: ObjectKey
+    applied_hash: str
+    build: Callable[[], dict[str, Any]] = field(compare=False, repr=False)
+    """The manifest to send, a new top-level dict each call (the client only reads it)."""
+
+    def manifest(self) -> dict[str, Any]:
+        return self.build()
+
+
+def prepare(child: Mapping[str, Any], owner: Mapping[str, Any]) -> Prepared:
+    """The child owned by `owner` (its namespace, a controller owner reference), hashed: the hash covers
+    exactly what is sent, but for the hash annotation itself."""
     meta = dict(child["metadata"])
     meta["namespace"] = owner["metadata"]["namespace"]
     meta["ownerReferences"] = [owner_reference(owner)]
-    meta.pop("annotations", None)
-    body = {**child, "metadata": meta}
-    annotations = dict(child["metadata"].get("annotations") or {})
-    annotations[APPLIED_HASH] = manifest_hash({**body, "metadata": {**meta, "annotations": annotations}})
-    meta["annotations"] = annotations
-    return body
+    meta["annotations"] = dict(child["metadata"].get("annotations") or {})
+    digest = manifest_hash({**child, "metadata": meta})
+    sent = {**child, "metadata": {**meta, "annotations": {**meta["annotations"], APPLIED_HASH: digest}}}
+    return Prepared((child["kind"], meta["name"]), digest, lambda: dict(sent))
+
+
+def with_owner_and_hash(child: Mapping[str, Any], owner: Mapping[str, Any]) -> dict[str, Any]:
+    """The manifest to send: the child, owned by `owner`, annotated with the hash of exactly what is sent."""
+    return prepare(child, owner).manifest()
 
 
 def key_of(obj: Mapping[str, Any]) -> ObjectKey:
@@ -173,21 +192,32 @@ async def apply_children(
     (`fingerprints`, updated here) are left alone; `full`: also those this process never applied; children
     not desired are deleted. A refused child doesn't stop the others: after every write was tried, raises the
     first refusal (in the order of `desired`, then of the deletes) as an ApiError naming that child."""
+    return await apply_prepared(kube, [prepare(child, owner) for child in desired], live, fingerprints, full)
+
+
+async def apply_prepared(
+    kube: Client,
+    wanted: Sequence[Prepared],
+    live: Iterable[Mapping[str, Any]],
+    fingerprints: Fingerprints | None = None,
+    full: bool = False,
+) -> ApplyResult:
+    """apply_children with the children already prepared (`prepare`), e.g. remembered from an earlier round:
+    only those to write are turned back into manifests. Raises as apply_children does."""
     result = ApplyResult()
     live_by_key = {key_of(obj): obj for obj in live}
-    wanted = [with_owner_and_hash(child, owner) for child in desired]
     seen = fingerprints if fingerprints is not None else {}
     to_apply = []
-    for manifest in wanted:
-        key = key_of(manifest)
+    for child in wanted:
+        key = child.key
         current = live_by_key.get(key)
         current_hash = ((current or {}).get("metadata", {}).get("annotations") or {}).get(APPLIED_HASH)
-        unchanged = current is not None and current_hash == manifest["metadata"]["annotations"][APPLIED_HASH]
+        unchanged = current is not None and current_hash == child.applied_hash
         if unchanged and not _drifted(current or {}, seen.get(key), full):
             result.unchanged.append(key)
         else:
-            to_apply.append(manifest)
-    wanted_keys = {key_of(m) for m in wanted}
+            to_apply.append(child.manifest())
+    wanted_keys = {child.key for child in wanted}
     to_delete = [
         obj
         for key, obj in live_by_key.items()

@@ -1,10 +1,11 @@
 """Reconcile one EMRCluster, as the stages run (`reconcile_cluster`):
 
-read (the watch cache) → validate (`parse_spec`: schema, validate_cluster) → resolve (once per generation,
-`resolved_cluster`) → observe (`observe`: children, steps, and the Spark master's and NameNode's reports when
-needed) → decide (kemr.status.plan `plan_cluster`, pure) → build (kemr.builders) → apply (`apply_plan`: every
-write, refusals kept for the status) → status (`with_apply_outcome`, `write_status`: only what changed); then
-the Spark History Server, when requested (kemr.controllers.history).
+read (the watch cache) → validate (`parse_spec`: schema, validate_cluster) → resolve (memoized while no input
+changes, `resolved_cluster`) → observe (`observe`: children, steps, and the Spark master's and NameNode's
+reports when needed) → decide (kemr.status.plan `plan_cluster`, pure) → build (kemr.builders, once per
+resolution: kemr.apply.desired) → apply (`apply_plan`: every write, refusals kept for the status) → status
+(`with_apply_outcome`, `write_status`: only what changed); then the Spark History Server, when
+requested (kemr.controllers.history).
 
 Level-triggered: a reconcile with nothing to change sends no request.
 """
@@ -14,7 +15,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -37,7 +38,9 @@ from kemr.api.constants import (
 from kemr.apply.events import post_event
 from kemr.apply.ssa import (
     ApplyResult,
+    Prepared,
     apply_children,
+    apply_prepared,
     delete,
     merge_patch,
     owner_reference,
@@ -46,12 +49,11 @@ from kemr.apply.ssa import (
     server_side_apply,
     status_patch,
 )
-from kemr.builders import build_children
 from kemr.controllers import probes, scaling
 from kemr.controllers.history import is_history, reconcile_history
 from kemr.metrics import CLUSTERS
 from kemr.observe import ObservedSteps, catalog_problem, observe_cluster
-from kemr.resolve import ResolvedCluster, ResolveError, resolve_cluster
+from kemr.resolve import ResolvedCluster, ResolveError
 from kemr.runtime.client import ApiError
 from kemr.status.cluster import ChildrenMode, ClusterDecision
 from kemr.status.decommission import departing_core_groups
@@ -129,16 +131,12 @@ def parse_spec(body: Mapping[str, Any]) -> tuple[EMRClusterSpec | None, list[Val
 
 
 def resolved_cluster(ctx: Context, body: Mapping[str, Any], spec: EMRClusterSpec) -> ResolvedCluster:
-    """The cluster's spec resolved with the operator's configuration, once per generation (cached by uid; the
-    cluster's reconciles and its steps' share it). Raises ResolveError as resolve_cluster does."""
+    """The cluster's spec resolved with the operator's configuration, once while neither changes (memoized in
+    ctx.resolutions; the cluster's reconciles and its steps' share it). Raises ResolveError as
+    resolve_cluster does."""
     meta = body["metadata"]
-    uid, generation = meta["uid"], int(meta.get("generation", 1))
-    cached = ctx.resolutions.get(uid)
-    if cached is not None and cached[0] == generation:
-        return cached[1]
-    resolved = resolve_cluster(meta["name"], meta["namespace"], uid, spec, ctx.config)
-    ctx.resolutions[uid] = (generation, resolved)
-    return resolved
+    generation = int(meta.get("generation", 1))
+    return ctx.resolutions.resolve(meta["name"], meta["namespace"], meta["uid"], generation, spec, ctx.config)
 
 
 async def reconcile_cluster(ctx: Context, namespace: str, name: str) -> float | None:
@@ -169,13 +167,17 @@ async def reconcile_cluster(ctx: Context, namespace: str, name: str) -> float | 
     round_ = await observe(ctx, body, spec, resolved)
     # decide (pure)
     created = parse_time(meta.get("creationTimestamp")) or now
-    plan = plan_cluster(spec, issues, resolved, previous, round_, generation, created, now, ctx.config)
-    # build
+    plan = plan_cluster(
+        spec, issues, resolved, previous, round_, generation, created, now, ctx.config, ctx.resolutions
+    )
+    # build (owned and hashed, once per resolution: ctx.desired)
+    owner = {"apiVersion": API_VERSION, "kind": CLUSTER_KIND, "metadata": meta}
     desired = (
-        build_children(plan.resolved) if plan.resolved and plan.decision.mode == ChildrenMode.BUILD else []
+        ctx.desired.children(plan.resolved, owner)
+        if plan.resolved and plan.decision.mode == ChildrenMode.BUILD
+        else ()
     )
     # apply
-    owner = {"apiVersion": API_VERSION, "kind": CLUSTER_KIND, "metadata": meta}
     error = None
     try:
         await apply_plan(ctx, owner, spec, plan, desired, round_)
@@ -207,9 +209,8 @@ def _forget(ctx: Context, namespace: str, name: str) -> None:
     probes.forget(namespace, name)
     ctx.fingerprints.pop((namespace, name), None)
     ctx.last_full_apply.pop((namespace, name), None)
-    for uid, (_, resolved) in list(ctx.resolutions.items()):  # by name: the object may be gone from the cache
-        if (resolved.namespace, resolved.name) == (namespace, name):
-            del ctx.resolutions[uid]
+    ctx.resolutions.forget(namespace, name)
+    ctx.desired.forget(namespace, name)
 
 
 async def observe(
@@ -259,7 +260,7 @@ async def apply_plan(
     owner: Mapping[str, Any],
     spec: EMRClusterSpec,
     plan: ClusterPlan,
-    desired: list[dict[str, Any]],
+    desired: Sequence[Prepared],
     round_: ClusterRound,
 ) -> ApplyResult | None:
     """Every write of the round: pod-deletion costs, removed core groups scaled in, the children applied (or
@@ -281,7 +282,7 @@ async def apply_plan(
         key = (namespace, name)
         full = time.monotonic() - ctx.last_full_apply.get(key, ctx.started) >= ctx.options.resync_seconds
         try:
-            result = await apply_children(ctx.kube, owner, desired, kept, ctx.fingerprints[key], full)
+            result = await apply_prepared(ctx.kube, desired, kept, ctx.fingerprints[key], full)
         except ApiError as err:  # the other children were written: the steps and volumes below still are
             refused = err
         if full and refused is None:
@@ -411,6 +412,13 @@ async def _write_stalled(
 
 
 def _count_states(ctx: Context, namespace: str) -> None:
+    """The namespace's clusters per state, into the CLUSTERS gauge. Counted again only when some cluster of
+    the namespace was stored or removed since (ctx.store's revision): counting is O(clusters in the
+    namespace), and a no-op reconcile of each cluster made it O(n²) a resync."""
+    revision = ctx.store.revision(CLUSTER_KIND, namespace)
+    if ctx.counted_revisions.get(namespace) == revision:
+        return
+    ctx.counted_revisions[namespace] = revision
     counts: dict[str, int] = {}
     for cluster in ctx.store.all(CLUSTER_KIND, namespace):
         state = (cluster.get("status") or {}).get("state") or "STARTING"

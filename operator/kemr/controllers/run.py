@@ -34,13 +34,14 @@ from kemr.api.constants import (
     STEP_PLURAL,
     VERSION,
 )
+from kemr.apply.desired import DesiredChildren
 from kemr.apply.ssa import Fingerprints
 from kemr.config import OperatorConfig, load_config
 from kemr.controllers.catalog import clusters_using
 from kemr.controllers.cluster import APPLIED_KINDS
 from kemr.controllers.webhook import WebhookOptions, WebhookServer
 from kemr.metrics import RECONCILE_SECONDS, RECONCILES
-from kemr.resolve import ResolvedCluster
+from kemr.resolve import Resolutions
 from kemr.runtime.client import Client, KubeClient
 from kemr.runtime.informer import Informer
 from kemr.runtime.kinds import kind_named
@@ -94,9 +95,14 @@ class Context:
     )
     last_full_apply: dict[tuple[str, str], float] = field(default_factory=dict)
     started: float = field(default_factory=time.monotonic)
-    # Each EMRCluster resolved once per generation: uid → (generation, resolution), shared by its reconciles
-    # and its steps' (controllers/cluster.py `resolved_cluster`).
-    resolutions: dict[str, tuple[int, ResolvedCluster]] = field(default_factory=dict)
+    # Each EMRCluster resolved once per spec, generation and sizes (kemr.resolve.memo), shared by its
+    # reconciles and its steps' (controllers/cluster.py `resolved_cluster`, kemr.status.plan `plan_cluster`).
+    resolutions: Resolutions = field(default_factory=Resolutions)
+    # Each EMRCluster's children as applied (owned, hashed), built once per resolution (kemr.apply.desired).
+    desired: DesiredChildren = field(default_factory=DesiredChildren)
+    # Namespace → the store's revision of its EMRClusters when they were last counted per state (the
+    # CLUSTERS gauge, controllers/cluster.py `_count_states`).
+    counted_revisions: dict[str, int] = field(default_factory=dict)
     # DataCatalogs' database Secrets known to exist: (namespace, name).
     catalog_secrets: set[tuple[str, str]] = field(default_factory=set)
 

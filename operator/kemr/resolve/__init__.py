@@ -6,6 +6,7 @@ children = build_children(resolved)                              # kemr.builders
 
 from kemr.resolve.cluster import resolve_cluster
 from kemr.resolve.errors import ResolveError
+from kemr.resolve.memo import Resolutions
 from kemr.resolve.model import (
     ContainerSize,
     Endpoints,
@@ -20,6 +21,7 @@ __all__ = [
     "ContainerSize",
     "Endpoints",
     "Placement",
+    "Resolutions",
     "ResolveError",
     "ResolvedCluster",
     "ResolvedGroup",

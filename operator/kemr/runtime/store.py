@@ -26,6 +26,13 @@ class Store:
         # Ordered sets (dicts of None): a lookup returns objects in the order they joined its index.
         self._by_namespace: dict[str, dict[str, dict[Key, None]]] = defaultdict(lambda: defaultdict(dict))
         self._by_cluster: dict[str, dict[Key, dict[Key, None]]] = defaultdict(lambda: defaultdict(dict))
+        # (kind, namespace) → how many changes its objects have had: a reader can tell "nothing changed".
+        self._revisions: dict[Key, int] = defaultdict(int)
+
+    def revision(self, kind: str, namespace: str) -> int:
+        """A number that grows with every object of `kind` in `namespace` stored or removed (and only
+        then): equal numbers, the same objects. Per Store, starting at 0."""
+        return self._revisions[(kind, namespace)]
 
     @staticmethod
     def _cluster_of(kind: str, obj: Mapping[str, Any]) -> str | None:
@@ -55,6 +62,7 @@ class Store:
         if "managedFields" in meta:
             stored["metadata"] = {k: v for k, v in meta.items() if k != "managedFields"}
         self._objects[kind][key] = stored
+        self._revisions[(kind, key[0])] += 1
         self._by_namespace[kind][key[0]][key] = None
         cluster = self._cluster_of(kind, stored)
         if cluster is not None:
@@ -64,6 +72,7 @@ class Store:
         key = (namespace, name)
         held = self._objects[kind].pop(key, None)
         if held is not None:
+            self._revisions[(kind, namespace)] += 1
             self._by_namespace[kind][namespace].pop(key, None)
             self._unindex(kind, key, held)
 

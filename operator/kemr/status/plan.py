@@ -20,7 +20,7 @@ from kemr.api.constants import LABEL_GROUP, LABEL_ROLE, ROLE_CORE, ROLE_TASK
 from kemr.applications import APPLICATIONS
 from kemr.config import OperatorConfig
 from kemr.observe import ObservedCluster
-from kemr.resolve import ResolvedCluster, resolve_cluster
+from kemr.resolve import Resolutions, ResolvedCluster
 from kemr.status import decommission as d
 from kemr.status import scaling as s
 from kemr.status.cluster import ChildrenMode, ClusterDecision, Event, decide
@@ -267,8 +267,11 @@ def plan_cluster(
     created: datetime,
     now: datetime,
     config: OperatorConfig,
+    resolutions: Resolutions | None = None,
 ) -> ClusterPlan:
-    """The round's plan. `resolved` is None when the spec can't be built (`issues` say why)."""
+    """The round's plan. `resolved` is None when the spec can't be built (`issues` say why). `resolutions`:
+    where the cluster resolved with the round's sizes is remembered (a round that sizes nothing anew then
+    resolves nothing); None resolves it every time."""
     decision = decide(
         spec,
         generation,
@@ -286,10 +289,12 @@ def plan_cluster(
     scaling, demand = plan_task_groups(
         spec, resolved, previous, round_.observed, round_.steps, round_.master, now
     )
-    rescaled = resolve_cluster(
+    memo = resolutions if resolutions is not None else Resolutions(max_entries=1)
+    rescaled = memo.resolve(
         resolved.name,
         resolved.namespace,
         resolved.uid,
+        generation,
         spec,
         config,
         task_replicas=scaling.replicas,
