@@ -118,8 +118,8 @@ def build_history_pod(resolved: ResolvedCluster) -> dict[str, Any]:
 
 def build_history_network_policy(resolved: ResolvedCluster) -> dict[str, Any]:
     """No ingress of its own: the UI is reached through `kubectl port-forward`, which the kubelet connects
-    inside the pod's network namespace (NetworkPolicy doesn't apply); this policy outlives the cluster's, which
-    admits the cluster's own pods while it runs. Egress stays open: S3 may be anywhere."""
+    inside the pod's network namespace (NetworkPolicy doesn't apply); this policy outlives the cluster's,
+    which admits the cluster's own pods while it runs. Egress stays open: S3 may be anywhere."""
     return {
         "apiVersion": "networking.k8s.io/v1",
         "kind": "NetworkPolicy",
