@@ -306,3 +306,38 @@ def test_a_second_round_with_nothing_changed_writes_nothing() -> None:
     before = api.snapshot()
     _reconcile(ctx, api)
     assert api.snapshot() == before
+
+
+def _drain(ctx: Context) -> set[tuple[str, str, str]]:
+    async def keys() -> set[tuple[str, str, str]]:
+        found = set()
+        while len(ctx.queue):
+            key = await ctx.queue.get()
+            ctx.queue.done(key)  # as a worker would: the key may be queued again
+            found.add(key)
+        return found
+
+    return asyncio.run(keys())
+
+
+def test_its_pod_and_its_clusters_changes_wake_the_notebook() -> None:
+    from kemr.controllers.run import _on_resource_event, wake_owner
+
+    ctx, api = _context()
+    _drain(ctx)
+    pod = {
+        "metadata": {
+            "namespace": "ns",
+            "name": "p",
+            "labels": {"kemr.io/notebook": "lab", "kemr.io/cluster": "etl"},
+        }
+    }
+    wake_owner(ctx.queue, pod)
+    assert ("EMRNotebook", "ns", "lab") in _drain(ctx)
+    cluster = api.objects[(KEMR, "emrclusters", "ns", "etl")]
+    _on_resource_event("EMRCluster")(event={"type": "MODIFIED"}, body=cluster, memo={"ctx": ctx})
+    assert ("EMRNotebook", "ns", "lab") in _drain(ctx)
+    notebook = api.objects[(KEMR, "emrnotebooks", "ns", "lab")]
+    _on_resource_event("EMRNotebook")(event={"type": "MODIFIED"}, body=notebook, memo={"ctx": ctx})
+    assert _drain(ctx) == {("EMRNotebook", "ns", "lab"), ("EMRCluster", "ns", "etl")}
+    assert [n["metadata"]["name"] for n in ctx.store.notebooks_of("ns", "etl")] == ["lab"]

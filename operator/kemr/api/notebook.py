@@ -108,7 +108,8 @@ class EMRNotebookSpec(KemrModel):
     notebooks in S3 stay; false starts it again."""
     pod_overrides: PodOverrides = None
     """Merged into the notebook's pod template after the cluster's spec.podOverrides (labels,
-    nodeSelector, tolerations...). Fields the operator owns are rejected."""
+    nodeSelector, tolerations...), as a group's podOverrides are; fields the operator owns (image, command,
+    ports, resources, probes, its env and mounts, the selector's labels) are set back to its own."""
 
 
 class NotebookState(StrEnum):
