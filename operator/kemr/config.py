@@ -33,6 +33,7 @@ CONFIG_ENV: Final = "KEMR_CONFIG"
 PLACEMENT_PRESET_ENV: Final = "KEMR_PLACEMENT_PRESET"
 IMAGE_REPOSITORY: Final = "ghcr.io/kemr-io/kemr-spark"
 TRINO_IMAGE_REPOSITORY: Final = "ghcr.io/kemr-io/kemr-trino"
+NOTEBOOK_IMAGE_REPOSITORY: Final = "ghcr.io/kemr-io/kemr-notebook"
 
 
 class FrozenModel(BaseModel):
@@ -207,6 +208,9 @@ class Release(FrozenModel):
     """Trino of the coordinator, workers and `trino` step drivers (it needs Java 24+: its own image)."""
     trino_image: str | None = None
     """The Trino image; `ghcr.io/kemr-io/kemr-trino:<release>` when unset."""
+    notebook_image: str | None = None
+    """The EMRNotebooks' JupyterLab image (the release's Spark, with JupyterLab and its kernels);
+    `ghcr.io/kemr-io/kemr-notebook:<release>` when unset. A notebook runs its cluster's release."""
     s3_static_credentials_provider: str = "com.amazonaws.auth.EnvironmentVariableCredentialsProvider"
     """S3A credentials provider reading AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (from the Secret)."""
     s3_workload_identity_credentials_provider: str = "com.amazonaws.auth.DefaultAWSCredentialsProviderChain"
@@ -218,6 +222,9 @@ class Release(FrozenModel):
 
     def trino_image_or_default(self, label: str) -> str:
         return self.trino_image or f"{TRINO_IMAGE_REPOSITORY}:{label}"
+
+    def notebook_image_or_default(self, label: str) -> str:
+        return self.notebook_image or f"{NOTEBOOK_IMAGE_REPOSITORY}:{label}"
 
 
 class ReleaseOverride(FrozenModel):
@@ -231,6 +238,7 @@ class ReleaseOverride(FrozenModel):
     image: str | None = None
     trino_version: str | None = None
     trino_image: str | None = None
+    notebook_image: str | None = None
     s3_static_credentials_provider: str | None = None
     s3_workload_identity_credentials_provider: str | None = None
 

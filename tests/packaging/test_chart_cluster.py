@@ -190,8 +190,9 @@ def test_cluster_wide_install_in_restricted_namespace(crds: Kube, install: Calla
     )
     who = release.service_account
     assert can_i(crds, who, "create", "statefulsets.apps", None)
-    assert not can_i(crds, who, "get", "secrets", release.namespace)
+    assert can_i(crds, who, "get", "secrets", release.namespace)  # one by name: an EMRNotebook's token
     assert not can_i(crds, who, "list", "secrets", None)
+    assert not can_i(crds, who, "watch", "secrets", None)
     assert not can_i(crds, who, "get", "leases/kemr-operator", "default")  # the Lease is in its own namespace
 
     helm("uninstall", release.name, "-n", release.namespace, "--wait", "--timeout=60s")

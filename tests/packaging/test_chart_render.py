@@ -92,8 +92,9 @@ def _rules(objects: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 @pytest.mark.parametrize("values", [{}, NAMESPACED], ids=["cluster-wide", "namespaced"])
 def test_rbac_has_no_wildcards_and_reads_no_secrets_but_the_webhooks_own(values: dict[str, Any]) -> None:
-    """Secrets: the operator reads and updates only its webhook certificate's; elsewhere it may only create
-    them (a DataCatalog's generated database password), never read, list, watch or change one."""
+    """Secrets: the operator reads and updates its webhook certificate's; elsewhere it may create them (a
+    DataCatalog's generated database password) and get one by name (an EMRNotebook's token), never list,
+    watch or change one."""
     objects = render(values, namespace="kemr-system")
     for rule in _rules(objects):
         for field in ("apiGroups", "resources", "verbs"):
@@ -109,7 +110,7 @@ def test_rbac_has_no_wildcards_and_reads_no_secrets_but_the_webhooks_own(values:
     ]
     assert data_plane_secret_rules, "no rule to create a DataCatalog's database Secret"
     assert all(
-        r == {"apiGroups": [""], "resources": ["secrets"], "verbs": ["create"]}
+        r == {"apiGroups": [""], "resources": ["secrets"], "verbs": ["create", "get"]}
         for r in data_plane_secret_rules
     )
     secret_roles = [
@@ -130,9 +131,11 @@ def test_rbac_has_no_wildcards_and_reads_no_secrets_but_the_webhooks_own(values:
         },
     ]
     for role in of_kind(objects, "ClusterRole"):
-        assert all(r["verbs"] == ["create"] for r in role["rules"] if "secrets" in r["resources"]), role[
-            "metadata"
-        ]["name"]
+        assert all(
+            r["verbs"] in (["create"], ["create", "get"])
+            for r in role["rules"]
+            if "secrets" in r["resources"]
+        ), role["metadata"]["name"]
 
 
 def test_the_webhook_is_the_operators_and_its_rbac_only_reaches_its_own_configuration() -> None:

@@ -280,6 +280,7 @@ def test_all_manifests_parse_as_one_stream() -> None:
         "CustomResourceDefinition",
         "CustomResourceDefinition",
         "CustomResourceDefinition",
+        "CustomResourceDefinition",
         "ValidatingAdmissionPolicy",
         "ValidatingAdmissionPolicyBinding",
     ]

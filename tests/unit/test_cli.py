@@ -19,6 +19,7 @@ def test_crds_prints_every_manifest(capsys: pytest.CaptureFixture[str]) -> None:
         "emrclusters.kemr.io",
         "emrsteps.kemr.io",
         "datacatalogs.kemr.io",
+        "emrnotebooks.kemr.io",
         "kemr-termination-protection",
         "kemr-termination-protection",
     ]
@@ -27,7 +28,7 @@ def test_crds_prints_every_manifest(capsys: pytest.CaptureFixture[str]) -> None:
 def test_crds_out_writes_the_files(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["crds", "--out", str(tmp_path)]) == 0
     assert {p.name: p.read_text() for p in tmp_path.iterdir()} == render_files()
-    assert len(capsys.readouterr().out.splitlines()) == 4
+    assert len(capsys.readouterr().out.splitlines()) == 5
 
 
 def test_run_passes_its_arguments_to_the_operator(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -126,3 +126,46 @@ def test_the_port_forward_is_kubectls_with_the_users_kubeconfig() -> None:
         "kubectl", "--kubeconfig", "/k/config", "--context", "prod", "port-forward", "-n", "data",
         "pod/etl-history", ":18080", "--address", "127.0.0.1",
     ]  # fmt: skip
+
+
+class NotebookKube(FakeKube):
+    def __init__(self, notebook: dict[str, Any], pods: list[dict[str, Any]]) -> None:
+        super().__init__({("EMRNotebook", "lab"): notebook}, {})
+        self.listed = pods
+        self.selectors: list[str] = []
+
+    def pods_labelled(self, namespace: str, selector: str) -> list[dict[str, Any]]:
+        self.selectors.append(selector)
+        return self.listed
+
+
+def notebook(state: str, reason: str | None = None) -> dict[str, Any]:
+    status: dict[str, Any] = {"state": state, "cluster": "etl"}
+    if state == "READY":
+        status["url"] = "/lab"
+    if reason:
+        status["stateChangeReason"] = {"message": reason}
+    return {"metadata": {"name": "lab", "namespace": "data"}, "status": status}
+
+
+def test_a_ready_notebook_opens_its_jupyterlab_on_its_ready_pod() -> None:
+    ready_pod = {"metadata": {"name": "lab-notebook-abc-12345"}, **READY}
+    going = {"metadata": {"name": "lab-notebook-old-1", "deletionTimestamp": "x"}, **READY}
+    kube = NotebookKube(notebook("READY"), [going, ready_pod])
+    target = ui.notebook_target(kube, notebook("READY"))
+    assert (target.pod, target.port, target.path) == ("lab-notebook-abc-12345", 8888, "/lab")
+    assert kube.selectors == ["kemr.io/role=notebook,kemr.io/notebook=lab"]
+    command = ui.port_forward_command(["kubectl"], "data", target, "127.0.0.1", 0)
+    assert command[-4:] == ["pod/lab-notebook-abc-12345", ":8888", "--address", "127.0.0.1"]
+    assert ui.forwarded_url("Forwarding from 127.0.0.1:40001 -> 8888", target.path) == (
+        "http://127.0.0.1:40001/lab"
+    )
+
+
+def test_a_notebook_that_is_not_ready_says_why() -> None:
+    with pytest.raises(PluginError, match=r"EMRNotebook lab is PENDING: waiting for EMRCluster etl"):
+        ui.notebook_target(
+            NotebookKube(notebook("PENDING"), []), notebook("PENDING", "waiting for EMRCluster etl")
+        )
+    with pytest.raises(PluginError, match="no ready pod"):
+        ui.notebook_target(NotebookKube(notebook("READY"), []), notebook("READY"))

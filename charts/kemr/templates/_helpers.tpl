@@ -53,10 +53,10 @@ operator pods (so clusters' NetworkPolicies let the operator reach their Spark m
 {{- end -}}
 
 {{- /* The operator's rules in a namespace it watches. Exactly what the operator sends (operator/kemr/apply, controllers/, and kopf's watches): no wildcards,
-no Secret read (only create, for a DataCatalog's generated database password), no get where a watch cache answers. Children are written by server-side apply (patch, and create
+Secrets: create (a DataCatalog's generated database password) and get (an EMRNotebook's token, to read its kernels' activity; names are the users', so no resourceNames), never list or watch; no get where a watch cache answers. Children are written by server-side apply (patch, and create
 when the object is new) and pruned (delete); pods are created and deleted (step drivers) and patched (pod-deletion-cost of task pods); volume claims are
 deleted with their cluster. The finalizers subresources are needed where the OwnerReferencesPermissionEnforcement
-admission plugin is on (e.g. OpenShift): children point at their EMRCluster/EMRStep with blockOwnerDeletion. */}}
+admission plugin is on (e.g. OpenShift): children point at their EMRCluster/EMRStep/EMRNotebook with blockOwnerDeletion. */}}
 {{- define "kemr.rules" -}}
 - apiGroups: [kemr.io]
   resources: [emrclusters]
@@ -68,15 +68,19 @@ admission plugin is on (e.g. OpenShift): children point at their EMRCluster/EMRS
   resources: [datacatalogs]
   verbs: [list, watch, patch]
 - apiGroups: [kemr.io]
-  resources: [emrclusters/status, emrsteps/status, datacatalogs/status]
+  resources: [emrnotebooks]
+  verbs: [list, watch]
+- apiGroups: [kemr.io]
+  resources: [emrclusters/status, emrsteps/status, datacatalogs/status, emrnotebooks/status]
   verbs: [patch]
 - apiGroups: [kemr.io]
-  resources: [emrclusters/finalizers, emrsteps/finalizers, datacatalogs/finalizers]
+  resources: [emrclusters/finalizers, emrsteps/finalizers, datacatalogs/finalizers, emrnotebooks/finalizers]
   verbs: [update]
-# A DataCatalog's in-cluster database credentials: generated once, never read back or changed.
+# A DataCatalog's in-cluster database credentials: generated once, never read back or changed. An EMRNotebook's
+# token: read (get, one Secret by name) to poll its Jupyter server's kernels; never listed or watched.
 - apiGroups: [""]
   resources: [secrets]
-  verbs: [create]
+  verbs: [create, get]
 - apiGroups: [""]
   resources: [configmaps, services, serviceaccounts]
   verbs: [list, watch, create, patch, delete]

@@ -22,6 +22,11 @@ CATALOG_PLURAL: Final = "datacatalogs"
 CATALOG_SINGULAR: Final = "datacatalog"
 CATALOG_SHORT_NAMES: Final = ("dcat",)
 
+NOTEBOOK_KIND: Final = "EMRNotebook"
+NOTEBOOK_PLURAL: Final = "emrnotebooks"
+NOTEBOOK_SINGULAR: Final = "emrnotebook"
+NOTEBOOK_SHORT_NAMES: Final = ("emrnb",)
+
 # Server-side apply field owner of everything the operator writes.
 FIELD_MANAGER: Final = "kemr-operator"
 
@@ -31,6 +36,7 @@ LABEL_ROLE: Final = "kemr.io/role"  # one of ROLES
 LABEL_GROUP: Final = "kemr.io/group"  # core/task group name ("master" for the master)
 LABEL_STEP: Final = "kemr.io/step"  # the EMRStep's name (driver pods)
 LABEL_CATALOG: Final = "kemr.io/catalog"  # the DataCatalog's name (its database and metastore)
+LABEL_NOTEBOOK: Final = "kemr.io/notebook"  # the EMRNotebook's name (its Deployment and pod)
 LABEL_FALLBACK: Final = "kemr.io/fallback"  # "on-demand" on a spot task group's on-demand stand-ins
 LABEL_MANAGED_BY: Final = "app.kubernetes.io/managed-by"
 LABEL_NAME: Final = "app.kubernetes.io/name"
@@ -41,6 +47,9 @@ ROLE_MASTER: Final = "master"
 ROLE_CORE: Final = "core"
 ROLE_TASK: Final = "task"
 ROLE_DRIVER: Final = "driver"
+# An EMRNotebook's JupyterLab pod: labelled with its cluster (so the cluster's NetworkPolicy admits it and
+# its executors may connect back to the kernel's driver) but owned by the EMRNotebook, not by the cluster.
+ROLE_NOTEBOOK: Final = "notebook"
 # On every driver pod, removed by the operator once the attempt's outcome is in the step's status (as the Job
 # controller's batch.kubernetes.io/job-tracking): a driver deleted meanwhile can't take its result with it.
 DRIVER_FINALIZER: Final = "kemr.io/driver-outcome"
@@ -58,6 +67,9 @@ MAX_INLINE_STEP_NAME_LENGTH: Final = MAX_STEP_NAME_LENGTH - MAX_CLUSTER_NAME_LEN
 # DataCatalogs name "<catalog>-metastore" (a Service: DNS-1035, <= 63) and "<catalog>-db" (a StatefulSet,
 # whose pods' controller-revision-hash label "<catalog>-db-<10-char hash>" must fit 63).
 MAX_CATALOG_NAME_LENGTH: Final = 40
+# EMRNotebooks name "<notebook>-notebook" (a Deployment, whose pods are "<deployment>-<hash>-<5 chars>") and
+# are a label value (kemr.io/notebook): 52 leaves room for the suffixes, as a step's name does.
+MAX_NOTEBOOK_NAME_LENGTH: Final = 52
 
 # DNS-1035 label: what a Service name must be (the cluster's name prefixes its Services).
 DNS_1035_LABEL_PATTERN: Final = r"^[a-z]([-a-z0-9]*[a-z0-9])?$"

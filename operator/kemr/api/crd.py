@@ -20,6 +20,7 @@ from kemr.api import constants as c
 from kemr.api.base import cel
 from kemr.api.catalog import DataCatalogSpec, DataCatalogStatus
 from kemr.api.cluster import EMRClusterSpec, EMRClusterStatus
+from kemr.api.notebook import EMRNotebookSpec, EMRNotebookStatus
 from kemr.api.step import EMRStepSpec, EMRStepStatus
 
 _VALIDATIONS = "x-kubernetes-validations"
@@ -322,6 +323,34 @@ def build_catalog_crd() -> dict[str, Any]:
     )
 
 
+def build_notebook_crd() -> dict[str, Any]:
+    """The EMRNotebook CustomResourceDefinition."""
+    rules = [
+        _name_rule(
+            c.NOTEBOOK_KIND,
+            c.MAX_NOTEBOOK_NAME_LENGTH,
+            c.DNS_1123_LABEL_PATTERN,
+            "lowercase letters, digits and '-'",
+            "it is a label value and names the notebook's Deployment <name>-notebook",
+        )
+    ]
+    return _crd(
+        kind=c.NOTEBOOK_KIND,
+        plural=c.NOTEBOOK_PLURAL,
+        singular=c.NOTEBOOK_SINGULAR,
+        short_names=c.NOTEBOOK_SHORT_NAMES,
+        schema=_root_schema(c.NOTEBOOK_KIND, EMRNotebookSpec, EMRNotebookStatus, rules),
+        columns=[
+            _column("Cluster", "string", ".spec.clusterRef.name", "The EMRCluster it is attached to"),
+            _column("State", "string", ".status.state", "EMR notebook state"),
+            _column("Kernels", "integer", ".status.kernels.total", "Kernels running (token auth only)"),
+            _column("Reason", "string", ".status.stateChangeReason.code", "Why it is in its state", 1),
+            _AGE,
+        ],
+        selectable_fields=[".spec.clusterRef.name", ".status.state"],
+    )
+
+
 def build_crds() -> list[dict[str, Any]]:
     """All of kemr's CustomResourceDefinitions."""
-    return [build_cluster_crd(), build_step_crd(), build_catalog_crd()]
+    return [build_cluster_crd(), build_step_crd(), build_catalog_crd(), build_notebook_crd()]

@@ -33,6 +33,7 @@ from kemr.api.constants import (
     MANAGED_BY,
     ROLE_CORE,
     ROLE_DRIVER,
+    ROLE_NOTEBOOK,
     STEP_KIND,
 )
 from kemr.apply.events import post_event
@@ -227,10 +228,13 @@ async def observe(
         if owned_by(o, uid) and not is_history(o)  # the history server has a life of its own
     ]
     workloads = [o for o in live if o["kind"] in ("StatefulSet", "Deployment")]
+    # Drivers are their steps', notebooks' pods their EMRNotebooks' (they carry the cluster's label for its
+    # NetworkPolicy): neither is a node of the cluster, nor holds up its teardown.
     pods = [
         p
         for p in ctx.store.children("Pod", namespace, name)
-        if (p["metadata"].get("labels") or {}).get(LABEL_ROLE) != ROLE_DRIVER and not is_history(p)
+        if (p["metadata"].get("labels") or {}).get(LABEL_ROLE) not in (ROLE_DRIVER, ROLE_NOTEBOOK)
+        and not is_history(p)
     ]
     claims = ctx.store.children("PersistentVolumeClaim", namespace, name)
     steps = ctx.store.steps_of(namespace, name)

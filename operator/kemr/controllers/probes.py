@@ -1,5 +1,6 @@
-"""The observe stage's reads beyond the watch cache: the Spark master's report (managed scaling) and the
-NameNode's DataNode states (core scale-in). Each is one short try; after a failure the next try waits, so a
+"""The observe stage's reads beyond the watch cache: the Spark master's report (managed scaling), the
+NameNode's DataNode states (core scale-in) and a notebook's kernels (Jupyter's REST API). Each is one short
+try; after a failure the next try waits, so a
 cluster whose daemons can't be reached from the operator (kwok pods, an operator outside the cluster without
 the service proxy) neither slows reconciles nor fills the log."""
 
@@ -15,6 +16,7 @@ import aiohttp
 
 from kemr.runtime.client import ApiError, Client
 from kemr.status import decommission as d
+from kemr.status.notebook import KernelsReport, summarize_kernels
 
 log = logging.getLogger(__name__)
 
@@ -118,3 +120,23 @@ async def namenode_states(
         return None
     probe.answered(f"{namespace}/{cluster}: NameNode reachable; decommissions follow its report")
     return states
+
+
+JUPYTER_TIMEOUT_SECONDS = 5.0  # a Jupyter server lists its kernels from memory: 5 s means it is stuck
+
+
+async def jupyter_kernels(url: str, token: str) -> KernelsReport:
+    """A notebook's kernels from Jupyter Server's `GET <url>` (http://<pod IP>:8888/api/kernels), with the
+    server's token (`Authorization: token <token>`). One try of JUPYTER_TIMEOUT_SECONDS; a failure is in the
+    report (`error`), never raised: the notebook keeps its last counts."""
+    try:
+        timeout = aiohttp.ClientTimeout(total=JUPYTER_TIMEOUT_SECONDS)
+        headers = {"Authorization": f"token {token}"}
+        async with (
+            aiohttp.ClientSession(timeout=timeout) as session,
+            session.get(url, headers=headers) as response,
+        ):
+            response.raise_for_status()
+            return summarize_kernels(json.loads(await response.text()))
+    except (TimeoutError, aiohttp.ClientError, ValueError, OSError) as err:
+        return KernelsReport(error=f"GET {url}: {str(err) or type(err).__name__}")

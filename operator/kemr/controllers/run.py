@@ -28,8 +28,11 @@ from kemr.api.constants import (
     LABEL_CATALOG,
     LABEL_CLUSTER,
     LABEL_MANAGED_BY,
+    LABEL_NOTEBOOK,
     LABEL_STEP,
     MANAGED_BY,
+    NOTEBOOK_KIND,
+    NOTEBOOK_PLURAL,
     STEP_KIND,
     STEP_PLURAL,
     VERSION,
@@ -110,17 +113,26 @@ class Context:
 def reconcilers() -> dict[str, Reconciler]:
     from kemr.controllers.catalog import reconcile_catalog
     from kemr.controllers.cluster import reconcile_cluster
+    from kemr.controllers.notebook import reconcile_notebook
     from kemr.controllers.step import reconcile_step
 
-    return {CLUSTER_KIND: reconcile_cluster, STEP_KIND: reconcile_step, CATALOG_KIND: reconcile_catalog}
+    return {
+        CLUSTER_KIND: reconcile_cluster,
+        STEP_KIND: reconcile_step,
+        CATALOG_KIND: reconcile_catalog,
+        NOTEBOOK_KIND: reconcile_notebook,
+    }
 
 
 def wake_owner(queue: WorkQueue[WorkKey], obj: Mapping[str, Any]) -> None:
-    """A child changed: reconcile the EMRCluster (and the EMRStep), or the DataCatalog, it belongs to."""
+    """A child changed: reconcile the EMRCluster (and the EMRStep or EMRNotebook), or the DataCatalog, it
+    belongs to."""
     meta = obj["metadata"]
     labels = meta.get("labels") or {}
     if catalog := labels.get(LABEL_CATALOG):
         queue.add((CATALOG_KIND, meta["namespace"], catalog))
+    if notebook := labels.get(LABEL_NOTEBOOK):
+        queue.add((NOTEBOOK_KIND, meta["namespace"], notebook))
     if cluster := labels.get(LABEL_CLUSTER):
         queue.add((CLUSTER_KIND, meta["namespace"], cluster))
     if step := labels.get(LABEL_STEP):
@@ -271,6 +283,13 @@ def _on_resource_event(kind: str) -> Callable[..., None]:
                 if ((using.get("spec") or {}).get("catalog") or {}).get("name") == meta["name"]:
                     ctx.queue.add((CLUSTER_KIND, meta["namespace"], using["metadata"]["name"]))
             return
+        if kind == NOTEBOOK_KIND:  # its cluster: the idle rule reads its notebooks' activity
+            if cluster := ((obj.get("spec") or {}).get("clusterRef") or {}).get("name"):
+                ctx.queue.add((CLUSTER_KIND, meta["namespace"], cluster))
+            return
+        if kind == CLUSTER_KIND:  # its notebooks start, wait or detach with its state
+            for notebook in ctx.store.notebooks_of(meta["namespace"], meta["name"]):
+                ctx.queue.add((NOTEBOOK_KIND, meta["namespace"], notebook["metadata"]["name"]))
         if kind == CLUSTER_KIND and (catalog := ((obj.get("spec") or {}).get("catalog") or {}).get("name")):
             ctx.queue.add((CATALOG_KIND, meta["namespace"], catalog))  # its list of clusters, its deletion
         cluster = (
@@ -287,6 +306,7 @@ def _on_resource_event(kind: str) -> Callable[..., None]:
 kopf.on.event(GROUP, VERSION, CLUSTER_PLURAL)(_on_resource_event(CLUSTER_KIND))
 kopf.on.event(GROUP, VERSION, STEP_PLURAL)(_on_resource_event(STEP_KIND))
 kopf.on.event(GROUP, VERSION, CATALOG_PLURAL)(_on_resource_event(CATALOG_KIND))
+kopf.on.event(GROUP, VERSION, NOTEBOOK_PLURAL)(_on_resource_event(NOTEBOOK_KIND))
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:

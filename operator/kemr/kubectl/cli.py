@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
-from kemr.api.constants import CLUSTER_KIND, STEP_KIND
+from kemr.api.constants import CLUSTER_KIND, NOTEBOOK_KIND, STEP_KIND
 from kemr.api.step import ActionOnFailure
 from kemr.applications.trino import COORDINATOR, TRINO_PORT
 from kemr.builders.driver import DRIVER_CONTAINER
@@ -143,6 +143,19 @@ def build_parser() -> argparse.ArgumentParser:
     ui.add_argument(
         "--timeout", type=float, default=180, help="seconds to wait for the history server (default 180)"
     )
+    notebook = commands.add_parser(
+        "notebook",
+        parents=[common],
+        help="open an EMRNotebook's JupyterLab (port-forward to its pod)",
+        description="Forward a local port to a READY EMRNotebook's JupyterLab and print its URL; Ctrl-C"
+        " stops. Log in with the token or password of the Secret named in its spec.auth.",
+    )
+    notebook.add_argument("name", help="the EMRNotebook's name")
+    notebook.add_argument(
+        "--address", default="127.0.0.1", help="local address to listen on (default 127.0.0.1)"
+    )
+    notebook.add_argument("--port", type=int, default=0, help="local port (default: any free one)")
+    notebook.add_argument("--open", action="store_true", help="also open the URL in the default browser")
     return parser
 
 
@@ -335,6 +348,14 @@ class Plugin:
             target = spark_ui.step_target(
                 self.kube, obj, self.args.attempt, self.args.timeout, spark_ui.stderr_say, self.now
             )
+        return self._forward(target)
+
+    def notebook(self) -> int:
+        obj = self.kube.get(NOTEBOOK_KIND, self.namespace, self.args.name)
+        return self._forward(spark_ui.notebook_target(self.kube, obj))
+
+    def _forward(self, target: spark_ui.UiTarget) -> int:
+        """`kubectl port-forward` to the target, its URL printed once it listens."""
         base = spark_ui.kubectl_base(self.args.kubeconfig, self.args.context)
         command = spark_ui.port_forward_command(
             base, self.namespace, target, self.args.address, self.args.port

@@ -10,10 +10,19 @@ from typing import Any, cast
 from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
 
-from kemr.api.constants import CLUSTER_KIND, CLUSTER_PLURAL, GROUP, STEP_KIND, STEP_PLURAL, VERSION
+from kemr.api.constants import (
+    CLUSTER_KIND,
+    CLUSTER_PLURAL,
+    GROUP,
+    NOTEBOOK_KIND,
+    NOTEBOOK_PLURAL,
+    STEP_KIND,
+    STEP_PLURAL,
+    VERSION,
+)
 
 FIELD_MANAGER = "kubectl-emr"
-PLURALS = {CLUSTER_KIND: CLUSTER_PLURAL, STEP_KIND: STEP_PLURAL}
+PLURALS = {CLUSTER_KIND: CLUSTER_PLURAL, STEP_KIND: STEP_PLURAL, NOTEBOOK_KIND: NOTEBOOK_PLURAL}
 
 
 class PluginError(Exception):
@@ -121,6 +130,13 @@ class Kube:
                 return None
             raise server_error(err) from None
         return cast("dict[str, Any]", client.ApiClient().sanitize_for_serialization(answer))
+
+    def pods_labelled(self, namespace: str, selector: str) -> list[dict[str, Any]]:
+        """The pods matching a label selector (`k=v,k2=v2`), as the apiserver returns them."""
+        answer = self._call(self.core.list_namespaced_pod, namespace, label_selector=selector)
+        return [
+            cast("dict[str, Any]", client.ApiClient().sanitize_for_serialization(p)) for p in answer.items
+        ]
 
     def pod_exists(self, namespace: str, name: str) -> bool:
         try:

@@ -1,4 +1,5 @@
-"""`kubectl emr ui TARGET`: the Spark UI of a cluster or a step, through `kubectl port-forward`.
+"""`kubectl emr ui TARGET`: the Spark UI of a cluster or a step, through `kubectl port-forward`; and
+`kubectl emr notebook NAME`: an EMRNotebook's JupyterLab, the same way.
 
 - an EMRCluster that runs: its Spark master's UI (the master pod's port 8080);
 - an EMRStep whose driver runs: the driver's own UI (port 4040 of the driver pod, live);
@@ -21,7 +22,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from kemr.api.constants import CLUSTER_KIND, STEP_KIND
+from kemr.api.constants import CLUSTER_KIND, LABEL_NOTEBOOK, LABEL_ROLE, ROLE_NOTEBOOK, STEP_KIND
+from kemr.api.notebook import JUPYTER_PORT, NOTEBOOK_URL_PATH
 from kemr.applications.spark import SPARK_MASTER_UI_PORT
 from kemr.builders.driver import DRIVER_UI_PORT
 from kemr.builders.history import HISTORY_REQUESTED_ANNOTATION, HISTORY_UI_PORT
@@ -193,6 +195,31 @@ def step_target(
         HISTORY_UI_PORT,
         history_path(application),
         f"{what} in the history server of {cluster_name}",
+    )
+
+
+def notebook_target(kube: Kube, notebook: Mapping[str, Any]) -> UiTarget:
+    """The JupyterLab of a READY EMRNotebook: its ready pod's port 8888, page /lab (the login page asks for
+    the token or password from the notebook's Secret). PluginError, with the notebook's reason, otherwise."""
+    meta = notebook["metadata"]
+    name, namespace = meta["name"], meta["namespace"]
+    status = notebook.get("status") or {}
+    state = status.get("state") or "PENDING"
+    if state != "READY":
+        why = (status.get("stateChangeReason") or {}).get("message")
+        raise PluginError(
+            f"EMRNotebook {name} is {state}{f': {why}' if why else ''}; it can be opened once READY"
+            f" (kubectl get emrnb {name} -n {namespace} -w)"
+        )
+    pods = kube.pods_labelled(namespace, f"{LABEL_ROLE}={ROLE_NOTEBOOK},{LABEL_NOTEBOOK}={name}")
+    ready = [p for p in pods if pod_ready(p) and not p["metadata"].get("deletionTimestamp")]
+    if not ready:
+        raise PluginError(f"EMRNotebook {name} has no ready pod right now: try again shortly")
+    return UiTarget(
+        ready[0]["metadata"]["name"],
+        JUPYTER_PORT,
+        status.get("url") or NOTEBOOK_URL_PATH,
+        f"the JupyterLab of EMRNotebook {name} (attached to {status.get('cluster') or '?'})",
     )
 
 

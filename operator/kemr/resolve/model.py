@@ -151,6 +151,11 @@ class ResolvedCluster:
         return self.images[Application.SPARK]
 
     @property
+    def notebook_image(self) -> str:
+        """The image of the EMRNotebooks attached to the cluster: its release's JupyterLab image."""
+        return self.release.notebook_image_or_default(self.release_label)
+
+    @property
     def groups(self) -> tuple[ResolvedGroup, ...]:
         """Master, core groups, task groups: the order children are built in."""
         return (self.master, *self.core_groups, *self.task_groups)

@@ -43,6 +43,7 @@ KINDS: dict[tuple[str, str], Kind] = {
         Kind("kemr.io/v1alpha1", "EMRCluster", "emrclusters"),
         Kind("kemr.io/v1alpha1", "EMRStep", "emrsteps"),
         Kind("kemr.io/v1alpha1", "DataCatalog", "datacatalogs"),
+        Kind("kemr.io/v1alpha1", "EMRNotebook", "emrnotebooks"),
     )
 }
 

@@ -9,14 +9,18 @@ from collections import defaultdict
 from collections.abc import Mapping
 from typing import Any
 
-from kemr.api.constants import LABEL_CLUSTER, STEP_KIND
+from kemr.api.constants import LABEL_CLUSTER, NOTEBOOK_KIND, STEP_KIND
+
+# Kinds indexed by the EMRCluster their spec.clusterRef names, not by a label.
+_CLUSTER_REF_KINDS = frozenset({STEP_KIND, NOTEBOOK_KIND})
 
 Key = tuple[str, str]  # (namespace, name)
 
 
 class Store:
     """Objects by kind, with the indexes reconciles look up by (client-go's indexers): by namespace, by the
-    kemr.io/cluster label, and EMRSteps by their clusterRef. A lookup costs what it returns, not what the
+    kemr.io/cluster label, and EMRSteps and EMRNotebooks by their clusterRef. A lookup costs what it
+    returns, not what the
     store holds (profiled: scanning every object of a kind per reconcile made the cost of a reconcile grow
     with the number of clusters). `metadata.managedFields` is dropped on the way in, as client-go's
     informers' transform does: nothing reads it, and it is often the largest part of an object."""
@@ -36,8 +40,9 @@ class Store:
 
     @staticmethod
     def _cluster_of(kind: str, obj: Mapping[str, Any]) -> str | None:
-        """The EMRCluster an object belongs to: a step's clusterRef, a child's kemr.io/cluster label."""
-        if kind == STEP_KIND:
+        """The EMRCluster an object belongs to: a step's or notebook's clusterRef, a child's kemr.io/cluster
+        label."""
+        if kind in _CLUSTER_REF_KINDS:
             ref = ((obj.get("spec") or {}).get("clusterRef") or {}).get("name")
             return ref if isinstance(ref, str) else None
         value = (obj["metadata"].get("labels") or {}).get(LABEL_CLUSTER)
@@ -89,9 +94,13 @@ class Store:
         """The EMRSteps whose clusterRef names `cluster`."""
         return self._indexed(STEP_KIND, namespace, cluster)
 
+    def notebooks_of(self, namespace: str, cluster: str) -> list[dict[str, Any]]:
+        """The EMRNotebooks whose clusterRef names `cluster`."""
+        return self._indexed(NOTEBOOK_KIND, namespace, cluster)
+
     def children(self, kind: str, namespace: str, cluster: str) -> list[dict[str, Any]]:
         """Objects of `kind` in `namespace` labelled as belonging to the EMRCluster `cluster`."""
-        if kind == STEP_KIND:  # steps are indexed by clusterRef, not by label
+        if kind in _CLUSTER_REF_KINDS:  # indexed by clusterRef, not by label
             return self.labelled(kind, namespace, LABEL_CLUSTER, cluster)
         return self._indexed(kind, namespace, cluster)
 
@@ -101,7 +110,7 @@ class Store:
 
     def labelled(self, kind: str, namespace: str, label: str, value: str) -> list[dict[str, Any]]:
         """Objects of `kind` in `namespace` whose label `label` is `value`."""
-        if label == LABEL_CLUSTER and kind != STEP_KIND:
+        if label == LABEL_CLUSTER and kind not in _CLUSTER_REF_KINDS:
             return self._indexed(kind, namespace, value)
         return [
             obj
