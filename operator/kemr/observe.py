@@ -61,6 +61,10 @@ class ObservedCluster:
     dependency_problems: tuple[str, ...] = ()
     # Bootstrap actions (init containers) of master/core pods that exited non-zero, one line each.
     bootstrap_failures: tuple[str, ...] = ()
+    # Its attached notebooks (kemr.status.notebook.notebook_activity): a kernel busy now, and the latest
+    # kernel activity. The cluster is not idle while one is busy; idle time counts from the latest activity.
+    notebook_busy: bool = False
+    notebook_last_activity: datetime | None = None
 
     def group(self, name: str) -> ObservedGroup | None:
         return next((g for g in self.groups if g.name == name), None)

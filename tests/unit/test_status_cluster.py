@@ -129,6 +129,26 @@ def test_idle_timeout_terminates_then_terminated_when_children_are_gone() -> Non
     assert run(spec, done.status, T0 + timedelta(seconds=99)).status.state == ClusterState.TERMINATED
 
 
+def test_an_attached_notebooks_busy_kernel_keeps_an_idle_cluster_up_and_restarts_its_idle_time() -> None:
+    spec = SPEC.model_copy(
+        update={"auto_termination": SPEC.auto_termination.model_copy(update={"idle_timeout_seconds": 60})}
+    )
+    ready = run(spec).status
+    busy = dataclasses.replace(
+        observed(), notebook_busy=True, notebook_last_activity=T0 + timedelta(seconds=5)
+    )
+    kept = run(spec, ready, T0 + timedelta(seconds=120), obs=busy)
+    assert kept.status.state == ClusterState.WAITING
+    assert kept.status.idle_since is None
+    # the cell ended at +100 s: idle time counts from there, not from readiness
+    done = dataclasses.replace(observed(), notebook_last_activity=T0 + timedelta(seconds=100))
+    assert run(spec, kept.status, T0 + timedelta(seconds=150), obs=done).status.state == ClusterState.WAITING
+    ending = run(spec, kept.status, T0 + timedelta(seconds=161), obs=done)
+    assert ending.status.state == ClusterState.TERMINATING
+    assert ending.status.state_change_reason
+    assert ending.status.state_change_reason.code == "IDLE_TIMEOUT"
+
+
 def test_protected_cluster_never_terminates_automatically() -> None:
     spec = SPEC.model_copy(
         update={

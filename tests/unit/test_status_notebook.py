@@ -10,10 +10,9 @@ from pydantic import ValidationError
 
 from kemr.api.crd import build_notebook_crd
 from kemr.api.notebook import EMRNotebookSpec, EMRNotebookStatus, NotebookKernels, NotebookState
-from kemr.status.notebook import notebook_keeps_cluster_busy, summarize_kernels
+from kemr.status.notebook import notebook_activity, summarize_kernels
 
 NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
-WINDOW = 600.0
 
 
 def _status(state: NotebookState, busy: int | None = 0, idle_for: float | None = None) -> EMRNotebookStatus:
@@ -25,23 +24,30 @@ def _status(state: NotebookState, busy: int | None = 0, idle_for: float | None =
 
 
 @pytest.mark.parametrize(
-    ("status", "busy"),
+    ("statuses", "busy", "idle_for"),
     [
-        (_status(NotebookState.READY, busy=1, idle_for=3600), True),  # a cell running for an hour
-        (_status(NotebookState.READY, busy=0, idle_for=60), True),  # a cell ran a minute ago
-        (_status(NotebookState.READY, busy=0, idle_for=WINDOW), True),  # the window's edge counts
-        (_status(NotebookState.READY, busy=0, idle_for=WINDOW + 1), False),
-        (_status(NotebookState.READY, busy=0), False),  # no kernel ever active
-        (_status(NotebookState.READY, busy=None), False),  # password auth: unknown is not busy
-        (_status(NotebookState.STARTING, busy=1, idle_for=0), False),  # only a READY notebook counts
-        (_status(NotebookState.STOPPED, busy=None, idle_for=0), False),
-        (_status(NotebookState.FAILED, busy=None, idle_for=0), False),
+        ([_status(NotebookState.READY, busy=1, idle_for=3600)], True, 3600),  # a cell running for an hour
+        ([_status(NotebookState.READY, busy=0, idle_for=60)], False, 60),  # a cell ran a minute ago
+        ([_status(NotebookState.READY, busy=0)], False, None),  # no kernel ever active
+        ([_status(NotebookState.READY, busy=None)], False, None),  # password auth: unknown is nothing
+        ([_status(NotebookState.STARTING, busy=1, idle_for=0)], False, None),  # only READY notebooks count
+        ([_status(NotebookState.STOPPED, busy=None, idle_for=0)], False, None),
+        (
+            [
+                _status(NotebookState.READY, busy=0, idle_for=600),
+                _status(NotebookState.READY, busy=0, idle_for=5),
+            ],
+            False,
+            5,
+        ),
+        ([], False, None),
     ],
 )
-def test_a_notebook_keeps_its_cluster_busy_while_a_kernel_is_active(
-    status: EMRNotebookStatus, busy: bool
+def test_a_clusters_notebooks_activity_is_what_its_idle_rule_counts(
+    statuses: list[EMRNotebookStatus], busy: bool, idle_for: int | None
 ) -> None:
-    assert notebook_keeps_cluster_busy(status, NOW, WINDOW) is busy
+    last = None if idle_for is None else NOW - timedelta(seconds=idle_for)
+    assert notebook_activity(statuses) == (busy, last)
 
 
 def test_kernels_are_counted_from_jupyters_answer() -> None:

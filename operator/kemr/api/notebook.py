@@ -184,4 +184,4 @@ class EMRNotebookStatus(KemrModel):
     (unknown). After a failed poll, the last values stay (the Ready condition says the poll failed)."""
     last_activity: datetime | None = None
     """The latest of the kernels' last_activity (Jupyter's: the last message to or from a kernel), RFC 3339.
-    The cluster's idle rule reads it (kemr.status.notebook.notebook_keeps_cluster_busy)."""
+    The cluster's idle rule reads it (kemr.status.notebook.notebook_activity)."""

@@ -36,6 +36,7 @@ from kemr.api.constants import (
     ROLE_NOTEBOOK,
     STEP_KIND,
 )
+from kemr.api.notebook import EMRNotebookStatus
 from kemr.apply.events import post_event
 from kemr.apply.ssa import (
     ApplyResult,
@@ -58,6 +59,7 @@ from kemr.resolve import ResolvedCluster, ResolveError
 from kemr.runtime.client import ApiError
 from kemr.status.cluster import ChildrenMode, ClusterDecision
 from kemr.status.decommission import departing_core_groups
+from kemr.status.notebook import notebook_activity
 from kemr.status.plan import (
     ClusterPlan,
     ClusterRound,
@@ -239,6 +241,13 @@ async def observe(
     claims = ctx.store.children("PersistentVolumeClaim", namespace, name)
     steps = ctx.store.steps_of(namespace, name)
     observed = observe_cluster(workloads, pods, claims, observe_steps(steps))
+    notebooks = [
+        EMRNotebookStatus.model_validate(n.get("status") or {})
+        for n in ctx.store.notebooks_of(namespace, name)
+    ]
+    if notebooks:  # EMR: a cluster with an attached notebook whose kernel is active is not idle
+        busy, last = notebook_activity(notebooks)
+        observed = dataclasses.replace(observed, notebook_busy=busy, notebook_last_activity=last)
     if spec.catalog is not None:  # the DataCatalog it waits for
         catalog = ctx.store.get(CATALOG_KIND, namespace, spec.catalog.name)
         if problem := catalog_problem(spec.catalog.name, namespace, catalog):

@@ -137,6 +137,9 @@ def termination_reason(
         return None
     if not auto.keep_alive_when_no_steps:
         return ClusterStateChangeReason(code=Code.ALL_STEPS_COMPLETED, message="Steps completed")
+    if observed.notebook_busy:  # an attached notebook's kernel is running something
+        return None
+    idle_since = max(filter(None, (idle_since, observed.notebook_last_activity)), default=None)
     if auto.idle_timeout_seconds and idle_since and _seconds(now - idle_since) >= auto.idle_timeout_seconds:
         return ClusterStateChangeReason(
             code=Code.IDLE_TIMEOUT, message=f"Cluster was idle for {auto.idle_timeout_seconds}s"
@@ -206,10 +209,12 @@ def _step_counts(observed: ObservedCluster) -> StepCounts:
 def _idle_since(
     state: ClusterState, previous: EMRClusterStatus, observed: ObservedCluster, ready_at: datetime | None
 ) -> datetime | None:
-    """Idle time counts from the later of readiness and the last step's end, while no step is active."""
-    if state != ClusterState.WAITING or observed.steps.active or ready_at is None:
+    """Idle time counts from the latest of readiness, the last step's end and an attached notebook's last
+    kernel activity, while no step is active and no notebook's kernel is busy (EMR's rule)."""
+    if state != ClusterState.WAITING or observed.steps.active or observed.notebook_busy or ready_at is None:
         return None
-    candidates = [t for t in (ready_at, observed.steps.last_end_time, previous.idle_since) if t]
+    times = (ready_at, observed.steps.last_end_time, observed.notebook_last_activity, previous.idle_since)
+    candidates = [t for t in times if t]
     return max(candidates)
 
 

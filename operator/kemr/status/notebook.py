@@ -2,7 +2,7 @@
 
 Two steps, as the reconcile runs them: `attachment` (before building: may the notebook run now, and if not,
 in which state and why) and `decide_notebook` (after applying: the state from the pod and the kernels).
-`notebook_keeps_cluster_busy` is the cluster's idle rule's view of a notebook (EMR: a cluster with an attached
+`notebook_activity` is the cluster's idle rule's view of its notebooks (EMR: a cluster with an attached
 notebook whose kernel is active is not idle).
 """
 
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any, Final
 
 from kemr.api.cluster import ClusterState
@@ -282,15 +282,12 @@ def _requeue(state: NotebookState, code: Code | None, spec: EMRNotebookSpec) -> 
     return None  # PENDING on its cluster, STOPPED: the cluster's and the notebook's events wake it
 
 
-def notebook_keeps_cluster_busy(status: EMRNotebookStatus, now: datetime, window_seconds: float) -> bool:
-    """Whether an attached notebook keeps its cluster from being idle (EMR: a notebook whose kernel is
-    active): READY, and a kernel busy now or some kernel's activity within `window_seconds` (seconds) of
-    `now` (timezone-aware, as status times are). Unknown activity (password auth, never polled) keeps
-    nothing busy: with token auth the operator can see it (docs/notebooks.md, "Idle clusters")."""
-    if status.state != NotebookState.READY:
-        return False
-    if status.kernels is not None and status.kernels.busy > 0:
-        return True
-    if status.last_activity is None:
-        return False
-    return now - status.last_activity <= timedelta(seconds=window_seconds)
+def notebook_activity(statuses: Iterable[EMRNotebookStatus]) -> tuple[bool, datetime | None]:
+    """What a cluster's idle rule counts of its attached notebooks (EMR: a cluster with an attached notebook
+    whose kernel is active is not idle): (whether a kernel of a READY notebook is busy now, the latest kernel
+    activity of the READY notebooks, timezone-aware). Unknown activity (password auth, not polled yet) counts
+    as none: an unobservable notebook must not keep a cluster, and its bill, alive forever."""
+    ready = [s for s in statuses if s.state == NotebookState.READY]
+    busy = any(s.kernels is not None and s.kernels.busy > 0 for s in ready)
+    last = max((s.last_activity for s in ready if s.last_activity is not None), default=None)
+    return busy, last
