@@ -213,3 +213,16 @@ def catalog_problem(name: str, namespace: str, catalog: Mapping[str, Any] | None
     )
     why = ready.get("message") or "starting"
     return f"spec.catalog: DataCatalog {name} is not ready ({status.get('state') or 'CREATING'}): {why}"
+
+
+def pod_ended_message(pod: Mapping[str, Any]) -> str:
+    """Why an ended history server pod ended: its container's termination message (the JVM's last output,
+    FallbackToLogsOnError), else its reason."""
+    status = pod.get("status") or {}
+    for container in status.get("containerStatuses") or []:
+        ended = (container.get("state") or {}).get("terminated") or {}
+        if said := (ended.get("message") or "").strip():
+            return said[-1000:]
+        if ended.get("reason"):
+            return f"{ended['reason']} (exit code {ended.get('exitCode')})"
+    return status.get("reason") or status.get("message") or "it ended"

@@ -169,3 +169,34 @@ def test_a_notebook_that_is_not_ready_says_why() -> None:
         )
     with pytest.raises(PluginError, match="no ready pod"):
         ui.notebook_target(NotebookKube(notebook("READY"), []), notebook("READY"))
+
+
+def test_a_pod_being_deleted_is_not_taken_as_ready() -> None:
+    going = {**READY, "metadata": {"deletionTimestamp": "2026-12-01T11:00:00Z"}}
+    assert not ui.pod_ready(going)
+
+
+def test_a_history_server_that_ended_after_the_request_says_why_at_once() -> None:
+    ended = {
+        "metadata": {"creationTimestamp": "2026-12-01T11:00:02Z"},
+        "status": {
+            "phase": "Failed",
+            "containerStatuses": [{"state": {"terminated": {"exitCode": 1, "message": "403 Forbidden"}}}],
+        },
+    }
+    kube = FakeKube({}, {"etl-history": ended})
+    with pytest.raises(PluginError, match="ended: 403 Forbidden"):
+        ui.wait_for_history(kube, "data", "etl-history", 60, print, requested=NOW, sleep=lambda _: None)
+
+
+def test_a_client_clock_off_by_an_hour_is_corrected_by_the_apiservers() -> None:
+    server_time = "2026-12-01T12:00:00Z"
+    answer = {**cluster("TERMINATED"), "metadata": {"name": "etl", "namespace": "data", "managedFields": [
+        {"manager": "kubectl-emr", "operation": "Update", "time": server_time}
+    ]}}  # fmt: skip
+    kube = FakeKube({("EMRCluster", "etl"): answer}, {})
+    assert ui.request_history(kube, cluster("TERMINATED"), NOW) == datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
+    assert [p[1]["metadata"]["annotations"]["kemr.io/spark-history-requested"] for p in kube.patches] == [
+        "2026-12-01T11:00:00Z",
+        server_time,
+    ]

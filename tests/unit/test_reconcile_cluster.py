@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from kemr.config import OperatorConfig
@@ -212,3 +212,60 @@ def test_a_drifted_child_is_applied_again_from_the_remembered_round() -> None:
     hash_ = applied["metadata"]["annotations"]["kemr.io/applied-hash"]
     assert hash_ == sts["metadata"]["annotations"]["kemr.io/applied-hash"]
     assert applied["spec"]["template"]["spec"]["containers"]
+
+
+def _now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def test_a_history_request_from_the_future_lasts_no_longer_than_the_ttl() -> None:
+    ctx, api = _context()
+    _request_history(ctx, api, "2099-01-01T00:00:00Z")
+    wait = _reconcile(ctx)
+    assert _history(api) == ["NetworkPolicy/etl-history", "Pod/etl-history"]
+    assert wait is not None
+    assert wait <= 3600
+
+
+def test_a_refused_history_server_is_reported_once_and_retried() -> None:
+    ctx, api = _context()
+    _request_history(ctx, api, _now())
+    for _ in range(3):
+        api.fail("PATCH", "pods", message="exceeded quota: pods=10")
+        wait = _reconcile(ctx)
+        assert wait is not None
+        assert wait <= 30
+    events = [
+        o for o in api.objects.values() if o["kind"] == "Event" and o["reason"] == "HistoryServerFailed"
+    ]
+    assert len(events) == 1
+    assert "exceeded quota" in events[0]["message"]
+
+
+def test_an_ended_history_server_is_started_again_only_on_a_newer_request() -> None:
+    ctx, api = _context()
+    _request_history(ctx, api, _now())
+    _reconcile(ctx)
+    pod = api.objects[("/api/v1", "pods", "ns", "etl-history")]
+    pod["metadata"]["creationTimestamp"] = (datetime.now(UTC) - timedelta(seconds=10)).strftime(
+        "%Y-%m-%dT%H:%M:%SZ"
+    )
+    pod["status"] = {
+        "phase": "Failed",
+        "containerStatuses": [
+            {"state": {"terminated": {"exitCode": 1, "message": "403 Forbidden on s3a://logs/"}}}
+        ],
+    }
+    _sync_store(ctx, api)
+    # the request the pod was made for (not newer than the pod): no restart loop
+    _request_history(ctx, api, pod["metadata"]["creationTimestamp"])
+    for _ in range(2):
+        _reconcile(ctx)
+    assert ("/api/v1", "pods", "ns", "etl-history") in api.objects, "an ended pod isn't deleted and re-made"
+    events = [
+        o for o in api.objects.values() if o["kind"] == "Event" and o["reason"] == "HistoryServerFailed"
+    ]
+    assert [e["message"] for e in events] == ["pod etl-history: 403 Forbidden on s3a://logs/"]
+    _request_history(ctx, api, "2099-01-01T00:00:00Z")  # asked again (clamped to now, after the pod's start)
+    _reconcile(ctx)
+    assert ("/api/v1", "pods", "ns", "etl-history") not in api.objects

@@ -10,16 +10,22 @@ docs/spark-ui.md ("Design"). Pure: a resolved cluster in, manifests out.
 
 from __future__ import annotations
 
+import re
 from typing import Any, Final
 
+from kemr.api import Classification
 from kemr.api import constants as c
 from kemr.builders.pod import container_security_context, placement_spec, pod_security_context
 from kemr.builders.render import shell_quote
 from kemr.resolve import ResolvedCluster
 
+S3_IMPL: Final = re.compile(r"fs\.s3[an]?\.impl")
 ROLE_HISTORY: Final = "history"  # kemr.io/role of the history server's pod and NetworkPolicy
 HISTORY_REQUESTED_ANNOTATION: Final = "kemr.io/spark-history-requested"  # on the EMRCluster, RFC 3339 time
-HISTORY_TTL_SECONDS: Final = 3600  # after the last request; also the pod's activeDeadlineSeconds
+HISTORY_TTL_SECONDS: Final = 3600  # after the last request, then the operator deletes it
+# The pod's activeDeadlineSeconds: a backstop for an operator that is down (Kubernetes can only lower it, so
+# it can't follow renewed requests: the operator's TTL is what normally ends the pod).
+HISTORY_DEADLINE_SECONDS: Final = 8 * 3600
 HISTORY_UI_PORT: Final = 18080  # Spark's spark.history.ui.port default
 HISTORY_CONTAINER: Final = "history-server"
 HISTORY_HEAP: Final = "512m"  # SPARK_DAEMON_MEMORY: the listing of a cluster's applications, not a fleet's
@@ -43,25 +49,37 @@ def history_labels(resolved: ResolvedCluster) -> dict[str, str]:
     return {**resolved.labels, c.LABEL_ROLE: ROLE_HISTORY}
 
 
+def history_s3_properties(resolved: ResolvedCluster) -> dict[str, str]:
+    """The cluster's S3 settings as its drivers get them: the S3A properties (`fs.s3a.*`, `fs.s3*.impl`) of
+    its final core-site (spec.s3 and the core-site classification), without the rest (fs.defaultFS names the
+    cluster's HDFS, which the history server has no use for)."""
+    core_site = resolved.client_configuration.get(Classification.CORE_SITE) or resolved.s3.core_site
+    return {k: v for k, v in sorted(core_site.items()) if k.startswith("fs.s3a.") or S3_IMPL.fullmatch(k)}
+
+
 def history_options(resolved: ResolvedCluster) -> str:
-    """SPARK_HISTORY_OPTS: the log directory and the cluster's S3A settings (core-site properties as
-    spark.hadoop.*, which the history server copies into its Hadoop configuration), as JVM -D options."""
+    """SPARK_HISTORY_OPTS: the log directory and the cluster's S3A settings (as spark.hadoop.*, which the
+    history server copies into its Hadoop configuration), as JVM -D options."""
     properties = {
         **HISTORY_PROPERTIES,
         "spark.history.fs.logDirectory": resolved.event_log_dir or "",
-        **{f"spark.hadoop.{key}": value for key, value in sorted(resolved.s3.core_site.items())},
+        **{f"spark.hadoop.{key}": value for key, value in history_s3_properties(resolved).items()},
     }
     return " ".join(shell_quote(f"-D{key}={value}") for key, value in properties.items())
 
 
 def build_history_pod(resolved: ResolvedCluster) -> dict[str, Any]:
-    """The history server's pod (not a Deployment: it lives HISTORY_TTL_SECONDS at most, then is deleted;
-    activeDeadlineSeconds ends it even if the operator is down). Requires resolved.event_log_dir."""
+    """The history server's pod (not a Deployment: the operator deletes it HISTORY_TTL_SECONDS after the last
+    request; activeDeadlineSeconds ends a running one even if the operator is down). Raises ValueError without
+    resolved.event_log_dir."""
     if not resolved.event_log_dir:
         raise ValueError(f"EMRCluster {resolved.name} has no event log directory (spec.logUri is unset)")
     spec: dict[str, Any] = {
         "restartPolicy": "Never",
-        "activeDeadlineSeconds": HISTORY_TTL_SECONDS,
+        "activeDeadlineSeconds": HISTORY_DEADLINE_SECONDS,
+        # No API access: a user's service account (workload identity for S3) needs no Kubernetes token, and
+        # EKS's and GKE's identity mechanisms bring their own.
+        "automountServiceAccountToken": False,
         "enableServiceLinks": False,
         "securityContext": pod_security_context(),
         "containers": [
@@ -98,9 +116,9 @@ def build_history_pod(resolved: ResolvedCluster) -> dict[str, Any]:
         "volumes": [{"name": "tmp", "emptyDir": {"sizeLimit": "1Gi"}}],
         **placement_spec(resolved.master.placement),
     }
-    if resolved.create_service_account:  # the cluster's own account goes with it: the pod needs no token
-        spec["automountServiceAccountToken"] = False
-    else:  # a user's account (workload identity for S3) outlives the cluster
+    if (
+        not resolved.create_service_account
+    ):  # a user's account (workload identity for S3) outlives the cluster
         spec["serviceAccountName"] = resolved.service_account_name
     if resolved.image_pull_secrets:
         spec["imagePullSecrets"] = [{"name": s} for s in resolved.image_pull_secrets]

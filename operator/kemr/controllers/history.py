@@ -22,6 +22,7 @@ from kemr.builders.history import (
     build_history_network_policy,
     build_history_pod,
 )
+from kemr.observe import pod_ended_message
 from kemr.resolve import ResolvedCluster
 from kemr.runtime.client import ApiError
 
@@ -29,7 +30,8 @@ if TYPE_CHECKING:
     from kemr.controllers.run import Context
 
 log = logging.getLogger(__name__)
-ENDED_PHASES = frozenset({"Succeeded", "Failed"})  # past its deadline, or the JVM died: made again if wanted
+ENDED_PHASES = frozenset({"Succeeded", "Failed"})  # past its deadline, or the JVM died
+HISTORY_RETRY_SECONDS = 30.0  # after the apiserver refused the pod or its NetworkPolicy
 
 
 def requested_at(cluster: Mapping[str, Any]) -> datetime | None:
@@ -45,10 +47,11 @@ def requested_at(cluster: Mapping[str, Any]) -> datetime | None:
 
 
 def history_wanted(requested: datetime | None, now: datetime) -> float | None:
-    """Seconds the history server is still wanted for (> 0), or None when it is not."""
+    """Seconds the history server is still wanted for (> 0), or None when it is not. A request stamped in the
+    future (a client's clock ahead, a hand-written annotation) counts as made now: never more than the TTL."""
     if requested is None:
         return None
-    left = (requested + timedelta(seconds=HISTORY_TTL_SECONDS) - now).total_seconds()
+    left = (min(requested, now) + timedelta(seconds=HISTORY_TTL_SECONDS) - now).total_seconds()
     return left if left > 0 else None
 
 
@@ -57,37 +60,64 @@ def is_history(obj: Mapping[str, Any]) -> bool:
     return (obj["metadata"].get("labels") or {}).get(LABEL_ROLE) == ROLE_HISTORY
 
 
+async def _say(ctx: Context, owner: Mapping[str, Any], reason: str, message: str) -> None:
+    """A Warning Event on the cluster, once per (reason, message) while the request lasts: a refusal retried
+    every round must not post an Event every round."""
+    key, said = owner["metadata"]["uid"], f"{reason}: {message}"
+    if ctx.history_events.get(key) != said:
+        ctx.history_events[key] = said
+        await post_event(ctx.kube, owner, "Warning", reason, message)
+
+
 async def reconcile_history(
     ctx: Context, cluster: Mapping[str, Any], resolved: ResolvedCluster | None, now: datetime
 ) -> float | None:
     """Creates or deletes the cluster's history server as its request says; returns seconds until the request
-    expires (None: nothing to wait for). A request the cluster can't serve (no logUri) gets a Warning Event;
-    an apiserver refusal is logged and posted, then retried on the next round."""
+    expires (None: nothing to wait for). What stands in the way (no logUri, a spec that doesn't resolve, an
+    apiserver refusal, a pod that ended) is posted once as a Warning Event; a refusal is retried every
+    HISTORY_RETRY_SECONDS, an ended pod only on a newer request (no restart loop)."""
     meta = cluster["metadata"]
     namespace, name = meta["namespace"], meta["name"]
     owner = {"apiVersion": cluster["apiVersion"], "kind": cluster["kind"], "metadata": meta}
     live = [o for kind in ("Pod", "NetworkPolicy") for o in ctx.store.children(kind, namespace, name)]
     live = [o for o in live if is_history(o)]
-    left = history_wanted(requested_at(cluster), now)
+    requested = requested_at(cluster)
+    left = history_wanted(requested, now)
     try:
         if left is None or resolved is None or not resolved.event_log_dir:
             for obj in live:
                 await delete(ctx.kube, obj)
-            if left is not None and resolved is not None and not live:
-                await post_event(
-                    ctx.kube,
+            if left is None:
+                ctx.history_events.pop(meta["uid"], None)
+            elif resolved is None:
+                await _say(
+                    ctx,
                     owner,
-                    "Warning",
+                    "HistoryServerFailed",
+                    f"EMRCluster {name}'s spec doesn't resolve (its Stalled condition says why):"
+                    " no history server",
+                )
+            elif not live:
+                await _say(
+                    ctx,
+                    owner,
                     "NoEventLogs",
                     f"EMRCluster {name} has no spec.logUri, so Spark wrote no event logs: there is no history"
                     " to serve (set spec.logUri on the next cluster)",
                 )
             return None
+        assert requested is not None
         pods = [o for o in live if o["kind"] == "Pod"]
-        if any((p.get("status") or {}).get("phase") in ENDED_PHASES for p in pods):
-            for pod in pods:
+        ended = [p for p in pods if (p.get("status") or {}).get("phase") in ENDED_PHASES]
+        for pod in ended:
+            created = parse_time(pod["metadata"].get("creationTimestamp"))
+            if created is not None and created < min(requested, now):  # asked for again since: start anew
                 await delete(ctx.kube, pod)
-            return 2.0  # made again once the old pod is gone
+                return 2.0
+            await _say(
+                ctx, owner, "HistoryServerFailed", f"pod {pod['metadata']['name']}: {pod_ended_message(pod)}"
+            )
+            return left
         if not pods:
             log.info("%s/%s: starting the Spark History Server (%ds)", namespace, name, int(left))
             await server_side_apply(
@@ -96,6 +126,10 @@ async def reconcile_history(
             await server_side_apply(ctx.kube, with_owner_and_hash(build_history_pod(resolved), owner))
     except ApiError as err:
         log.warning("%s/%s: history server: %s", namespace, name, err)
-        await post_event(ctx.kube, owner, "Warning", "HistoryServerFailed", err.message)
-        return 10.0
+        await _say(ctx, owner, "HistoryServerFailed", err.message)
+        return HISTORY_RETRY_SECONDS
     return left
+
+
+def parse_time(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value.replace("Z", "+00:00")) if value else None

@@ -106,6 +106,8 @@ class Context:
     # Namespace → the store's revision of its EMRClusters when they were last counted per state (the
     # CLUSTERS gauge, controllers/cluster.py `_count_states`).
     counted_revisions: dict[str, int] = field(default_factory=dict)
+    # EMRCluster uid → the last Warning its history server's reconcile posted (kemr.controllers.history).
+    history_events: dict[str, str] = field(default_factory=dict)
     # DataCatalogs' database Secrets known to exist: (namespace, name).
     catalog_secrets: set[tuple[str, str]] = field(default_factory=set)
 

@@ -331,7 +331,9 @@ def describe_step(step: Obj, events: Sequence[Obj], now: datetime, paint: Paint 
         headers = ["ATTEMPT", "DRIVER POD", "OUTCOME", "EXIT CODE", "STARTED", "ENDED", "SPARK APPLICATION"]
         lines += ["Attempts:", *_indent(render_table(headers, rows))]
         if any(a.get("applicationId") for a in attempts) or not attempts[-1].get("outcome"):
-            lines.append(_field("Spark UI", f"kubectl emr ui {meta['name']} -n {meta.get('namespace', '')}"))
+            lines.append(
+                _field("Spark UI", f"kubectl emr ui emrstep/{meta['name']} -n {meta.get('namespace', '')}")
+            )
     else:
         lines.append(_field("Attempts", NONE))
     lines += _conditions_table(step, now)

@@ -27,7 +27,8 @@ from kemr.api.notebook import JUPYTER_PORT, NOTEBOOK_URL_PATH
 from kemr.applications.spark import SPARK_MASTER_UI_PORT
 from kemr.builders.driver import DRIVER_UI_PORT
 from kemr.builders.history import HISTORY_REQUESTED_ANNOTATION, HISTORY_UI_PORT
-from kemr.kubectl.kube import Kube, PluginError
+from kemr.kubectl.kube import FIELD_MANAGER, Kube, PluginError
+from kemr.observe import pod_ended_message
 
 KIND_PREFIXES = {
     "emrcluster": CLUSTER_KIND,
@@ -112,22 +113,43 @@ def history_path(application_id: str | None) -> str:
     return f"/history/{application_id}/jobs/" if application_id else "/"
 
 
-def request_history(kube: Kube, cluster: Mapping[str, Any], now: datetime) -> None:
-    """Asks the operator for the cluster's history server (or for HISTORY_TTL_SECONDS more of it). PluginError
-    when the cluster has no spec.logUri: Spark then wrote no event logs."""
+def request_history(kube: Kube, cluster: Mapping[str, Any], now: datetime) -> datetime:
+    """Asks the operator for the cluster's history server (or for HISTORY_TTL_SECONDS more of it); returns
+    the request's time as the apiserver stamped it (a client clock off by more than a minute is corrected
+    with a second patch: the operator measures the TTL with its own clock). PluginError when the cluster has
+    no spec.logUri: Spark then wrote no event logs."""
     meta = cluster["metadata"]
     if not (cluster.get("spec") or {}).get("logUri"):
         raise PluginError(
             f"EMRCluster {meta['name']} has no spec.logUri, so Spark wrote no event logs and there is no"
             " history to show; set spec.logUri on the clusters whose applications you want to see afterwards"
         )
-    stamp = now.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    patch = {"metadata": {"annotations": {HISTORY_REQUESTED_ANNOTATION: stamp}}}
-    kube.merge_patch(CLUSTER_KIND, meta["namespace"], meta["name"], patch)
+    answer = kube.merge_patch(CLUSTER_KIND, meta["namespace"], meta["name"], _request_patch(now))
+    server = _patched_at(answer)
+    if server is None or abs((server - now).total_seconds()) <= 60:
+        return now
+    kube.merge_patch(CLUSTER_KIND, meta["namespace"], meta["name"], _request_patch(server))
+    return server
+
+
+def _request_patch(when: datetime) -> dict[str, Any]:
+    stamp = when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return {"metadata": {"annotations": {HISTORY_REQUESTED_ANNOTATION: stamp}}}
+
+
+def _patched_at(obj: Mapping[str, Any]) -> datetime | None:
+    """When the apiserver applied kubectl-emr's latest update of `obj` (its managedFields entry), if said."""
+    for entry in obj.get("metadata", {}).get("managedFields") or []:
+        if entry.get("manager") == FIELD_MANAGER and entry.get("time"):
+            return datetime.fromisoformat(str(entry["time"]).replace("Z", "+00:00"))
+    return None
 
 
 def pod_ready(pod: Mapping[str, Any] | None) -> bool:
-    conditions = (pod or {}).get("status", {}).get("conditions") or []
+    """Ready and not being deleted."""
+    if pod is None or pod.get("metadata", {}).get("deletionTimestamp"):
+        return False
+    conditions = pod.get("status", {}).get("conditions") or []
     return any(c.get("type") == "Ready" and c.get("status") == "True" for c in conditions)
 
 
@@ -137,17 +159,28 @@ def wait_for_history(
     pod_name: str,
     timeout: float,
     say: Callable[[str], None],
+    requested: datetime | None = None,
     sleep: Callable[[float], None] = time.sleep,
 ) -> None:
-    """Waits until the history server's pod is Ready (it is serving). PluginError, with what the pod says,
-    when it did not get Ready within `timeout` seconds."""
+    """Waits until the history server's pod is Ready (it is serving). PluginError when a pod made for this
+    request (`requested`: the apiserver's time of the request) ended, with its last words, or when none got
+    Ready within `timeout` seconds."""
     deadline = time.monotonic() + timeout
     said = False
     while True:
         pod = kube.pod(namespace, pod_name)
         if pod_ready(pod):
             return
-        phase = ((pod or {}).get("status") or {}).get("phase")
+        status = (pod or {}).get("status") or {}
+        phase = status.get("phase")
+        created = (pod or {}).get("metadata", {}).get("creationTimestamp")
+        fresh = requested is None or (
+            created is not None and datetime.fromisoformat(str(created).replace("Z", "+00:00")) >= requested
+        )
+        if pod is not None and phase in ("Succeeded", "Failed") and fresh:
+            raise PluginError(
+                f"the Spark History Server (pod {namespace}/{pod_name}) ended: {pod_ended_message(pod)}"
+            )
         if not said:
             say(f"waiting for the Spark History Server (pod {namespace}/{pod_name}) to start")
             said = True
@@ -183,13 +216,13 @@ def step_target(
         )
     cluster_name = (step.get("spec") or {}).get("clusterRef", {}).get("name")
     cluster = kube.get(CLUSTER_KIND, namespace, cluster_name)
-    request_history(kube, cluster, now)
+    requested = request_history(kube, cluster, now)
     pod_name = f"{cluster_name}-history"
-    wait_for_history(kube, namespace, pod_name, timeout, say)
+    wait_for_history(kube, namespace, pod_name, timeout, say, requested.replace(microsecond=0))
     application = attempt.get("applicationId")
     if not application:
         say(f"attempt {number} of step {name} names no Spark application: listing those of {cluster_name}")
-    what = f"Spark application {application} of step {name}" if application else f"the applications of {name}"
+    what = f"Spark application {application} of step {name}" if application else "the applications"
     return UiTarget(
         pod_name,
         HISTORY_UI_PORT,

@@ -103,6 +103,10 @@ _LOG4J2_DEFAULTS: Final[Mapping[str, str]] = {
     "logger.parquet.level": "error",
     "logger.native.name": "org.apache.hadoop.util.NativeCodeLoader",
     "logger.native.level": "error",
+    # The line naming the application's id ("Connected to Spark cluster with app ID ..."), which submit.sh
+    # reads into status.attempts[].applicationId: at INFO even when spark-log4j2 lowers the root logger.
+    "logger.kemrappid.name": "org.apache.spark.scheduler.cluster.StandaloneSchedulerBackend",
+    "logger.kemrappid.level": "info",
     # S3A looks for a metrics file of its own at start and warns when there is none.
     "logger.metrics.name": "org.apache.hadoop.metrics2.impl.MetricsConfig",
     "logger.metrics.level": "error",

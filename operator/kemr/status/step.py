@@ -325,7 +325,12 @@ def decide_step(
             action = Action.DELETE_POD
         else:
             if current is not None:
-                d.close_attempt(AttemptOutcome.CANCELLED, now, pod.exit_code if pod else None)
+                d.close_attempt(
+                    AttemptOutcome.CANCELLED,
+                    now,
+                    pod.exit_code if pod else None,
+                    pod.application_id if pod else None,
+                )
             d.move(StepState.CANCELLED, StepReason.USER_REQUEST, "Cancelled at user request", now)
     elif d.state == StepState.PENDING and cancelled_by:
         d.move(

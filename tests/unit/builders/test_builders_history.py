@@ -9,7 +9,7 @@ import pytest
 from golden_support import EXAMPLES, GOLDEN, dump, resolve_example, update_requested
 
 from kemr.builders.history import (
-    HISTORY_TTL_SECONDS,
+    HISTORY_DEADLINE_SECONDS,
     build_history_network_policy,
     build_history_pod,
     history_options,
@@ -36,6 +36,9 @@ def test_it_reads_the_clusters_event_logs_with_the_clusters_s3_settings() -> Non
     assert options["spark.history.fs.logDirectory"] == resolved.event_log_dir
     for key, value in resolved.s3.core_site.items():
         assert options[f"spark.hadoop.{key}"] == value
+    # the core-site classification's S3A settings too (full.yaml sets fs.s3a.connection.maximum), not HDFS's
+    assert options["spark.hadoop.fs.s3a.connection.maximum"] == "200"
+    assert "spark.hadoop.fs.defaultFS" not in options
     env = {e["name"] for e in build_history_pod(resolved)["spec"]["containers"][0]["env"]}
     assert {e["name"] for e in resolved.s3.env} <= env
 
@@ -43,7 +46,7 @@ def test_it_reads_the_clusters_event_logs_with_the_clusters_s3_settings() -> Non
 def test_it_is_bounded_and_runs_restricted() -> None:
     pod = build_history_pod(resolve_example(EXAMPLES["full"]))
     spec = pod["spec"]
-    assert spec["activeDeadlineSeconds"] == HISTORY_TTL_SECONDS
+    assert spec["activeDeadlineSeconds"] == HISTORY_DEADLINE_SECONDS
     assert spec["restartPolicy"] == "Never"
     assert spec["automountServiceAccountToken"] is False
     container = spec["containers"][0]

@@ -266,3 +266,20 @@ def test_sigterm_stops_the_job_and_the_log_is_still_uploaded(driver: Path) -> No
         code = proc.wait(timeout=15)
     assert code == 128 + signal.SIGTERM
     assert "INFO working" in _uploaded_log(driver)
+
+
+def test_the_programs_own_termination_message_is_kept_after_the_id_line(driver: Path) -> None:
+    (driver / "termination-log").write_text("my own words\n")
+    done = _submit(driver, _env(driver, CONNECTED + "Error: the last words\n", 4), "spark-submit", "job.py")
+    assert done.returncode == 4
+    assert split_termination_message(_termination_message(driver)) == (
+        "app-20261201110002-0003",
+        "my own words",
+    )
+
+
+def test_the_programs_own_message_is_left_untouched_without_an_id(driver: Path) -> None:
+    (driver / "termination-log").write_text("exactly this")
+    done = _submit(driver, _env(driver, "no id here\n", 0), "spark-submit", "job.py")
+    assert done.returncode == 0
+    assert _termination_message(driver) == "exactly this"
