@@ -51,7 +51,8 @@ lint: venv  ## ruff, mypy, the layers (import-linter, pyproject.toml) and shellc
 	$(UV) run mypy
 	$(UV) run lint-imports
 	git ls-files -z '*.sh' .ci/run 'images/spark/hive/bin/kemr-*' \
-	  images/trino/bin/kemr-trino-server images/trino/bin/kemr-trino-drain | xargs -0 $(UV) run shellcheck
+	  images/trino/bin/kemr-trino-server images/trino/bin/kemr-trino-drain images/notebook/bin/kemr-notebook \
+	  | xargs -0 $(UV) run shellcheck
 
 .PHONY: unit
 unit: venv  ## fast tests, no cluster

@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
-# images/build.sh [spark|operator|trino|all]: build kemr's container images without Docker or a registry.
-# `all` is what `make demo` needs: spark and operator. Trino's image is built only when named
-# (`images/build.sh trino`, by what needs it: the Trino tests).
+# images/build.sh [spark|operator|trino|notebook|all]: build kemr's container images without Docker or a registry.
+# `all` is what `make demo` needs: spark and operator. Trino's and the notebook's images are built only when named
+# (`images/build.sh trino`, by what needs it: the Trino tests; `images/build.sh notebook`, which builds FROM the
+# spark image: that one is built first when its inputs changed, or pulled from its archive into buildah's storage).
 #
 # Runs the very Dockerfiles users with Docker build (images/spark/Dockerfile, images/operator/Dockerfile,
-# images/trino/Dockerfile) with `buildah bud --isolation chroot`, on a Debian base made here with debootstrap
+# images/trino/Dockerfile, images/notebook/Dockerfile) with `buildah bud --isolation chroot`, on a Debian base made here with debootstrap
 # (passed as the BASE build-arg in place of debian:<suite>-slim: bookworm, trixie for Trino's; see lib.sh).
 # Everything comes from Debian's mirror, Maven Central and PyPI.
 # Each image is written to $KEMR_CACHE/images/kemr-<name>-<inputs hash>.oci.tar (an OCI archive tagged with the
@@ -15,7 +16,7 @@ set -euo pipefail
 . "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/lib.sh"
 
 usage() {
-  echo "usage: images/build.sh [spark|operator|trino|all]  (all = spark + operator; trino only when named)" >&2
+  echo "usage: images/build.sh [spark|operator|trino|notebook|all]  (all = spark + operator; trino, notebook only when named)" >&2
   exit 2
 }
 
@@ -81,10 +82,15 @@ EXCLUDES
   : >"$rootfs/etc/hostname"
 }
 
-# build_image NAME TAG CONTEXT BASE: bud the context's Dockerfile unless an archive of the same inputs exists.
+# build_image NAME TAG CONTEXT BASE [ARG=VALUE...]: bud the context's Dockerfile unless an archive of the same
+# inputs exists. Each ARG=VALUE is one more build-arg, and an input (in the hash) as BASE is (without any, the hash
+# is what it was before they existed).
 build_image() {
-  local name=$1 tag=$2 context=$3 base=$4 key archive start digest logf
-  key=$(inputs_hash "$tag $base" "$context")
+  local name=$1 tag=$2 context=$3 base=$4 key archive start digest logf arg
+  shift 4
+  local -a build_args=(--build-arg "BASE=$base")
+  for arg in "$@"; do build_args+=(--build-arg "$arg"); done
+  key=$(inputs_hash "$tag $base${*:+ $*}" "$context")
   archive=$IMAGES_CACHE/kemr-$name-$key.oci.tar
   if [ -f "$archive" ] && [ -z "${KEMR_IMAGES_REBUILD:-}" ]; then
     ln -sfn "$(basename "$archive")" "$(latest_archive "$name")"
@@ -100,7 +106,7 @@ build_image() {
     ca=$(cat /usr/local/share/ca-certificates/*.crt)
   fi
   # buildah prints every RUN's output (apt, pip, Maven): into the log; a progress line shows its latest STEP.
-  PROGRESS=buildah_step run_logged "$name image" "$logf" bah bud --isolation chroot --layers --pull=false --build-arg "BASE=$base" \
+  PROGRESS=buildah_step run_logged "$name image" "$logf" bah bud --isolation chroot --layers --pull=false "${build_args[@]}" \
     --build-arg "BUILD_CA=$ca" -f "$context/Dockerfile" -t "$tag" "$context"
   bah push --quiet "$tag" "oci-archive:$archive.tmp:$tag" >>"$logf" 2>&1 || die "$tag: buildah push failed (log: $logf)"
   mv "$archive.tmp" "$archive"
@@ -127,9 +133,26 @@ operator_context() {
   echo "$ctx"
 }
 
+# The spark image in buildah's storage, for the notebook image's FROM: built by build_image when its inputs changed,
+# else the storage's own if it is the archive's image, else pulled from the archive (a storage made anew, or another
+# image under the tag). Sets SPARK_IMAGE_ID to its image ID (the digest of its configuration, the same in the archive
+# and in storage): the notebook image is built FROM that ID, and a new spark image is a new input of it.
+ensure_spark_image() {
+  local base=$1 archive have
+  build_image spark "$SPARK_IMAGE" "$IMAGES_DIR/spark" "$base"
+  archive=$(latest_archive "spark")
+  SPARK_IMAGE_ID=$(python3 "$IMAGES_DIR/oci.py" id "$archive") || die "$archive: no image ID"
+  have=$(bah inspect --type image --format '{{.FromImageID}}' "$SPARK_IMAGE" 2>/dev/null || true)
+  if [ "sha256:$have" != "$SPARK_IMAGE_ID" ]; then
+    log "$SPARK_IMAGE: loading $archive into buildah's storage"
+    bah pull --quiet "oci-archive:$archive" >/dev/null || die "$SPARK_IMAGE: buildah pull oci-archive:$archive failed"
+    bah tag "$SPARK_IMAGE_ID" "$SPARK_IMAGE" || die "$SPARK_IMAGE: buildah tag failed"
+  fi
+}
+
 main() {
   local what=${1:-all} base context
-  case "$what" in spark | operator | trino | all) ;; *) usage ;; esac
+  case "$what" in spark | operator | trino | notebook | all) ;; *) usage ;; esac
   ensure_tools
   mkdir -p "$IMAGES_CACHE" "$BUILDAH_ROOT" "$BUILDAH_RUNROOT"
   if [ "$what" = trino ]; then
@@ -138,6 +161,11 @@ main() {
     return 0
   fi
   base=$(ensure_base)
+  if [ "$what" = notebook ]; then
+    ensure_spark_image "$base"
+    build_image notebook "$NOTEBOOK_IMAGE" "$IMAGES_DIR/notebook" "$base" "SPARK_IMAGE=$SPARK_IMAGE_ID"
+    return 0
+  fi
   if [ "$what" = spark ] || [ "$what" = all ]; then
     build_image spark "$SPARK_IMAGE" "$IMAGES_DIR/spark" "$base"
   fi

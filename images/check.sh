@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# images/check.sh [spark|operator|trino|all]: run an image's checks on this machine, without a node or a container
+# images/check.sh [spark|operator|trino|notebook|all]: run an image's checks on this machine, without a node or a container
 # runtime: the image's root filesystem (buildah mount) read-only, a fresh tmpfs on /tmp, the image's user and
 # environment, in private mount, UTS and pid namespaces (as root: unshare + chroot --userspec).
 # Data plane (docs/image-contract.md): java, python3 + pyspark, hdfs version, spark-submit --version, the S3A
@@ -11,6 +11,10 @@
 # Trino (only when named: `all` is spark + operator, as for images/build.sh): java 25, `trino --version`, a
 # single-node server (kemr-trino-server) with the tpch and memory catalogs, kemr-trino-step's CSV output, a
 # multi-statement file, a syntax error's exit code and termination message, and kemr-trino-drain stopping it.
+# Notebook (only when named, as Trino): `jupyter lab --version`, the venv's imports, kemr-notebook's refusals (no
+# token or password, a bad S3 URI or port: exit 2), JupyterLab answering /api/status with the token (403 without),
+# a notebook saved into S3 (a MinIO of the check's own), a kernel whose `spark` runs a job on a standalone master and
+# worker, a kernel without `spark` when the session fails (the first cell says why), and password login.
 set -euo pipefail
 # shellcheck source=lib.sh
 . "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/lib.sh"
@@ -323,6 +327,242 @@ echo "coordinator exited $((SECONDS - start)) s after SIGTERM"
 step all checks passed
 CHECKS
 
+read -r -d '' notebook_checks <<'CHECKS' || true
+set -euo pipefail
+step() { printf '\n== %s\n' "$*"; }
+step "id: $(id)"
+step jupyter lab --version
+version=$(jupyter lab --version); echo "$version"; [ "$version" = 4.6.6 ]
+step "the venv's Python: ipykernel, s3contents, and the image's pyspark"
+command -v python3 | grep -qx /opt/kemr-notebook/venv/bin/python3
+python3 -c 'import sys, pyspark, s3contents, ipykernel, jupyter_server
+print("python", sys.version.split()[0], "pyspark", pyspark.__version__, "ipykernel", ipykernel.__version__,
+      "s3contents", s3contents.__version__, "jupyter_server", jupyter_server.__version__)'
+jupyter kernelspec list
+step root filesystem is read-only; if touch /opt/kemr-notebook/x 2>/dev/null; then echo "writable!"; exit 1; fi; echo ok
+
+step "kemr-notebook without a token or password: one line on stderr, exit 2"
+rc=0; env -u KEMR_NOTEBOOK_TOKEN -u KEMR_NOTEBOOK_PASSWORD KEMR_NOTEBOOK_S3_URI=s3://notebooks/x/ kemr-notebook \
+  2>/tmp/err.txt || rc=$?
+cat /tmp/err.txt
+[ "$rc" = 2 ] && [ "$(wc -l </tmp/err.txt)" = 1 ] && grep -q 'neither KEMR_NOTEBOOK_TOKEN nor KEMR_NOTEBOOK_PASSWORD' /tmp/err.txt
+step "kemr-notebook with no S3 URI, a bad one, a bad port: exit 2"
+for bad in "KEMR_NOTEBOOK_S3_URI=" "KEMR_NOTEBOOK_S3_URI=/data/notebooks" "KEMR_NOTEBOOK_S3_URI=s3://x" \
+  "KEMR_NOTEBOOK_PORT=http"; do
+  rc=0; env KEMR_NOTEBOOK_TOKEN=x KEMR_NOTEBOOK_S3_URI=s3://notebooks/x/ "$bad" kemr-notebook 2>/tmp/err.txt || rc=$?
+  echo "$bad: exit $rc: $(cat /tmp/err.txt)"; [ "$rc" = 2 ]
+done
+
+# A client of the server's REST API and of a kernel's websocket, and of S3 (botocore, from the venv).
+cat >/tmp/client.py <<'PY'
+import json, os, sys, time, urllib.error, urllib.request, uuid
+import botocore.session
+from tornado import httpclient, ioloop, websocket
+
+BASE = "http://127.0.0.1:18888/nb"
+TOKEN = {"Authorization": "token x"}
+
+def http(method, path, body=None, headers=TOKEN):
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(BASE + path, data=data, method=method, headers=headers)
+    try:
+        with urllib.request.urlopen(request, timeout=30) as r:
+            return r.status, r.read().decode()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read().decode()
+
+def s3():
+    return botocore.session.get_session().create_client("s3")
+
+def execute(kernel_id, code, timeout=180):
+    """Run CODE in the kernel through the server's websocket: (stdout, stderr, error) of that cell."""
+    async def run():
+        url = BASE.replace("http", "ws", 1) + f"/api/kernels/{kernel_id}/channels"
+        ws = await websocket.websocket_connect(httpclient.HTTPRequest(url, headers=TOKEN))
+        msg_id, session = uuid.uuid4().hex, uuid.uuid4().hex
+        header = {"msg_id": msg_id, "username": "check", "session": session, "msg_type": "execute_request",
+                  "version": "5.3", "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+        content = {"code": code, "silent": False, "store_history": True, "user_expressions": {},
+                   "allow_stdin": False, "stop_on_error": True}
+        ws.write_message(json.dumps({"header": header, "parent_header": {}, "metadata": {}, "content": content,
+                                     "channel": "shell", "buffers": []}))
+        out, err, error = [], [], None
+        while True:
+            message = json.loads(await ws.read_message())
+            if message.get("parent_header", {}).get("msg_id") != msg_id:
+                continue
+            kind, content = message["msg_type"], message["content"]
+            if kind == "stream":
+                (out if content["name"] == "stdout" else err).append(content["text"])
+            elif kind == "error":
+                error = f"{content['ename']}: {content['evalue']}"
+            elif kind == "status" and content["execution_state"] == "idle":
+                ws.close()
+                return "".join(out), "".join(err), error
+    return ioloop.IOLoop.current().run_sync(run, timeout=timeout)
+
+command = sys.argv[1]
+if command == "bucket":
+    s3().create_bucket(Bucket="notebooks")
+elif command == "status":
+    deadline = time.monotonic() + 90
+    while True:
+        try:
+            status, body = http("GET", "/api/status")
+            if status == 200:
+                print(status, body); break
+        except OSError as e:
+            body = str(e)
+        if time.monotonic() > deadline:
+            sys.exit(f"no answer from {BASE}/api/status: {body}")
+        time.sleep(1)
+    status, _ = http("GET", "/api/status", headers={})
+    print("without the token:", status); assert status == 403, status
+    status, _ = http("GET", "/api/status", headers={"Authorization": "token wrong"})
+    print("with another token:", status); assert status == 403, status
+    status, body = http("GET", "/api", headers={})
+    print("GET /api (the operator's readiness probe) without the token:", status, body); assert status == 200, status
+elif command == "wheel":
+    # A wheel made here (no index to reach): kemrcheck 1.0, `VALUE = 42`.
+    import base64, hashlib, zipfile
+    files = {"kemrcheck.py": b"VALUE = 42\n",
+             "kemrcheck-1.0.dist-info/METADATA": b"Metadata-Version: 2.1\nName: kemrcheck\nVersion: 1.0\n",
+             "kemrcheck-1.0.dist-info/WHEEL": b"Wheel-Version: 1.0\nGenerator: check\nRoot-Is-Purelib: true\nTag: py3-none-any\n"}
+    record = "".join(f"{name},sha256={base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b'=').decode()},{len(data)}\n"
+                     for name, data in files.items()) + "kemrcheck-1.0.dist-info/RECORD,,\n"
+    with zipfile.ZipFile("/tmp/kemrcheck-1.0-py3-none-any.whl", "w") as wheel:
+        for name, data in {**files, "kemrcheck-1.0.dist-info/RECORD": record.encode()}.items():
+            wheel.writestr(name, data)
+elif command == "save":
+    notebook = {"cells": [{"cell_type": "code", "source": "spark.range(3).count()", "metadata": {},
+                           "outputs": [], "execution_count": None}],
+                "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
+    status, body = http("PUT", "/api/contents/check.ipynb", {"type": "notebook", "content": notebook})
+    print("PUT /api/contents/check.ipynb:", status); assert status in (200, 201), body
+    status, body = http("GET", "/api/contents/")
+    print("listing:", [item["name"] for item in json.loads(body)["content"]])
+    objects = s3().list_objects_v2(Bucket="notebooks", Prefix="users/check/")
+    keys = [o["Key"] for o in objects.get("Contents", [])]
+    print("in S3:", keys); assert "users/check/check.ipynb" in keys
+    stored = json.loads(s3().get_object(Bucket="notebooks", Key="users/check/check.ipynb")["Body"].read())
+    assert stored["cells"][0]["source"] == "spark.range(3).count()"
+elif command == "start-kernel":
+    status, body = http("POST", "/api/kernels", {"name": "python3"})
+    print("POST /api/kernels:", status); assert status == 201, body
+elif command == "kernel":
+    status, body = http("POST", "/api/kernels", {"name": "python3"})
+    print("POST /api/kernels:", status); assert status == 201, body
+    kernel = json.loads(body)["id"]
+    out, err, error = execute(kernel, sys.argv[2])
+    print("stdout:", out.strip()); print("stderr:", err.strip()[-2000:]); print("error:", error)
+    http("DELETE", f"/api/kernels/{kernel}")
+    expected = sys.argv[3]
+    assert expected in out + err + (error or ""), f"no {expected!r} in the cell's output"
+PY
+step "an S3 bucket (MinIO at $AWS_ENDPOINT_URL_S3)"
+python3 /tmp/client.py bucket
+
+step "Spark standalone master and worker (the cluster the notebook attaches to)"
+spark-class org.apache.spark.deploy.master.Master --host 127.0.0.1 --port 17077 --webui-port 18080 >/tmp/master.log 2>&1 &
+master=$!
+SPARK_WORKER_DIR=/tmp/worker SPARK_WORKER_CORES=1 SPARK_WORKER_MEMORY=1g spark-class \
+  org.apache.spark.deploy.worker.Worker --host 127.0.0.1 --port 17078 --webui-port 18081 spark://127.0.0.1:17077 \
+  >/tmp/worker.log 2>&1 &
+worker=$!
+# The cluster's client configuration, as a pod mounts it.
+mkdir -p /tmp/conf/spark
+cat >/tmp/conf/spark/spark-defaults.conf <<'CONF'
+spark.master                  spark://127.0.0.1:17077
+spark.driver.memory           512m
+spark.executor.memory         512m
+spark.ui.enabled              false
+CONF
+
+step "kemr-notebook with a token: JupyterLab answers /api/status (base URL /nb/), 403 without the token"
+start=$SECONDS
+KEMR_NOTEBOOK_TOKEN=x KEMR_NOTEBOOK_S3_URI=s3://notebooks/users/check/ KEMR_NOTEBOOK_PORT=18888 \
+  KEMR_NOTEBOOK_BASE_URL=/nb/ KEMR_NOTEBOOK=check-notebook KEMR_POD_IP=127.0.0.1 SPARK_CONF_DIR=/tmp/conf/spark \
+  kemr-notebook >/tmp/lab.log 2>&1 &
+lab=$!
+python3 /tmp/client.py status || { tail -40 /tmp/lab.log; exit 1; }
+echo "answered $((SECONDS - start)) s after the start"
+step "a notebook saved through the contents API is in S3 (s3://notebooks/users/check/check.ipynb)"
+python3 /tmp/client.py save || { tail -40 /tmp/lab.log; exit 1; }
+step "a kernel: spark and sc made at its start, a job on the cluster's executors"
+start=$SECONDS
+python3 /tmp/client.py kernel 'print("master", sc.master, "app", spark.conf.get("spark.app.name"),
+      "driver", spark.conf.get("spark.driver.host"), "sum", sc.parallelize(range(1, 101), 2).sum(),
+      "executors", sc._jsc.sc().getExecutorMemoryStatus().size() - 1)' \
+  'master spark://127.0.0.1:17077 app check-notebook driver 127.0.0.1 sum 5050 executors 1' \
+  || { tail -60 /tmp/lab.log; exit 1; }
+echo "kernel started and ran the job in $((SECONDS - start)) s"
+step "%pip install in a notebook: into \$HOME/.local/lib/python3.11/site-packages, importable at once"
+python3 /tmp/client.py wheel
+python3 /tmp/client.py kernel '%pip install --no-index /tmp/kemrcheck-1.0-py3-none-any.whl
+import kemrcheck; print("kemrcheck", kemrcheck.VALUE, kemrcheck.__file__)' \
+  'kemrcheck 42 /tmp/.local/lib/python3.11/site-packages/kemrcheck.py' || { tail -30 /tmp/lab.log; exit 1; }
+step "SIGTERM: the server stops, and its kernels (and their drivers' JVMs) with it"
+python3 /tmp/client.py start-kernel
+sleep 5
+# (anchored: this script's own command line holds these words)
+kernels='^/opt/kemr-notebook/venv/bin/python[0-9.]* -m ipykernel_launcher' drivers='^/usr/lib/jvm/.* pyspark-shell$'
+pgrep -f "$kernels" >/dev/null && pgrep -f "$drivers" >/dev/null || { echo "no kernel or driver running"; exit 1; }
+start=$SECONDS
+kill "$lab"; wait "$lab" || true
+sleep 2
+if pgrep -af "$kernels|$drivers"; then echo "outlived the server"; exit 1; fi
+echo "stopped in $((SECONDS - start)) s, no kernel or driver left"
+
+step "a session that cannot be made: the kernel starts without spark, the first cell says why"
+mkdir -p /tmp/conf/bad && echo 'spark.master nowhere://at-all' >/tmp/conf/bad/spark-defaults.conf
+KEMR_NOTEBOOK_TOKEN=x KEMR_NOTEBOOK_S3_URI=s3://notebooks/users/check/ KEMR_NOTEBOOK_PORT=18888 \
+  KEMR_NOTEBOOK_BASE_URL=/nb/ SPARK_CONF_DIR=/tmp/conf/bad kemr-notebook >/tmp/lab-bad.log 2>&1 &
+lab=$!
+python3 /tmp/client.py status >/dev/null || { tail -40 /tmp/lab-bad.log; exit 1; }
+python3 /tmp/client.py kernel 'print("spark" in globals())' 'kemr: no Spark session, `spark` is not defined:' \
+  || { tail -60 /tmp/lab-bad.log; exit 1; }
+grep 'kemr: no Spark session' /tmp/lab-bad.log
+kill "$lab"; wait "$lab" || true
+
+step "kemr-notebook with a password: the login page, and the API refuses requests without the session cookie"
+KEMR_NOTEBOOK_PASSWORD=secret KEMR_NOTEBOOK_S3_URI=s3://notebooks/users/check/ KEMR_NOTEBOOK_PORT=18889 \
+  kemr-notebook >/tmp/lab-pw.log 2>&1 &
+lab=$!
+python3 - <<'PY' || { tail -40 /tmp/lab-pw.log; exit 1; }
+import http.cookiejar, time, urllib.error, urllib.parse, urllib.request
+base = "http://127.0.0.1:18889"
+jar = http.cookiejar.CookieJar()
+opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
+deadline = time.monotonic() + 90
+while True:
+    try:
+        page = opener.open(base + "/login", timeout=10).read().decode(); break
+    except OSError:
+        if time.monotonic() > deadline: raise
+        time.sleep(1)
+assert 'type="password"' in page, page[:500]
+try:
+    urllib.request.urlopen(base + "/api/status", timeout=10); raise SystemExit("/api/status answered without login")
+except urllib.error.HTTPError as e:
+    print("/api/status without login:", e.code); assert e.code == 403
+xsrf = next(c.value for c in jar if c.name == "_xsrf")
+for password, expected in (("wrong", False), ("secret", True)):
+    form = urllib.parse.urlencode({"password": password, "_xsrf": xsrf}).encode()
+    try:
+        opener.open(base + "/login?next=%2Fapi%2Fstatus", data=form, timeout=10)
+    except urllib.error.HTTPError as e:
+        print(f"login with {password!r}:", e.code)
+    try:
+        status = opener.open(base + "/api/status", timeout=10).status
+    except urllib.error.HTTPError as e:
+        status = e.code
+    print(f"/api/status after logging in with {password!r}:", status)
+    assert (status == 200) == expected
+PY
+kill "$lab"; wait "$lab" || true
+kill "$worker" "$master"
+CHECKS
+
 read -r -d '' operator_checks <<'CHECKS' || true
 set -euo pipefail
 echo "id: $(id)"
@@ -331,11 +571,34 @@ python3 -c 'import kopf, kubernetes, pydantic, jinja2, yaml, prometheus_client, 
 if touch /opt/venv/x 2>/dev/null; then echo "root filesystem writable!"; exit 1; fi
 CHECKS
 
+# A MinIO for the notebook's checks (s3contents needs S3 as the server starts): the local cluster's build of it
+# (cluster/s3.sh build: nothing to do once built), on loopback, its data in a temporary directory; stopped on exit.
+# Sets CHECK_S3_ENV: the AWS variables for clients.
+start_check_minio() {
+  local version bin dir port=19400 password deadline
+  "$REPO_DIR/cluster/s3.sh" build
+  version=$(sed -n 's/^MINIO_VERSION=//p' "$REPO_DIR/cluster/s3.sh")
+  bin=$KEMR_CACHE/bin/minio-$version/minio
+  dir=$(mktemp -d)
+  password=$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')
+  MINIO_ROOT_USER=kemr-check MINIO_ROOT_PASSWORD=$password "$bin" server --quiet --address "127.0.0.1:$port" \
+    "$dir" >"$dir.log" 2>&1 &
+  # shellcheck disable=SC2064  # expand now: the values are this function's
+  trap "kill $! 2>/dev/null || true; rm -rf '$dir' '$dir.log'" EXIT
+  deadline=$((SECONDS + 30))
+  until (echo >"/dev/tcp/127.0.0.1/$port") 2>/dev/null; do
+    [ "$SECONDS" -lt "$deadline" ] || die "MinIO did not start: $(tail -5 "$dir.log")"
+    sleep 0.5
+  done
+  CHECK_S3_ENV="export AWS_ENDPOINT_URL_S3=http://127.0.0.1:$port AWS_REGION=us-east-1"
+  CHECK_S3_ENV+=" AWS_ACCESS_KEY_ID=kemr-check AWS_SECRET_ACCESS_KEY=$password"
+}
+
 main() {
   local what=${1:-spark} start=$SECONDS
   case "$what" in
-    spark | operator | trino | all) ;;
-    *) echo "usage: images/check.sh [spark|operator|trino|all]  (all = spark + operator)" >&2; exit 2 ;;
+    spark | operator | trino | notebook | all) ;;
+    *) echo "usage: images/check.sh [spark|operator|trino|notebook|all]  (all = spark + operator)" >&2; exit 2 ;;
   esac
   [ "$(id -u)" -eq 0 ] || die "images/check.sh needs root (mount namespaces, chroot)"
   if [ "$what" = spark ] || [ "$what" = all ]; then
@@ -349,6 +612,12 @@ main() {
   if [ "$what" = trino ]; then
     run_in_image "$TRINO_IMAGE" 185:185 "$trino_checks"
     log "$TRINO_IMAGE: checks passed"
+  fi
+  if [ "$what" = notebook ]; then
+    start_check_minio
+    # In a subshell: run_in_image's EXIT trap would replace the one stopping MinIO.
+    (run_in_image "$NOTEBOOK_IMAGE" 185:185 "$CHECK_S3_ENV; $notebook_checks")
+    log "$NOTEBOOK_IMAGE: checks passed"
   fi
   log "image checks passed in $((SECONDS - start)) s"
 }

@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
-# images/import.sh [spark|operator|trino|all]: put the images images/build.sh made into the real node's containerd
+# images/import.sh [spark|operator|trino|notebook|all]: put the images images/build.sh made into the real node's containerd
 # (namespace k8s.io, where the kubelet looks), so pods run them with no registry. `all` is spark + operator (what
-# `make demo` needs); Trino's image is imported only when named (`images/import.sh trino`, by the Trino tests). An image already there with
+# `make demo` needs); Trino's and the notebook's images are imported only when named (`images/import.sh trino`, by the
+# Trino tests; `images/import.sh notebook`). An image already there with
 # the same manifest digest is left alone: re-running is cheap. Needs the real node up (make cluster).
 set -euo pipefail
 # shellcheck source=lib.sh
 . "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/lib.sh"
 
 usage() {
-  echo "usage: images/import.sh [spark|operator|trino|all]  (all = spark + operator; trino only when named)" >&2
+  echo "usage: images/import.sh [spark|operator|trino|notebook|all]  (all = spark + operator; trino, notebook only when named)" >&2
   exit 2
 }
 
@@ -39,12 +40,13 @@ import_image() {
 
 main() {
   local what=${1:-all}
-  case "$what" in spark | operator | trino | all) ;; *) usage ;; esac
+  case "$what" in spark | operator | trino | notebook | all) ;; *) usage ;; esac
   command -v ctr >/dev/null || die "ctr not found (the real node installs containerd: make cluster)"
   [ -S "$KEMR_CONTAINERD_SOCK" ] || die "no containerd at $KEMR_CONTAINERD_SOCK: is the real node up? (make cluster)"
   if [ "$what" = spark ] || [ "$what" = all ]; then import_image spark; fi
   if [ "$what" = operator ] || [ "$what" = all ]; then import_image operator; fi
   if [ "$what" = trino ]; then import_image trino; fi
+  if [ "$what" = notebook ]; then import_image notebook; fi
 }
 
 main "$@"

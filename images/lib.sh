@@ -17,6 +17,7 @@ DEBIAN_MIRROR=${KEMR_DEBIAN_MIRROR:-http://deb.debian.org/debian}
 
 SPARK_IMAGE=ghcr.io/kemr-io/kemr-spark:kemr-1.0
 TRINO_IMAGE=ghcr.io/kemr-io/kemr-trino:kemr-1.0
+NOTEBOOK_IMAGE=ghcr.io/kemr-io/kemr-notebook:kemr-1.0
 operator_image() {
   local version
   version=$(sed -nE 's/^__version__ = "([^"]+)"/\1/p' "$REPO_DIR/operator/kemr/__init__.py")
@@ -24,7 +25,7 @@ operator_image() {
   echo "ghcr.io/kemr-io/kemr-operator:$version"
 }
 
-# The archive of image NAME (spark|operator|trino) last built: a symlink to the content-addressed archive.
+# The archive of image NAME (spark|operator|trino|notebook) last built: a symlink to the content-addressed archive.
 latest_archive() { echo "$IMAGES_CACHE/kemr-$1.oci.tar"; }
 
 bah() { buildah --root "$BUILDAH_ROOT" --runroot "$BUILDAH_RUNROOT" --storage-driver "${KEMR_BUILDAH_DRIVER:-overlay}" "$@"; }

@@ -3,6 +3,7 @@
 python3 images/oci.py digest ARCHIVE   the manifest digest (what containerd records for the image)
 python3 images/oci.py config ARCHIVE   the image configuration (user, env, entrypoint...) as JSON
 python3 images/oci.py name ARCHIVE     the image name the archive is tagged with
+python3 images/oci.py id ARCHIVE       the image ID: its configuration's digest (as buildah shows it)
 """
 
 from __future__ import annotations
@@ -36,6 +37,14 @@ def manifest_descriptor(path: str) -> dict[str, Any]:
     return descriptor
 
 
+def image_id(path: str) -> str:
+    """The digest of the image configuration: the image's ID, which buildah shows for it once pulled."""
+    digest = manifest_descriptor(path)["digest"]
+    with tarfile.open(path) as archive:
+        config_digest: str = _read_json(archive, _blob(digest))["config"]["digest"]
+    return config_digest
+
+
 def image_config(path: str) -> dict[str, Any]:
     """The image configuration blob (its `config` holds User, Env, Entrypoint, Cmd, WorkingDir, Labels)."""
     digest = manifest_descriptor(path)["digest"]
@@ -45,12 +54,14 @@ def image_config(path: str) -> dict[str, Any]:
 
 
 def main(argv: list[str]) -> int:
-    if len(argv) != 3 or argv[1] not in ("digest", "config", "name"):
+    if len(argv) != 3 or argv[1] not in ("digest", "config", "name", "id"):
         print(__doc__, file=sys.stderr)
         return 2
     command, path = argv[1], argv[2]
     if command == "digest":
         print(manifest_descriptor(path)["digest"])
+    elif command == "id":
+        print(image_id(path))
     elif command == "name":
         print(manifest_descriptor(path).get("annotations", {}).get("org.opencontainers.image.ref.name", ""))
     else:

@@ -16,6 +16,8 @@ SPARK_DOCKERFILE = IMAGES / "spark" / "Dockerfile"
 OPERATOR_DOCKERFILE = IMAGES / "operator" / "Dockerfile"
 TRINO_DOCKERFILE = IMAGES / "trino" / "Dockerfile"
 TRINO_REQUIREMENTS = IMAGES / "trino" / "requirements.txt"
+NOTEBOOK_DOCKERFILE = IMAGES / "notebook" / "Dockerfile"
+NOTEBOOK_REQUIREMENTS = IMAGES / "notebook" / "requirements.txt"
 POM = IMAGES / "spark" / "pom.xml"
 
 

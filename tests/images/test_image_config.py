@@ -56,6 +56,27 @@ def test_operator_image_runs_kemr_as_nonroot() -> None:
     assert config["Cmd"] == ["run"]
 
 
+def test_notebook_image_follows_the_contract() -> None:
+    """docs/image-contract.md, "Notebook": the data-plane image's environment, kemr-notebook as the command,
+    everything Jupyter and IPython write under /tmp."""
+    config = built("notebook")
+    assert config["config"]["User"] == "185:185"
+    assert config["config"]["WorkingDir"] == "/tmp"
+    assert config["config"]["Cmd"] == ["/opt/kemr-notebook/bin/kemr-notebook"]
+    assert "8888/tcp" in config["config"]["ExposedPorts"]
+    assert config["config"]["Labels"]["io.kemr.jupyterlab-version"] == "4.6.6"
+    env = env_of(config)
+    assert env["SPARK_HOME"] == "/opt/spark"
+    assert "/opt/spark/python" in env["PYTHONPATH"].split(":")
+    path = env["PATH"].split(":")
+    assert path[:2] == ["/opt/kemr-notebook/bin", "/opt/kemr-notebook/venv/bin"]
+    assert "/opt/spark/bin" in path
+    assert env["HOME"] == "/tmp"
+    for name in ("JUPYTER_CONFIG_DIR", "JUPYTER_DATA_DIR", "JUPYTER_RUNTIME_DIR", "IPYTHONDIR"):
+        assert env[name].startswith("/tmp/"), name
+    assert env["JUPYTER_CONFIG_PATH"] == "/opt/kemr-notebook/etc"
+
+
 def test_trino_image_follows_the_contract() -> None:
     """docs/image-contract.md, "Trino": uid 185, TRINO_HOME, JAVA_HOME, /usr/local/bin on PATH."""
     config = built("trino")

@@ -6,8 +6,11 @@ images/build.sh runs the Dockerfiles themselves (buildah), so these pins are als
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 from image_files import (
+    NOTEBOOK_DOCKERFILE,
+    NOTEBOOK_REQUIREMENTS,
     OPERATOR_DOCKERFILE,
     SPARK_DOCKERFILE,
     TRINO_DOCKERFILE,
@@ -117,14 +120,19 @@ def test_trino_stages_pin_the_same_version() -> None:
     assert stages[1]["TRINO_VERSION"] == stages[-1]["TRINO_VERSION"]
 
 
+def locked_versions(requirements_txt: Path) -> dict[str, str]:
+    """What a lock (uv pip compile --generate-hashes) pins: each requirement `name==version`, hashed."""
+    text = requirements_txt.read_text()
+    requirements = [line for line in text.splitlines() if line and not line.startswith(("#", " "))]
+    pinned = [re.match(r"([a-z0-9][a-z0-9._-]*)==(\S+) ", line) for line in requirements]
+    assert all(pinned), f"not pinned: {[r for r, p in zip(requirements, pinned, strict=True) if not p]}"
+    assert len(re.findall(r"--hash=sha256:[0-9a-f]{64}", text)) >= len(requirements)
+    return {p[1]: p[2] for p in pinned if p}
+
+
 def test_trino_step_dependencies_are_locked_with_hashes() -> None:
     """kemr-trino-step's venv installs requirements.txt with --require-hashes: each one pinned, hashed."""
-    text = TRINO_REQUIREMENTS.read_text()
-    requirements = [line for line in text.splitlines() if line and not line.startswith(("#", " "))]
-    pinned = [re.match(r"([a-z0-9][a-z0-9._-]*)==\S+ ", line) for line in requirements]
-    assert all(pinned), f"not pinned: {[r for r, p in zip(requirements, pinned, strict=True) if not p]}"
-    assert {"trino", "sqlparse", "boto3"} <= {p[1] for p in pinned if p}
-    assert len(re.findall(r"--hash=sha256:[0-9a-f]{64}", text)) >= len(requirements)
+    assert {"trino", "sqlparse", "boto3"} <= locked_versions(TRINO_REQUIREMENTS).keys()
     assert "--require-hashes" in TRINO_DOCKERFILE.read_text()
 
 
@@ -132,3 +140,24 @@ def test_trino_image_name_and_base() -> None:
     assert image_lib("$TRINO_IMAGE") == f"ghcr.io/kemr-io/kemr-trino:{RELEASE_LABEL}"
     assert image_lib("$TRINO_DEBIAN_SUITE") == "trixie"
     assert "ARG BASE=debian:trixie-slim" in TRINO_DOCKERFILE.read_text()
+
+
+def test_notebook_dependencies_are_locked_with_hashes_for_bookworms_python() -> None:
+    """The notebook venv installs requirements.txt with --require-hashes; the lock is for Python 3.11 (that of
+    bookworm and the kemr-spark image: the kernel is a Spark driver, whose Python must be its executors')."""
+    locked = locked_versions(NOTEBOOK_REQUIREMENTS)
+    assert {"jupyterlab", "ipykernel", "s3contents", "jupyter-server"} <= locked.keys()
+    assert locked["jupyterlab"] == dockerfile_pins(NOTEBOOK_DOCKERFILE)["JUPYTERLAB_VERSION"]
+    assert "--python-version 3.11 " in NOTEBOOK_REQUIREMENTS.read_text()
+    assert "pyspark" not in locked  # the image's own, of the cluster's Spark version (PYTHONPATH)
+    assert "--require-hashes" in NOTEBOOK_DOCKERFILE.read_text()
+
+
+def test_notebook_image_name_and_base() -> None:
+    """Built FROM the data-plane image, its venv stage on the same Debian base."""
+    name = image_lib("$NOTEBOOK_IMAGE")
+    assert name == f"ghcr.io/kemr-io/kemr-notebook:{RELEASE_LABEL}"
+    assert name == BUILTIN_RELEASES[RELEASE_LABEL].notebook_image_or_default(RELEASE_LABEL)  # the operator's
+    pins = dockerfile_pins(NOTEBOOK_DOCKERFILE)
+    assert pins["SPARK_IMAGE"] == image_lib("$SPARK_IMAGE")
+    assert pins["BASE"] == dockerfile_pins(SPARK_DOCKERFILE)["BASE"] == "debian:bookworm-slim"
