@@ -572,7 +572,8 @@ def apply_crds(kubectl: str, kubeconfig: str, paths: list[Path]) -> None:
     subprocess.run(
         [*base, "apply", "--server-side", "--force-conflicts", *files], check=True, capture_output=True
     )
-    established = ["wait", "--for=condition=Established", "--timeout=60s", *files]
+    # Every CRD, not the files: crds/ also holds kemr's ValidatingAdmissionPolicy, which has no condition.
+    established = ["wait", "--for=condition=Established", "--timeout=60s", "crd", "--all"]
     subprocess.run([*base, *established], check=True, capture_output=True)
 
 
