@@ -211,7 +211,10 @@ class KubeRay:
                 raise RuntimeError(f"KubeRay's operator did not become healthy; log: {log_path}")
             time.sleep(0.2)
         # /healthz answers before the informers have synced: wait for the RayCluster controller's workers.
-        while not re.search(r"Starting workers.*raycluster", log_path.read_text(), re.IGNORECASE):
+        # Its JSON log line names the logger before the message: {"logger":"controllers.RayCluster",
+        # "msg":"Starting workers",...}.
+        started = re.compile(r"controllers\.RayCluster\b.*Starting workers|Starting workers.*RayCluster", re.I)
+        while not started.search(log_path.read_text()):
             if time.monotonic() > deadline:
                 print(f"WARNING: KubeRay's RayCluster controller not seen starting; log: {log_path}")
                 break
