@@ -213,7 +213,9 @@ class KubeRay:
         # /healthz answers before the informers have synced: wait for the RayCluster controller's workers.
         # Its JSON log line names the logger before the message: {"logger":"controllers.RayCluster",
         # "msg":"Starting workers",...}.
-        started = re.compile(r"controllers\.RayCluster\b.*Starting workers|Starting workers.*RayCluster", re.I)
+        started = re.compile(
+            r"controllers\.RayCluster\b.*Starting workers|Starting workers.*RayCluster", re.I
+        )
         while not started.search(log_path.read_text()):
             if time.monotonic() > deadline:
                 print(f"WARNING: KubeRay's RayCluster controller not seen starting; log: {log_path}")

@@ -161,8 +161,8 @@ def notebook_state(kube: Kube, namespace: str) -> dict[str, Any]:
 
 @pytest.mark.xfail(
     reason="open (issue 18): on the real node the cluster's idle timeout (60 s) ended the cluster while the "
-    "kernel's first Spark job was running (2026-12-02, master connection reset ~35 s after the page loaded): the "
-    "busy kernel did not hold the idle timer; the session itself now starts (spark.eventLog.dir fix)",
+    "kernel's first Spark job was running (2026-12-02, master connection reset ~35 s after the page "
+    "loaded): the busy kernel did not hold the idle timer; the session itself now starts",
     strict=False,
 )
 def test_a_notebook_runs_spark_on_its_cluster_and_keeps_it_busy(
