@@ -15,7 +15,7 @@ from kemr.api import (
     StepState,
 )
 from kemr.observe import ObservedCluster, ObservedGroup, ObservedSteps, catalog_problem
-from kemr.status.cluster import ChildrenMode, decide
+from kemr.status.cluster import ChildrenMode, decide, idle_timeout_due
 from kemr.validate import ValidationIssue
 
 T0 = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
@@ -147,6 +147,20 @@ def test_an_attached_notebooks_busy_kernel_keeps_an_idle_cluster_up_and_restarts
     assert ending.status.state == ClusterState.TERMINATING
     assert ending.status.state_change_reason
     assert ending.status.state_change_reason.code == "IDLE_TIMEOUT"
+
+
+def test_the_round_that_would_end_an_idle_cluster_is_known_before_it_decides() -> None:
+    """So the cluster's reconcile reads its notebooks' kernels afresh first (kemr.controllers.kernels)."""
+    spec = SPEC.model_copy(
+        update={"auto_termination": SPEC.auto_termination.model_copy(update={"idle_timeout_seconds": 60})}
+    )
+    ready = run(spec).status
+    assert not idle_timeout_due(spec, ready, observed(), T0, T0 + timedelta(seconds=30))
+    assert idle_timeout_due(spec, ready, observed(), T0, T0 + timedelta(seconds=61))
+    recent = dataclasses.replace(observed(), notebook_last_activity=T0 + timedelta(seconds=30))
+    assert not idle_timeout_due(spec, ready, recent, T0, T0 + timedelta(seconds=61))
+    ending = run(spec, ready, T0 + timedelta(seconds=61)).status
+    assert not idle_timeout_due(spec, ending, observed(), T0, T0 + timedelta(seconds=70))  # already decided
 
 
 def test_protected_cluster_never_terminates_automatically() -> None:

@@ -8,9 +8,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from pydantic import ValidationError
 
+from kemr.api.common import Condition
 from kemr.api.crd import build_notebook_crd
 from kemr.api.notebook import EMRNotebookSpec, EMRNotebookStatus, NotebookKernels, NotebookState
-from kemr.status.notebook import notebook_activity, summarize_kernels
+from kemr.status.notebook import KernelsReport, notebook_activity, summarize_kernels, with_fresh_kernels
 
 NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
 
@@ -48,6 +49,24 @@ def test_a_clusters_notebooks_activity_is_what_its_idle_rule_counts(
 ) -> None:
     last = None if idle_for is None else NOW - timedelta(seconds=idle_for)
     assert notebook_activity(statuses) == (busy, last)
+
+
+def test_a_notebook_becoming_ready_is_activity() -> None:
+    """Attaching is activity: a cluster idle since long before must not end while its new notebook's first
+    kernel starts (seconds after READY, and up to a poll interval before the operator sees it)."""
+    ready_at = NOW - timedelta(seconds=20)
+    ready = Condition(type="Ready", status="True", reason="Ready", last_transition_time=ready_at)
+    status = _status(NotebookState.READY, busy=0, idle_for=600).model_copy(update={"conditions": [ready]})
+    assert notebook_activity([status]) == (False, ready_at)
+
+
+def test_kernels_read_just_before_an_idle_termination_count() -> None:
+    old = NOW - timedelta(seconds=300)
+    busy = KernelsReport(NotebookKernels(total=1, busy=1), NOW)
+    failed = KernelsReport(error="GET http://10.0.0.9:8888/api/kernels: timeout")
+    assert with_fresh_kernels(False, old, [busy]) == (True, NOW)
+    assert with_fresh_kernels(False, old, [failed]) == (False, old)  # unknown adds nothing
+    assert with_fresh_kernels(False, None, []) == (False, None)
 
 
 def test_kernels_are_counted_from_jupyters_answer() -> None:

@@ -53,13 +53,14 @@ from kemr.apply.ssa import (
 )
 from kemr.controllers import probes, scaling
 from kemr.controllers.history import is_history, reconcile_history
+from kemr.controllers.kernels import kernels_now
 from kemr.metrics import CLUSTERS
 from kemr.observe import ObservedSteps, catalog_problem, observe_cluster
 from kemr.resolve import ResolvedCluster, ResolveError
 from kemr.runtime.client import ApiError
-from kemr.status.cluster import ChildrenMode, ClusterDecision
+from kemr.status.cluster import ChildrenMode, ClusterDecision, idle_timeout_due
 from kemr.status.decommission import departing_core_groups
-from kemr.status.notebook import notebook_activity
+from kemr.status.notebook import notebook_activity, with_fresh_kernels
 from kemr.status.plan import (
     ClusterPlan,
     ClusterRound,
@@ -241,13 +242,19 @@ async def observe(
     claims = ctx.store.children("PersistentVolumeClaim", namespace, name)
     steps = ctx.store.steps_of(namespace, name)
     observed = observe_cluster(workloads, pods, claims, observe_steps(steps))
-    notebooks = [
-        EMRNotebookStatus.model_validate(n.get("status") or {})
-        for n in ctx.store.notebooks_of(namespace, name)
-    ]
+    notebooks = ctx.store.notebooks_of(namespace, name)
     if notebooks:  # EMR: a cluster with an attached notebook whose kernel is active is not idle
-        busy, last = notebook_activity(notebooks)
+        busy, last = notebook_activity(
+            EMRNotebookStatus.model_validate(n.get("status") or {}) for n in notebooks
+        )
         observed = dataclasses.replace(observed, notebook_busy=busy, notebook_last_activity=last)
+        previous = EMRClusterStatus.model_validate(body.get("status") or {})
+        created = parse_time(meta.get("creationTimestamp")) or datetime.now(UTC)
+        if idle_timeout_due(spec, previous, observed, created, datetime.now(UTC)):
+            # The notebooks' statuses are up to KERNELS_POLL_SECONDS old: a cell started since must count.
+            reports = [r for n in notebooks if (r := await kernels_now(ctx, n)) is not None]
+            busy, last = with_fresh_kernels(busy, last, reports)
+            observed = dataclasses.replace(observed, notebook_busy=busy, notebook_last_activity=last)
     if spec.catalog is not None:  # the DataCatalog it waits for
         catalog = ctx.store.get(CATALOG_KIND, namespace, spec.catalog.name)
         if problem := catalog_problem(spec.catalog.name, namespace, catalog):

@@ -13,8 +13,6 @@ its events wake (kemr.controllers.run `wake_owner`).
 
 from __future__ import annotations
 
-import base64
-import binascii
 import logging
 import time
 from collections.abc import Mapping
@@ -25,7 +23,6 @@ from pydantic import ValidationError
 
 from kemr.api.constants import API_VERSION, CLUSTER_KIND, LABEL_NOTEBOOK, NOTEBOOK_KIND
 from kemr.api.notebook import (
-    JUPYTER_PORT,
     EMRNotebookSpec,
     EMRNotebookStatus,
     NotebookState,
@@ -35,21 +32,16 @@ from kemr.api.notebook import NotebookStateChangeReasonCode as Code
 from kemr.apply.events import post_event
 from kemr.apply.ssa import apply_children, patch_status, status_patch
 from kemr.builders.notebook import build_notebook_deployment
-from kemr.controllers import probes
 from kemr.controllers.cluster import owned_by, parse_spec, resolved_cluster
+from kemr.controllers.kernels import poll_kernels, read_secret
 from kemr.resolve import ResolvedCluster, ResolveError
 from kemr.runtime.client import ApiError
-from kemr.runtime.kinds import kind_named
 from kemr.status.conditions import condition
 from kemr.status.notebook import (
     ATTACHABLE_STATES,
-    KernelsReport,
     attachment,
     decide_notebook,
-    notebook_pod,
-    pod_ready,
     secret_problem,
-    secret_ref,
 )
 
 if TYPE_CHECKING:
@@ -91,7 +83,7 @@ async def reconcile_notebook(ctx: Context, namespace: str, name: str) -> float |
     resolved, cluster_pod_overrides, cluster_problem = _resolve_cluster(ctx, cluster)
     secret, secret_error = None, None
     if resolved is not None and not spec.stop:
-        secret, secret_error = await _read_secret(ctx, namespace, spec)
+        secret, secret_error = await read_secret(ctx, namespace, spec)
     problem = secret_problem(spec, secret) if secret_error is None and resolved is not None else None
     attach = attachment(spec, namespace, cluster, cluster_problem, problem)
     # build (no more decisions below: what runs follows `attach`)
@@ -107,7 +99,7 @@ async def reconcile_notebook(ctx: Context, namespace: str, name: str) -> float |
         log.warning("%s/%s: %s", namespace, name, err)
     # observe
     pods = ctx.store.labelled("Pod", namespace, LABEL_NOTEBOOK, name)
-    report = await _poll_kernels(spec, attach.wanted, pods, secret, secret_error)
+    report = await poll_kernels(spec, attach.wanted, pods, secret, secret_error)
     # status
     decision = decide_notebook(
         previous,
@@ -142,54 +134,6 @@ def _resolve_cluster(
         return resolved_cluster(ctx, cluster, spec), spec.pod_overrides, None
     except ResolveError as err:
         return None, None, str(err)
-
-
-async def _read_secret(
-    ctx: Context, namespace: str, spec: EMRNotebookSpec
-) -> tuple[dict[str, Any] | None, str | None]:
-    """(the Secret, None), (None, None) when it doesn't exist, or (None, why it couldn't be read): e.g. the
-    operator may not read Secrets in this namespace (the chart grants `get`). Unreadable is not missing: the
-    pod still starts (the kubelet reads the Secret), only the kernels' activity stays unknown."""
-    _, ref_name, _ = secret_ref(spec)
-    try:
-        return await ctx.kube.request("GET", kind_named("Secret").path(namespace, ref_name)), None
-    except ApiError as err:
-        if err.not_found:
-            return None, None
-        return None, f"reading Secret {ref_name}: {err.message}"
-
-
-def _token(spec: EMRNotebookSpec, secret: Mapping[str, Any] | None) -> str | None:
-    """The Jupyter token from the Secret's data (base64), None without token auth or a readable value."""
-    ref = spec.auth.token_secret_ref
-    if ref is None or secret is None:
-        return None
-    value = (secret.get("data") or {}).get(ref.key)
-    try:
-        return base64.b64decode(value, validate=True).decode().strip() if value else None
-    except (binascii.Error, UnicodeDecodeError):
-        return None
-
-
-async def _poll_kernels(
-    spec: EMRNotebookSpec,
-    wanted: bool,
-    pods: list[dict[str, Any]],
-    secret: Mapping[str, Any] | None,
-    secret_error: str | None,
-) -> KernelsReport | None:
-    """Jupyter's kernels, when the notebook runs with token auth and its pod is ready; None when not asked."""
-    pod = notebook_pod(pods)
-    if not wanted or spec.auth.token_secret_ref is None or pod is None or not pod_ready(pod):
-        return None
-    if secret_error is not None:
-        return KernelsReport(error=secret_error)
-    token = _token(spec, secret)
-    ip = ((pod.get("status") or {}).get("podIP")) or ""
-    if token is None or not ip:
-        return KernelsReport(error="no token in the Secret" if token is None else "the pod has no IP yet")
-    host = f"[{ip}]" if ":" in ip else ip
-    return await probes.jupyter_kernels(f"http://{host}:{JUPYTER_PORT}/api/kernels", token)
 
 
 async def _apply(ctx: Context, owner: Mapping[str, Any], desired: list[dict[str, Any]]) -> None:

@@ -147,6 +147,21 @@ def termination_reason(
     return None
 
 
+def idle_timeout_due(
+    spec: EMRClusterSpec,
+    previous: EMRClusterStatus,
+    observed: ObservedCluster,
+    created: datetime,
+    now: datetime,
+) -> bool:
+    """Whether this round would end the cluster for its idle timeout (and nothing earlier in
+    termination_reason's order): the round then reads its notebooks' kernels afresh before deciding."""
+    if previous.state != ClusterState.WAITING:
+        return False
+    reason = termination_reason(spec, previous, observed, created, previous.idle_since, now)
+    return reason is not None and reason.code == Code.IDLE_TIMEOUT
+
+
 def _groups_status(spec: EMRClusterSpec, observed: ObservedCluster) -> list[GroupStatus]:
     on_demand = CapacityType.ON_DEMAND
     wanted = [("master", GroupRole.MASTER, on_demand)]

@@ -284,10 +284,29 @@ def _requeue(state: NotebookState, code: Code | None, spec: EMRNotebookSpec) -> 
 
 def notebook_activity(statuses: Iterable[EMRNotebookStatus]) -> tuple[bool, datetime | None]:
     """What a cluster's idle rule counts of its attached notebooks (EMR: a cluster with an attached notebook
-    whose kernel is active is not idle): (whether a kernel of a READY notebook is busy now, the latest kernel
-    activity of the READY notebooks, timezone-aware). Unknown activity (password auth, not polled yet) counts
-    as none: an unobservable notebook must not keep a cluster, and its bill, alive forever."""
+    whose kernel is active is not idle): (whether a kernel of a READY notebook is busy now, the latest
+    activity of the READY notebooks, timezone-aware). A notebook's activity is the latest of its kernels'
+    last_activity and the time it became READY (attaching is activity: the user is about to open it, and its
+    first kernel is seconds away). Unknown kernel activity (password auth, not polled yet) counts as none
+    beyond that: an unobservable notebook must not keep a cluster, and its bill, alive forever."""
     ready = [s for s in statuses if s.state == NotebookState.READY]
     busy = any(s.kernels is not None and s.kernels.busy > 0 for s in ready)
-    last = max((s.last_activity for s in ready if s.last_activity is not None), default=None)
+    times = [s.last_activity for s in ready] + [_ready_since(s) for s in ready]
+    return busy, max(filter(None, times), default=None)
+
+
+def _ready_since(status: EMRNotebookStatus) -> datetime | None:
+    ready = find(status.conditions, READY)
+    return ready.last_transition_time if ready is not None and ready.status == "True" else None
+
+
+def with_fresh_kernels(
+    busy: bool, last: datetime | None, reports: Iterable[KernelsReport]
+) -> tuple[bool, datetime | None]:
+    """`notebook_activity`'s answer updated with kernels read just now (before an idle termination: the
+    notebooks' own 30 s polls may not have seen a cell that started since). A failed read adds nothing."""
+    for report in reports:
+        if report.error is None and report.kernels is not None:
+            busy = busy or report.kernels.busy > 0
+            last = max(filter(None, (last, report.last_activity)), default=None)
     return busy, last
