@@ -159,12 +159,6 @@ def notebook_state(kube: Kube, namespace: str) -> dict[str, Any]:
     return obj.get("status") or {}
 
 
-@pytest.mark.xfail(
-    reason="open (issue 18): on the real node the cluster's idle timeout (60 s) ended the cluster while the "
-    "kernel's first Spark job was running (2026-12-02, master connection reset ~35 s after the page "
-    "loaded): the busy kernel did not hold the idle timer; the session itself now starts",
-    strict=False,
-)
 def test_a_notebook_runs_spark_on_its_cluster_and_keeps_it_busy(
     attached: dict[str, Any], kube: Kube, browser: WebDriver
 ) -> None:

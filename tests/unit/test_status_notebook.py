@@ -74,10 +74,11 @@ def test_kernels_are_counted_from_jupyters_answer() -> None:
         [
             {"id": "a", "execution_state": "busy", "last_activity": "2026-11-30T11:58:00.123456Z"},
             {"id": "b", "execution_state": "idle", "last_activity": "2026-11-30T11:59:30.000000Z"},
-            {"id": "c", "execution_state": "starting"},
+            {"id": "c", "execution_state": "starting"},  # making its SparkSession: at work
+            {"id": "d", "execution_state": "dead"},
         ]
     )
-    assert report.kernels == NotebookKernels(total=3, busy=1)
+    assert report.kernels == NotebookKernels(total=4, busy=2)
     assert report.last_activity == datetime(2026, 11, 30, 11, 59, 30, tzinfo=UTC)
     assert summarize_kernels([]).kernels == NotebookKernels(total=0, busy=0)
     assert summarize_kernels([]).last_activity is None

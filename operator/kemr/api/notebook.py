@@ -159,7 +159,8 @@ class NotebookKernels(KemrModel):
     total: int = Field(default=0, ge=0)
     """Kernels running (started and not shut down), busy or idle."""
     busy: int = Field(default=0, ge=0)
-    """Kernels executing a cell now (execution_state "busy")."""
+    """Kernels at work now: executing a cell (execution_state "busy") or starting ("starting", "restarting":
+    a kernel makes its SparkSession as it starts)."""
 
 
 class EMRNotebookStatus(KemrModel):

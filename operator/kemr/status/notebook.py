@@ -30,6 +30,9 @@ from kemr.status.conditions import SYNCED, condition, find, synced
 READY: Final = "Ready"
 # A pod that can't run (image, crash loop, unschedulable) for this long makes the notebook FAILED.
 NOTEBOOK_FAILURE_SECONDS: Final = 600.0
+# Jupyter's execution_state of a kernel at work: running a cell, or starting — kemr's kernels make their
+# SparkSession (a JVM and an application on the cluster's master) while "starting", which takes tens of seconds.
+WORKING_STATES: Final = frozenset({"busy", "starting", "restarting"})
 KERNELS_POLL_SECONDS: Final = 30.0  # while READY with token auth: Jupyter's kernels' activity
 STARTING_RECHECK_SECONDS: Final = 15.0  # while starting or failing, in case a pod event is missed
 SECRET_RECHECK_SECONDS: Final = 30.0  # Secrets are not watched: look again for a missing one
@@ -132,7 +135,7 @@ class KernelsReport:
 
 def summarize_kernels(body: Any) -> KernelsReport:
     """Jupyter Server's /api/kernels answer (a list of {id, name, last_activity (ISO 8601, UTC),
-    execution_state, connections}) as counts: total, busy (execution_state "busy"), and the latest
+    execution_state, connections}) as counts: total, busy (execution_state in WORKING_STATES), and the latest
     last_activity. Raises ValueError for an answer of another shape."""
     if not isinstance(body, list):
         raise ValueError(f"expected a list of kernels, got {type(body).__name__}")
@@ -140,7 +143,7 @@ def summarize_kernels(body: Any) -> KernelsReport:
     for kernel in body:
         if not isinstance(kernel, Mapping):
             raise ValueError(f"expected a kernel object, got {type(kernel).__name__}")
-        busy += kernel.get("execution_state") == "busy"
+        busy += kernel.get("execution_state") in WORKING_STATES
         stamp = kernel.get("last_activity")
         if isinstance(stamp, str) and stamp:
             when = datetime.fromisoformat(stamp.replace("Z", "+00:00"))
