@@ -200,7 +200,9 @@ def test_a_notebook_runs_spark_on_its_cluster_and_keeps_it_busy(
         run_cell(browser, code)
         printed = wait_for(
             browser,
-            lambda d: next((line for line in body_text(d).splitlines() if line.startswith("TOTALS ")), None),
+            lambda d: next(
+                (s for line in body_text(d).splitlines() if (s := line.strip()).startswith("TOTALS ")), None
+            ),
             300,
             "the totals printed by the cell",
         )
