@@ -220,6 +220,10 @@ def test_a_notebook_runs_spark_on_its_cluster_and_keeps_it_busy(
             "the notebook file in S3",
             2,
         )
+        # JupyterLab 4 offers to rename a new notebook on its first save (a modal dialog): keep the name.
+        for button in browser.find_elements(By.CSS_SELECTOR, "dialog.jp-Dialog .jp-mod-accept"):
+            button.click()
+        wait_for(browser, lambda d: not d.find_elements(By.CSS_SELECTOR, "dialog.jp-Dialog"), 30, "no dialog")
         # busy for longer than the idle timeout: the cluster must stay up
         run_cell(browser, f"import time; time.sleep({BUSY_S}); print('SLEPT')")
         busy_from = time.monotonic()
