@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from pydantic import ValidationError
 
-from kemr.api.common import Condition
+from kemr.api.common import Condition, ConditionStatus
 from kemr.api.crd import build_notebook_crd
 from kemr.api.notebook import EMRNotebookSpec, EMRNotebookStatus, NotebookKernels, NotebookState
 from kemr.status.notebook import KernelsReport, notebook_activity, summarize_kernels, with_fresh_kernels
@@ -55,7 +55,9 @@ def test_a_notebook_becoming_ready_is_activity() -> None:
     """Attaching is activity: a cluster idle since long before must not end while its new notebook's first
     kernel starts (seconds after READY, and up to a poll interval before the operator sees it)."""
     ready_at = NOW - timedelta(seconds=20)
-    ready = Condition(type="Ready", status="True", reason="Ready", last_transition_time=ready_at)
+    ready = Condition(
+        type="Ready", status=ConditionStatus.TRUE, reason="Ready", last_transition_time=ready_at
+    )
     status = _status(NotebookState.READY, busy=0, idle_for=600).model_copy(update={"conditions": [ready]})
     assert notebook_activity([status]) == (False, ready_at)
 

@@ -31,7 +31,7 @@ READY: Final = "Ready"
 # A pod that can't run (image, crash loop, unschedulable) for this long makes the notebook FAILED.
 NOTEBOOK_FAILURE_SECONDS: Final = 600.0
 # Jupyter's execution_state of a kernel at work: running a cell, or starting — kemr's kernels make their
-# SparkSession (a JVM and an application on the cluster's master) while "starting", which takes tens of seconds.
+# SparkSession (a JVM, an application on the cluster's master) while "starting": tens of seconds.
 WORKING_STATES: Final = frozenset({"busy", "starting", "restarting"})
 KERNELS_POLL_SECONDS: Final = 30.0  # while READY with token auth: Jupyter's kernels' activity
 STARTING_RECHECK_SECONDS: Final = 15.0  # while starting or failing, in case a pod event is missed
