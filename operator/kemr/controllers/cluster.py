@@ -221,7 +221,8 @@ async def observe(
     ctx: Context, body: Mapping[str, Any], spec: EMRClusterSpec, resolved: ResolvedCluster | None
 ) -> ClusterRound:
     """Everything the round decides from: the cluster's children and steps in the watch cache, and — only
-    when the decision needs them — the Spark master's report and the NameNode's DataNode states."""
+    when the decision needs them — the Spark master's report, the NameNode's DataNode states, and its READY
+    notebooks' kernels read afresh in the round that would end it for its idle timeout."""
     meta = body["metadata"]
     namespace, name, uid = meta["namespace"], meta["name"], meta["uid"]
     live = [
