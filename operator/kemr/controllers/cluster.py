@@ -168,9 +168,9 @@ async def reconcile_cluster(ctx: Context, namespace: str, name: str) -> float | 
         except ResolveError as err:
             issues = [ValidationIssue(err.field, err.message)]
     # observe
-    round_ = await observe(ctx, body, spec, resolved)
-    # decide (pure)
     created = parse_time(meta.get("creationTimestamp")) or now
+    round_ = await observe(ctx, body, spec, resolved, previous, created, now)
+    # decide (pure)
     plan = plan_cluster(
         spec, issues, resolved, previous, round_, generation, created, now, ctx.config, ctx.resolutions
     )
@@ -218,7 +218,13 @@ def _forget(ctx: Context, namespace: str, name: str) -> None:
 
 
 async def observe(
-    ctx: Context, body: Mapping[str, Any], spec: EMRClusterSpec, resolved: ResolvedCluster | None
+    ctx: Context,
+    body: Mapping[str, Any],
+    spec: EMRClusterSpec,
+    resolved: ResolvedCluster | None,
+    previous: EMRClusterStatus,
+    created: datetime,
+    now: datetime,
 ) -> ClusterRound:
     """Everything the round decides from: the cluster's children and steps in the watch cache, and — only
     when the decision needs them — the Spark master's report, the NameNode's DataNode states, and its READY
@@ -249,9 +255,7 @@ async def observe(
             EMRNotebookStatus.model_validate(n.get("status") or {}) for n in notebooks
         )
         observed = dataclasses.replace(observed, notebook_busy=busy, notebook_last_activity=last)
-        previous = EMRClusterStatus.model_validate(body.get("status") or {})
-        created = parse_time(meta.get("creationTimestamp")) or datetime.now(UTC)
-        if idle_timeout_due(spec, previous, observed, created, datetime.now(UTC)):
+        if idle_timeout_due(spec, previous, observed, created, now):
             # The notebooks' statuses are up to KERNELS_POLL_SECONDS old: a cell started since must count.
             reports = [r for n in notebooks if (r := await kernels_now(ctx, n)) is not None]
             busy, last = with_fresh_kernels(busy, last, reports)
