@@ -77,23 +77,40 @@ def expected_totals() -> dict[str, Decimal]:
 
 
 @contextmanager
-def notebook_url(kube: Kube, namespace: str) -> Iterator[str]:
-    """`kubectl emr notebook NAME`: the URL it prints, while it forwards."""
+def notebook_url(kube: Kube, namespace: str, log: Path) -> Iterator[str]:
+    """`kubectl emr notebook NAME`: the URL it prints, while it forwards; its stderr (kubectl's errors, the
+    plugin's restarts of the forward) goes to `log`."""
     command = [kube.kubectl_bin, "emr", "notebook", NOTEBOOK, "-n", namespace]
-    process = subprocess.Popen(
-        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=plugin_env(kube)
+    with log.open("w") as err:
+        process = subprocess.Popen(
+            command, stdout=subprocess.PIPE, stderr=err, text=True, env=plugin_env(kube)
+        )
+        try:
+            assert process.stdout is not None
+            line = process.stdout.readline()
+            url = line.rsplit(": ", 1)[-1].strip()
+            if not url.startswith("http://"):
+                process.kill()
+                process.wait()
+                raise AssertionError(f"kubectl emr notebook printed no URL: {line!r} {log.read_text()}")
+            yield url
+        finally:
+            process.terminate()
+            process.wait(timeout=20)
+
+
+def why(kube: Kube, namespace: str, log: Path) -> str:
+    """What to look at when the page doesn't show what it should: the forward's stderr, the notebook's pod
+    (restarts, last state) and status, the namespace's objects and events."""
+    each = '{.metadata.name} {.status.phase} {.status.containerStatuses}{"\\n"}'
+    jsonpath = f"jsonpath={{range .items[*]}}{each}{{end}}"
+    pods = kube.run(
+        "get", "pods", "-n", namespace, "-l", "kemr.io/role=notebook", "-o", jsonpath, check=False
     )
-    try:
-        assert process.stdout is not None
-        line = process.stdout.readline()
-        url = line.rsplit(": ", 1)[-1].strip()
-        if not url.startswith("http://"):
-            process.kill()
-            raise AssertionError(f"kubectl emr notebook printed no URL: {line!r} {process.communicate()[1]}")
-        yield url
-    finally:
-        process.terminate()
-        process.wait(timeout=20)
+    return (
+        f"--- kubectl emr notebook's stderr\n{log.read_text()[-3000:]}\n--- notebook pods\n{pods.stdout}\n"
+        f"--- notebook status\n{notebook_state(kube, namespace)}\n{emr.diagnose(kube, namespace)}"
+    )
 
 
 def run_cell(browser: WebDriver, code: str) -> None:
@@ -160,7 +177,7 @@ def notebook_state(kube: Kube, namespace: str) -> dict[str, Any]:
 
 
 def test_a_notebook_runs_spark_on_its_cluster_and_keeps_it_busy(
-    attached: dict[str, Any], kube: Kube, browser: WebDriver
+    attached: dict[str, Any], kube: Kube, browser: WebDriver, tmp_path: Path
 ) -> None:
     namespace, bucket, token = attached["namespace"], attached["bucket"], attached["token"]
     try:
@@ -171,7 +188,8 @@ def test_a_notebook_runs_spark_on_its_cluster_and_keeps_it_busy(
         raise AssertionError(
             f"{err}\n{notebook_state(kube, namespace)}\n{emr.diagnose(kube, namespace)}"
         ) from None
-    with notebook_url(kube, namespace) as url:
+    log = tmp_path / "kubectl-emr-notebook.log"
+    with notebook_url(kube, namespace, log) as url:
         browser.get(f"{url}?token={token}")
         wait_for(
             browser,
@@ -198,14 +216,19 @@ def test_a_notebook_runs_spark_on_its_cluster_and_keeps_it_busy(
             "print('TOTALS ' + ' '.join(f'{r.customer_id}={r.total}' for r in rows))"
         )
         run_cell(browser, code)
-        printed = wait_for(
-            browser,
-            lambda d: next(
-                (s for line in body_text(d).splitlines() if (s := line.strip()).startswith("TOTALS ")), None
-            ),
-            300,
-            "the totals printed by the cell",
-        )
+        try:
+            printed = wait_for(
+                browser,
+                lambda d: next(
+                    (s for line in body_text(d).splitlines() if (s := line.strip()).startswith("TOTALS ")),
+                    None,
+                ),
+                300,
+                "the totals printed by the cell",
+            )
+        except AssertionError as err:
+            screenshot(browser, "notebook-totals-failed")
+            raise AssertionError(f"{err}\n{why(kube, namespace, log)}") from None
         screenshot(browser, "notebook-totals")
         assert isinstance(printed, str)
         shown = dict(item.split("=") for item in printed.removeprefix("TOTALS ").split())

@@ -1,9 +1,13 @@
 """`kubectl emr ui` against a fake API: which pod and page it picks, what it asks of the operator, how it
-fails. The port forward itself runs against the real node in tests/e2e/test_demo.py."""
+fails; the port forward's restarts against a stand-in kubectl. The port forward itself runs against the real
+node in tests/e2e/test_demo.py."""
 
 from __future__ import annotations
 
+import sys
+from collections.abc import Callable
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -200,3 +204,43 @@ def test_a_client_clock_off_by_an_hour_is_corrected_by_the_apiservers() -> None:
         "2026-12-01T11:00:00Z",
         server_time,
     ]
+
+
+def fake_kubectl(script: Path, runs: list[str]) -> Callable[[int], list[str]]:
+    """A `kubectl port-forward` stand-in: its n-th start prints runs[n] and exits 1; the ports asked for are
+    appended to `script`'s log."""
+    log = script.with_suffix(".log")
+    script.write_text(
+        "import sys\n"
+        f"log = open({str(log)!r}, 'a+'); log.seek(0); n = len(log.readlines())\n"
+        "log.write(sys.argv[1] + '\\n'); log.close()\n"
+        f"print({runs!r}[n], flush=True)\n"
+        "sys.exit(1)\n"
+    )
+    return lambda port: [sys.executable, str(script), str(port)]
+
+
+def test_a_forward_that_ends_after_listening_starts_again_on_the_same_port(tmp_path: Path) -> None:
+    runs = [
+        "Forwarding from 127.0.0.1:40001 -> 8888",
+        "Forwarding from 127.0.0.1:40001 -> 8888",
+        "error: unable to forward port because pod is not running. Current status=Failed",
+    ]
+    command = fake_kubectl(tmp_path / "kubectl.py", runs)
+    announced: list[str] = []
+    said: list[str] = []
+    pauses: list[float] = []
+    code = ui.forward(command, 0, "/lab", announced.append, said.append, pauses.append)
+    assert code == 1  # the last kubectl never listened: its exit code, no further start
+    assert announced == ["http://127.0.0.1:40001/lab"]  # once: the URL stays the same
+    assert (tmp_path / "kubectl.log").read_text().split() == ["0", "40001", "40001"]
+    assert said == ["kubectl port-forward ended (exit code 1); forwarding port 40001 again"] * 2
+    assert pauses == [ui.RESTART_PAUSE_S] * 2
+
+
+def test_a_forward_that_never_listens_ends_with_kubectls_exit_code(tmp_path: Path) -> None:
+    command = fake_kubectl(tmp_path / "kubectl.py", ['error: pods "lab" not found'])
+    announced: list[str] = []
+    assert ui.forward(command, 8888, "/", announced.append, announced.append, lambda _: None) == 1
+    assert announced == []
+    assert (tmp_path / "kubectl.log").read_text().split() == ["8888"]

@@ -357,9 +357,9 @@ class Plugin:
     def _forward(self, target: spark_ui.UiTarget) -> int:
         """`kubectl port-forward` to the target, its URL printed once it listens."""
         base = spark_ui.kubectl_base(self.args.kubeconfig, self.args.context)
-        command = spark_ui.port_forward_command(
-            base, self.namespace, target, self.args.address, self.args.port
-        )
+
+        def command(port: int) -> list[str]:
+            return spark_ui.port_forward_command(base, self.namespace, target, self.args.address, port)
 
         def announce(url: str) -> None:
             self.print(f"{target.what}: {url}")
@@ -368,7 +368,7 @@ class Plugin:
             if self.args.open:
                 webbrowser.open(url)
 
-        return spark_ui.forward(command, target.path, announce)
+        return spark_ui.forward(command, self.args.port, target.path, announce, spark_ui.stderr_say)
 
 
 def run(argv: Sequence[str], out: TextIO, err: TextIO, kube: Kube | None = None) -> int:

@@ -38,6 +38,7 @@ KIND_PREFIXES = {
 }
 LIVE_CLUSTER_STATES = frozenset({"STARTING", "BOOTSTRAPPING", "RUNNING", "WAITING"})
 FORWARDING = re.compile(r"Forwarding from (\S+):(\d+) ->")
+RESTART_PAUSE_S = 1.0  # between a kubectl port-forward that ended and the next
 
 
 @dataclass(frozen=True)
@@ -282,36 +283,61 @@ def port_forward_command(
     ]
 
 
-def forwarded_url(line: str, path: str) -> str | None:
-    """The URL of kubectl's `Forwarding from 127.0.0.1:41235 -> 18080` line, or None for another line."""
+def forwarded_address(line: str) -> tuple[str, int] | None:
+    """(host, local port) of kubectl's `Forwarding from 127.0.0.1:41235 -> 18080` line, or None for another
+    line; an IPv6 host comes bracketed (`[::1]`)."""
     match = FORWARDING.search(line)
     if not match:
         return None
     host = match.group(1)
     host = f"[{host}]" if ":" in host and not host.startswith("[") else host
-    return f"http://{host}:{match.group(2)}{path}"
+    return host, int(match.group(2))
 
 
-def forward(command: list[str], path: str, announce: Callable[[str], None]) -> int:
-    """Runs kubectl port-forward until it ends or Ctrl-C, announcing the URL once it listens. Returns its exit
-    code (0 after Ctrl-C)."""
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True, bufsize=1)
-    assert process.stdout is not None
-    try:
-        for line in process.stdout:
-            url = forwarded_url(line, path)
-            if url:
-                announce(url)
-                break
-        else:
-            return process.wait()
-        for _ in process.stdout:  # kubectl prints "Handling connection for ..." per connection
-            pass
-        return process.wait()
-    except KeyboardInterrupt:
-        process.terminate()
-        process.wait(timeout=10)
-        return 0
+def forwarded_url(line: str, path: str) -> str | None:
+    """The URL of kubectl's `Forwarding from 127.0.0.1:41235 -> 18080` line, or None for another line."""
+    address = forwarded_address(line)
+    return None if address is None else f"http://{address[0]}:{address[1]}{path}"
+
+
+def forward(
+    command: Callable[[int], list[str]],
+    port: int,
+    path: str,
+    announce: Callable[[str], None],
+    say: Callable[[str], None],
+    pause: Callable[[float], None] = time.sleep,
+) -> int:
+    """Runs `kubectl port-forward` (`command(local port)`; port 0: any free one) until Ctrl-C, announcing the
+    URL once it first listens.
+
+    kubectl ends its whole forward on the first error on any one connection ("lost connection to pod",
+    kubernetes/kubectl#1169), which a browser's cancelled request or a closed websocket can cause; so once it
+    has listened, a forward that ends is started again on the same local port (after `RESTART_PAUSE_S`), the
+    announced URL staying valid, with one line through `say`. A kubectl that ends before it listens (the pod
+    gone or not running, the port taken) is not started again. Returns that kubectl's exit code, 0 after
+    Ctrl-C."""
+    announced = False
+    while True:
+        process = subprocess.Popen(command(port), stdout=subprocess.PIPE, text=True, bufsize=1)
+        assert process.stdout is not None
+        try:
+            address = next(filter(None, map(forwarded_address, process.stdout)), None)
+            if address is None:
+                return process.wait()
+            if not announced:
+                port = address[1]
+                announce(f"http://{address[0]}:{port}{path}")
+                announced = True
+            for _ in process.stdout:  # kubectl prints "Handling connection for ..." per connection
+                pass
+            code = process.wait()
+            say(f"kubectl port-forward ended (exit code {code}); forwarding port {port} again")
+            pause(RESTART_PAUSE_S)
+        except KeyboardInterrupt:
+            process.terminate()
+            process.wait(timeout=10)
+            return 0
 
 
 def stderr_say(message: str) -> None:
