@@ -14,6 +14,7 @@ import pytest
 from kemr.api.notebook import NotebookKernels
 from kemr.config import OperatorConfig
 from kemr.controllers import probes
+from kemr.controllers.kernels import kernels_now
 from kemr.controllers.notebook import reconcile_notebook
 from kemr.controllers.run import Context, Options
 from kemr.runtime.queue import WorkQueue
@@ -341,3 +342,31 @@ def test_its_pod_and_its_clusters_changes_wake_the_notebook() -> None:
     _on_resource_event("EMRNotebook")(event={"type": "MODIFIED"}, body=notebook, memo={"ctx": ctx})
     assert _drain(ctx) == {("EMRNotebook", "ns", "lab"), ("EMRCluster", "ns", "etl")}
     assert [n["metadata"]["name"] for n in ctx.store.notebooks_of("ns", "etl")] == ["lab"]
+
+
+def test_kernels_now_reads_a_ready_notebooks_kernels_and_nothing_else(monkeypatch: pytest.MonkeyPatch) -> None:
+    """What the cluster's idle rule asks just before an idle termination."""
+    ctx, api = _context()
+    asked: list[str] = []
+
+    async def kernels(url: str, token: str) -> KernelsReport:
+        asked.append(token)
+        return KernelsReport(NotebookKernels(total=1, busy=1), datetime(2026, 12, 2, tzinfo=UTC))
+
+    monkeypatch.setattr(probes, "jupyter_kernels", kernels)
+    notebook = api.objects[(KEMR, "emrnotebooks", "ns", "lab")]
+    assert asyncio.run(kernels_now(ctx, notebook)) is None  # not READY: nothing asked
+    _reconcile(ctx, api)
+    _pod(api, ctx, ready=True)
+    _reconcile(ctx, api)
+    notebook = api.objects[(KEMR, "emrnotebooks", "ns", "lab")]
+    asked.clear()
+    report = asyncio.run(kernels_now(ctx, notebook))
+    assert report is not None and report.kernels == NotebookKernels(total=1, busy=1)
+    assert asked == ["s3cret"]  # read afresh, with the Secret's token
+    password = {**notebook, "spec": {**notebook["spec"], "auth": {"passwordSecretRef": {"name": "p"}}}}
+    assert asyncio.run(kernels_now(ctx, password)) is None  # no token: Jupyter's API can't be asked
+    broken = {**notebook, "spec": {**notebook["spec"], "resources": {"memory": []}}}
+    assert asyncio.run(kernels_now(ctx, broken)) is None  # a spec that doesn't parse: unknown, not an error
+    del api.objects[("/api/v1", "secrets", "ns", "lab-token")]
+    assert asyncio.run(kernels_now(ctx, notebook)) == KernelsReport(error="no token in the Secret")
