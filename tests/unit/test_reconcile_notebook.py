@@ -344,7 +344,7 @@ def test_its_pod_and_its_clusters_changes_wake_the_notebook() -> None:
     assert [n["metadata"]["name"] for n in ctx.store.notebooks_of("ns", "etl")] == ["lab"]
 
 
-def test_kernels_now_reads_a_ready_notebooks_kernels_and_nothing_else(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_kernels_now_reads_a_ready_notebooks_kernels_only(monkeypatch: pytest.MonkeyPatch) -> None:
     """What the cluster's idle rule asks just before an idle termination."""
     ctx, api = _context()
     asked: list[str] = []
@@ -362,7 +362,8 @@ def test_kernels_now_reads_a_ready_notebooks_kernels_and_nothing_else(monkeypatc
     notebook = api.objects[(KEMR, "emrnotebooks", "ns", "lab")]
     asked.clear()
     report = asyncio.run(kernels_now(ctx, notebook))
-    assert report is not None and report.kernels == NotebookKernels(total=1, busy=1)
+    assert report is not None
+    assert report.kernels == NotebookKernels(total=1, busy=1)
     assert asked == ["s3cret"]  # read afresh, with the Secret's token
     password = {**notebook, "spec": {**notebook["spec"], "auth": {"passwordSecretRef": {"name": "p"}}}}
     assert asyncio.run(kernels_now(ctx, password)) is None  # no token: Jupyter's API can't be asked
