@@ -2,6 +2,7 @@
 
 eval "$(cluster/env.sh)"
 uv run python bench/compare.py [--trials=20] [--bursts=30,100,300] [--only=kemr|kuberay] [--timeout=600]
+                               [--profile=DIR]
 
 Each operator runs as a host process watching only a fresh namespace of its own (kemr: `kemr run
 --namespace`, no leader election, no webhook; KubeRay: its binary from bench/peers/build-kuberay.sh with
@@ -22,6 +23,7 @@ import platform
 import re
 import secrets
 import shlex
+import signal
 import subprocess
 import sys
 import tempfile
@@ -324,6 +326,7 @@ class Run:
     warnings: list[str] = field(default_factory=list)
     peak_rss: float = 0.0  # the highest of the phases' peaks
     custom: Any = field(default_factory=client.CustomObjectsApi)
+    profile_dir: Path | None = None  # --profile: py-spy's samples of each phase, kemr only
 
     def check(self) -> None:
         if (code := self.operator.exit_code()) is not None:
@@ -381,11 +384,34 @@ class Run:
                 "could not reset VmHWM: each peak RSS is the peak since the operator started"
             )
         cpu, writes = cpu_seconds(pid), self.writes()
-        yield
+        with self.profiled(label, pid):
+            yield
         self.rows[f"{label}: operator CPU (s)"] = cpu_seconds(pid) - cpu
         self.rows[f"{label}: peak RSS (MiB)"] = peak = peak_rss_mib(pid)
         self.rows[f"{label}: API writes per cluster"] = (self.writes() - writes) / clusters
         self.peak_rss = max(self.peak_rss, peak)
+
+    @contextmanager
+    def profiled(self, label: str, pid: int) -> Iterator[None]:
+        """With --profile, kemr's operator sampled by py-spy (100 Hz, all threads, Python frames) through the
+        block, into `<dir>/kemr-<label>.txt` in py-spy's raw format (one collapsed stack and its count per
+        line, as flame graph tools read it); bench/profile_top.py prints its top functions."""
+        if self.profile_dir is None or not isinstance(self.operator, Kemr):
+            yield
+            return
+        out = self.profile_dir / f"kemr-{label.replace(' ', '-')}.txt"
+        spy = REPO / ".venv" / "bin" / "py-spy"
+        command = [str(spy), "record", "-p", str(pid), "-r", "100", "--format", "raw", "-o", str(out)]
+        recorder = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        try:
+            yield
+        finally:
+            recorder.send_signal(signal.SIGINT)  # py-spy writes its file on Ctrl-C
+            _, err = recorder.communicate(timeout=60)
+            if recorder.returncode not in (0, -signal.SIGINT) or not out.exists():
+                self.warnings.append(f"py-spy of {label!r} failed: {err.strip()[-300:]}")
+            else:
+                print(f"{self.subject.title}: {label}: profile {out}", flush=True)
 
 
 def delete_clusters(subject: Subject, ns: str, timeout: float, check: Callable[[], None]) -> bool:
@@ -461,7 +487,7 @@ def measure(subject: Subject, args: argparse.Namespace, log_dir: Path) -> Run | 
     operator: Operator | None = None
     try:
         operator = subject.start(ns, log)
-        run = Run(subject, ns, operator, pods, args.timeout)
+        run = Run(subject, ns, operator, pods, args.timeout, profile_dir=args.profile)
         single_trials(run, args.trials)
         for i, size in enumerate(args.bursts):
             burst(run, size, args.idle if i == 0 else 0.0)
@@ -608,7 +634,14 @@ def main() -> int:
     p.add_argument(
         "--timeout", type=float, default=600.0, help="bound of every wait in seconds (default 600)"
     )
+    p.add_argument(
+        "--profile",
+        type=Path,
+        help="directory for py-spy profiles of kemr's operator, one per phase (read by bench/profile_top.py)",
+    )
     args = p.parse_args()
+    if args.profile:
+        args.profile.mkdir(parents=True, exist_ok=True)
     if not (kubeconfig := os.environ.get("KUBECONFIG")):
         p.error('no $KUBECONFIG: run eval "$(cluster/env.sh)" first')
     if (pods := kemr_pods(kemr_cluster("c000"))) != PODS:
