@@ -155,6 +155,10 @@ class Operator(Protocol):
         """API requests sent so far, by write verb (any status code)."""
         ...
 
+    def reconciles(self) -> float:
+        """Cluster reconciles run so far (any result)."""
+        ...
+
     def stop(self) -> None: ...
 
 
@@ -185,6 +189,9 @@ class Kemr:
 
     def writes(self) -> dict[str, float]:
         return metric_sum(self.op.metrics(), "kemr_api_requests_total", "verb")
+
+    def reconciles(self) -> float:
+        return metric_sum(self.op.metrics(), "kemr_reconciles_total", "kind").get("EMRCLUSTER", 0.0)
 
     def stop(self) -> None:
         self.op.stop()
@@ -238,10 +245,18 @@ class KubeRay:
         return self.proc.poll()
 
     def writes(self) -> dict[str, float]:
+        # client-go's, all its clients
+        return metric_sum(self.metrics(), "rest_client_requests_total", "method")
+
+    def metrics(self) -> str:
         url = f"http://127.0.0.1:{self.metrics_port}/metrics"
         with urllib.request.urlopen(url, timeout=5) as r:
             text: str = r.read().decode()
-        return metric_sum(text, "rest_client_requests_total", "method")  # client-go's, all its clients
+        return text
+
+    def reconciles(self) -> float:
+        by = metric_sum(self.metrics(), "controller_runtime_reconcile_total", "controller")
+        return sum(count for controller, count in by.items() if "RAYCLUSTER" in controller)
 
     def stop(self) -> None:  # SIGTERM, as Kubernetes stops a pod
         if self.proc.poll() is None:
@@ -383,9 +398,12 @@ class Run:
             self.warnings.append(
                 "could not reset VmHWM: each peak RSS is the peak since the operator started"
             )
-        cpu, writes = cpu_seconds(pid), self.writes()
+        cpu, writes, reconciles = cpu_seconds(pid), self.writes(), self.operator.reconciles()
         with self.profiled(label, pid):
             yield
+        self.rows[f"{label}: cluster reconciles per cluster"] = (
+            self.operator.reconciles() - reconciles
+        ) / clusters
         self.rows[f"{label}: operator CPU (s)"] = cpu_seconds(pid) - cpu
         self.rows[f"{label}: peak RSS (MiB)"] = peak = peak_rss_mib(pid)
         self.rows[f"{label}: API writes per cluster"] = (self.writes() - writes) / clusters
@@ -393,7 +411,7 @@ class Run:
 
     @contextmanager
     def profiled(self, label: str, pid: int) -> Iterator[None]:
-        """With --profile, kemr's operator sampled by py-spy (100 Hz, all threads, Python frames) through the
+        """With --profile, kemr's operator sampled by py-spy (100 Hz, the thread holding the GIL) through the
         block, into `<dir>/kemr-<label>.txt` in py-spy's raw format (one collapsed stack and its count per
         line, as flame graph tools read it); bench/profile_top.py prints its top functions."""
         if self.profile_dir is None or not isinstance(self.operator, Kemr):
@@ -401,7 +419,8 @@ class Run:
             return
         out = self.profile_dir / f"kemr-{label.replace(' ', '-')}.txt"
         spy = REPO / ".venv" / "bin" / "py-spy"
-        command = [str(spy), "record", "-p", str(pid), "-r", "100", "--format", "raw", "-o", str(out)]
+        command = [str(spy), "record", "-p", str(pid), "-r", "100", "--gil", "--format", "raw"]
+        command += ["-o", str(out)]
         recorder = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         try:
             yield

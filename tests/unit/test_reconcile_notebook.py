@@ -322,7 +322,7 @@ def _drain(ctx: Context) -> set[tuple[str, str, str]]:
 
 
 def test_its_pod_and_its_clusters_changes_wake_the_notebook() -> None:
-    from kemr.controllers.run import _on_resource_event, wake_owner
+    from kemr.controllers.run import CHILD_EVENT_BATCH_SECONDS, _on_resource_event, wake_owner
 
     ctx, api = _context()
     _drain(ctx)
@@ -333,8 +333,19 @@ def test_its_pod_and_its_clusters_changes_wake_the_notebook() -> None:
             "labels": {"kemr.io/notebook": "lab", "kemr.io/cluster": "etl"},
         }
     }
-    wake_owner(ctx.queue, pod)
-    assert ("EMRNotebook", "ns", "lab") in _drain(ctx)
+
+    async def woken() -> tuple[int, set[tuple[str, str, str]]]:
+        wake_owner(ctx.queue, pod)
+        queued_at_once = len(ctx.queue)  # batched: the owners come CHILD_EVENT_BATCH_SECONDS later
+        await asyncio.sleep(CHILD_EVENT_BATCH_SECONDS + 0.1)
+        found = set()
+        while len(ctx.queue):
+            key = await ctx.queue.get()
+            ctx.queue.done(key)
+            found.add(key)
+        return queued_at_once, found
+
+    assert asyncio.run(woken()) == (0, {("EMRNotebook", "ns", "lab"), ("EMRCluster", "ns", "etl")})
     cluster = api.objects[(KEMR, "emrclusters", "ns", "etl")]
     _on_resource_event("EMRCluster")(event={"type": "MODIFIED"}, body=cluster, memo={"ctx": ctx})
     assert ("EMRNotebook", "ns", "lab") in _drain(ctx)

@@ -126,19 +126,28 @@ def reconcilers() -> dict[str, Reconciler]:
     }
 
 
+# A child's event wakes its owner this much later, so the events that come together (a pod's Pending → Running
+# → Ready, a StatefulSet's pods one after another, 14 pods of a cluster) make one reconcile rather than one each:
+# measured in bench/compare.py, 63 cluster reconciles per cluster in a burst of 30 without it. kopf batches an
+# object's own events the same way (settings.batching.batch_window, 0.1 s); an EMRCluster's or EMRStep's own
+# changes still wake it at once.
+CHILD_EVENT_BATCH_SECONDS = 0.5
+
+
 def wake_owner(queue: WorkQueue[WorkKey], obj: Mapping[str, Any]) -> None:
     """A child changed: reconcile the EMRCluster (and the EMRStep or EMRNotebook), or the DataCatalog, it
-    belongs to."""
+    belongs to, CHILD_EVENT_BATCH_SECONDS from now (or sooner when already due). Runs in the event loop."""
     meta = obj["metadata"]
     labels = meta.get("labels") or {}
-    if catalog := labels.get(LABEL_CATALOG):
-        queue.add((CATALOG_KIND, meta["namespace"], catalog))
-    if notebook := labels.get(LABEL_NOTEBOOK):
-        queue.add((NOTEBOOK_KIND, meta["namespace"], notebook))
-    if cluster := labels.get(LABEL_CLUSTER):
-        queue.add((CLUSTER_KIND, meta["namespace"], cluster))
-    if step := labels.get(LABEL_STEP):
-        queue.add((STEP_KIND, meta["namespace"], step))
+    owners = (
+        (CATALOG_KIND, LABEL_CATALOG),
+        (NOTEBOOK_KIND, LABEL_NOTEBOOK),
+        (CLUSTER_KIND, LABEL_CLUSTER),
+        (STEP_KIND, LABEL_STEP),
+    )
+    for kind, label in owners:
+        if name := labels.get(label):
+            queue.add_after((kind, meta["namespace"], name), CHILD_EVENT_BATCH_SECONDS)
 
 
 def wake_cluster_and_steps(ctx: Context, namespace: str, cluster: str) -> None:
