@@ -18,6 +18,7 @@ from typing import Any
 import kopf
 from prometheus_client import start_http_server
 
+from kemr.api import STEP_FINAL_STATES
 from kemr.api.constants import (
     CATALOG_KIND,
     CATALOG_PLURAL,
@@ -41,7 +42,6 @@ from kemr.apply.ssa import Fingerprints
 from kemr.config import OperatorConfig, load_config
 from kemr.controllers.catalog import clusters_using
 from kemr.controllers.cluster import APPLIED_KINDS
-from kemr.controllers.step import moves_the_queue, wake_cluster_and_steps
 from kemr.controllers.webhook import WebhookOptions, WebhookServer
 from kemr.metrics import RECONCILE_SECONDS, RECONCILES
 from kemr.resolve import Resolutions
@@ -60,6 +60,7 @@ CHILD_KINDS = (*APPLIED_KINDS, "Pod", "PersistentVolumeClaim")
 SAFETY_RESYNC_SECONDS = 300.0  # level-triggered safety net; child events are the main path
 MAX_BACKOFF_SECONDS = 60.0
 
+FINAL_STEP_STATES = frozenset(s.value for s in STEP_FINAL_STATES)
 WorkKey = tuple[str, str, str]  # (kind, namespace, name)
 Reconciler = Callable[["Context", str, str], Awaitable[float | None]]
 
@@ -125,11 +126,11 @@ def reconcilers() -> dict[str, Reconciler]:
     }
 
 
-# A child's event wakes its owner this much later, so the events that come together (a pod's
-# Pending → Running → Ready, a StatefulSet's pods one after another, the 14 pods of a cluster) make one
-# reconcile rather than one each: 63 cluster reconciles per cluster in bench/compare.py's burst of 30 without
-# it, 20 with it. kopf batches an object's own events the same way (settings.batching.batch_window, 0.1 s);
-# an EMRCluster's or EMRStep's own changes still wake it at once.
+# A child's event wakes its owner this much later, so the events that come together (a pod's Pending → Running
+# → Ready, a StatefulSet's pods one after another, 14 pods of a cluster) make one reconcile rather than one each:
+# measured in bench/compare.py, 63 cluster reconciles per cluster in a burst of 30 without it. kopf batches an
+# object's own events the same way (settings.batching.batch_window, 0.1 s); an EMRCluster's or EMRStep's own
+# changes still wake it at once.
 CHILD_EVENT_BATCH_SECONDS = 0.5
 
 
@@ -147,6 +148,18 @@ def wake_owner(queue: WorkQueue[WorkKey], obj: Mapping[str, Any]) -> None:
     for kind, label in owners:
         if name := labels.get(label):
             queue.add_after((kind, meta["namespace"], name), CHILD_EVENT_BATCH_SECONDS)
+
+
+def wake_cluster_and_steps(ctx: Context, namespace: str, cluster: str) -> None:
+    """A cluster or one of its steps changed: the cluster's state and every unfinished step's place in the
+    queue may have changed with it."""
+    ctx.queue.add((CLUSTER_KIND, namespace, cluster))
+    for step in ctx.store.all(STEP_KIND, namespace):
+        status, spec = step.get("status") or {}, step.get("spec") or {}
+        if (spec.get("clusterRef") or {}).get("name") == cluster and status.get(
+            "state"
+        ) not in FINAL_STEP_STATES:
+            ctx.queue.add((STEP_KIND, namespace, step["metadata"]["name"]))
 
 
 async def worker(ctx: Context, handlers: Mapping[str, Reconciler]) -> None:
@@ -271,7 +284,6 @@ def _on_resource_event(kind: str) -> Callable[..., None]:
             return
         obj = {"apiVersion": f"{GROUP}/{VERSION}", "kind": kind, **dict(body)}
         meta = obj["metadata"]
-        previous = ctx.store.get(kind, meta["namespace"], meta["name"])
         if event.get("type") == "DELETED":
             ctx.store.remove(kind, meta["namespace"], meta["name"])
         else:
@@ -291,9 +303,6 @@ def _on_resource_event(kind: str) -> Callable[..., None]:
                 ctx.queue.add((NOTEBOOK_KIND, meta["namespace"], notebook["metadata"]["name"]))
         if kind == CLUSTER_KIND and (catalog := ((obj.get("spec") or {}).get("catalog") or {}).get("name")):
             ctx.queue.add((CATALOG_KIND, meta["namespace"], catalog))  # its list of clusters, its deletion
-        deleted = event.get("type") == "DELETED"
-        if kind == STEP_KIND and not moves_the_queue(previous, None if deleted else obj):
-            return  # a status write that kept the step's state: the echo of its own reconcile's
         cluster = (
             meta["name"]
             if kind == CLUSTER_KIND

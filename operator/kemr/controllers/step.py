@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
-from kemr.api import STEP_FINAL_STATES, ClusterState, EMRClusterSpec, EMRStepSpec, EMRStepStatus, StepState
+from kemr.api import ClusterState, EMRClusterSpec, EMRStepSpec, EMRStepStatus, StepState
 from kemr.api.constants import API_VERSION, CLUSTER_KIND, DRIVER_FINALIZER, LABEL_STEP, STEP_KIND
 from kemr.apply.events import post_event
 from kemr.apply.ssa import create, delete, merge_patch, patch_status, status_patch
@@ -123,37 +123,7 @@ async def reconcile_step(ctx: Context, namespace: str, name: str) -> float | Non
     for event in decision.events:  # outside the lock: the queue of the cluster's other steps moves on
         await post_event(ctx.kube, owner, event.type, event.reason, event.message)
     _observe_metrics(ctx, namespace, previous, decision)
-    if decision.status.state != previous.state:  # its event will echo what the store holds: wake them here
-        wake_cluster_and_steps(ctx, namespace, spec.cluster_ref.name)
     return decision.requeue_after
-
-
-FINAL_STEP_STATES = frozenset(s.value for s in STEP_FINAL_STATES)
-
-
-def wake_cluster_and_steps(ctx: Context, namespace: str, cluster: str) -> None:
-    """A cluster or one of its steps changed: the cluster's state and every unfinished step's place in the
-    queue may have changed with it. Queues the cluster and those steps now."""
-    ctx.queue.add((CLUSTER_KIND, namespace, cluster))
-    for step in ctx.store.steps_of(namespace, cluster):
-        if (step.get("status") or {}).get("state") not in FINAL_STEP_STATES:
-            ctx.queue.add((STEP_KIND, namespace, step["metadata"]["name"]))
-
-
-def moves_the_queue(previous: Mapping[str, Any] | None, current: Mapping[str, Any] | None) -> bool:
-    """Whether an EMRStep's change (`previous` → `current`, either None: new to this process, or gone)
-    can move its cluster or its sibling steps: new or gone, or its state, generation (spec: `cancel`) or
-    annotations changed. A status write that kept the state moves nothing: most of a step's own writes,
-    whose events echo what the store already holds; a reconcile that changes a step's state wakes them
-    itself."""
-    if previous is None or current is None:
-        return True
-
-    def key(obj: Mapping[str, Any]) -> tuple[Any, ...]:
-        meta = obj.get("metadata") or {}
-        return ((obj.get("status") or {}).get("state"), meta.get("generation"), meta.get("annotations"))
-
-    return key(previous) != key(current)
 
 
 async def _reconcile_locked(ctx: Context, body: Mapping[str, Any], spec: EMRStepSpec) -> StepDecision:
