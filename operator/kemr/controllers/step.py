@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -117,7 +118,10 @@ async def reconcile_step(ctx: Context, namespace: str, name: str) -> float | Non
     async with ctx.locks[(namespace, spec.cluster_ref.name)]:
         body = ctx.store.get(STEP_KIND, namespace, name) or body
         previous = EMRStepStatus.model_validate(body.get("status") or {})
-        decision = await _reconcile_locked(ctx, body, spec)
+        recorded = await _decide_and_record(ctx, body, spec)
+    # Outside the lock: the decision (an attempt, its slot) is recorded in the apiserver and the store, so the
+    # cluster's other steps may be decided while this one's driver pod is created.
+    decision = await _act_and_record_refusal(ctx, body, spec, recorded)
     await release_drivers(ctx, namespace, name, body["metadata"]["uid"], decision.status)
     owner = {"apiVersion": API_VERSION, "kind": STEP_KIND, "metadata": body["metadata"]}
     for event in decision.events:  # outside the lock: the queue of the cluster's other steps moves on
@@ -126,7 +130,19 @@ async def reconcile_step(ctx: Context, namespace: str, name: str) -> float | Non
     return decision.requeue_after
 
 
-async def _reconcile_locked(ctx: Context, body: Mapping[str, Any], spec: EMRStepSpec) -> StepDecision:
+@dataclass(frozen=True)
+class Recorded:
+    """A step's decision as written to its status, with what carrying it out needs."""
+
+    decision: StepDecision
+    version: str  # the step's resourceVersion after the write
+    now: datetime
+    resolved: ResolvedCluster | None
+    cluster_spec: EMRClusterSpec | None
+
+
+async def _decide_and_record(ctx: Context, body: Mapping[str, Any], spec: EMRStepSpec) -> Recorded:
+    """Decides the step from the store and writes its status (under the cluster's step lock)."""
     meta = body["metadata"]
     namespace, name = meta["namespace"], meta["name"]
     now = datetime.now(UTC).replace(microsecond=0)
@@ -156,9 +172,19 @@ async def _reconcile_locked(ctx: Context, body: Mapping[str, Any], spec: EMRStep
     owner = {"apiVersion": API_VERSION, "kind": STEP_KIND, "metadata": meta}
     finished = pod is not None and (pod.get("status") or {}).get("phase") in ("Succeeded", "Failed")
     version = await _write_status(ctx, owner, previous, decision, meta["resourceVersion"], finished)
-    refusal = await _act(ctx, body, spec, decision, resolved, cluster_spec)
+    return Recorded(decision, version, now, resolved, cluster_spec)
+
+
+async def _act_and_record_refusal(
+    ctx: Context, body: Mapping[str, Any], spec: EMRStepSpec, recorded: Recorded
+) -> StepDecision:
+    """Carries out the recorded decision (creates or deletes the driver pod); a driver pod the apiserver
+    refused is written to the step's status too. Returns the decision as it stands."""
+    decision, now = recorded.decision, recorded.now
+    refusal = await _act(ctx, body, spec, decision, recorded.resolved, recorded.cluster_spec)
     if refusal is None:
         return decision
+    owner = {"apiVersion": API_VERSION, "kind": STEP_KIND, "metadata": body["metadata"]}
     # The apiserver refused the driver pod: that is part of the step's status, never only a log line.
     after = refused(
         spec,
@@ -168,7 +194,7 @@ async def _reconcile_locked(ctx: Context, body: Mapping[str, Any], spec: EMRStep
         now,
         ctx.config.driver_start_timeout_seconds,
     )
-    await _write_status(ctx, owner, decision.status, after, version)
+    await _write_status(ctx, owner, decision.status, after, recorded.version)
     return StepDecision(
         status=after.status,
         action=decision.action,
