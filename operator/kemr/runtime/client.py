@@ -2,8 +2,8 @@
 
 Builders produce manifests as dicts; this client sends them as they are (no model round-trip), through the
 official client's aiohttp transport and its kubeconfig / in-cluster authentication. Answers and watch events
-are decoded with orjson: decoding pod events with the standard library's json was 17% of the operator's busy time
-in a burst of 30 clusters (bench/compare.py --profile).
+are decoded with orjson: decoding pod events with the standard library's json was 17% of the operator's busy
+time in a burst of 30 clusters (bench/compare.py --profile).
 """
 
 from __future__ import annotations
