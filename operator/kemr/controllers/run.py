@@ -171,7 +171,10 @@ async def worker(ctx: Context, handlers: Mapping[str, Reconciler]) -> None:
             requeue = await handlers[kind](ctx, namespace, name)
             ctx.failures.pop(key, None)
             RECONCILES.labels(kind, "ok").inc()
-            ctx.queue.add_after(key, requeue if requeue is not None else ctx.options.resync_seconds)
+            # The resync bounds every wait: a reconcile asking for a later one (an idle timer, a probe's
+            # retry) is still reconciled within it, which makes the resync's full re-apply happen on time.
+            resync = ctx.options.resync_seconds
+            ctx.queue.add_after(key, resync if requeue is None else min(requeue, resync))
         except asyncio.CancelledError:
             raise
         except Exception:
