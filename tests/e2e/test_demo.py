@@ -25,11 +25,9 @@ import io
 import json
 import re
 import secrets
-import subprocess
 import time
 import urllib.request
 from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -45,7 +43,7 @@ from support import emr
 from support.browser import screenshot, wait_for
 from support.kube import Kube, wait_until
 from support.operator import OperatorProcess
-from support.plugin import kubectl_emr, plugin_env
+from support.plugin import kubectl_emr, kubectl_emr_forward
 from support.s3 import LocalS3, list_keys, put_bytes, read_bytes
 
 REPO = Path(__file__).resolve().parents[2]
@@ -275,35 +273,13 @@ def test_kubectl_emr_logs_shows_a_real_driver_log(demo_run: DemoRun, kube: Kube)
     assert "ValueError: kemr demo: no order has status REFUNDED" in logs.stdout
 
 
-@contextmanager
-def spark_ui(kube: Kube, target: str, namespace: str) -> Iterator[str]:
-    """`kubectl emr ui TARGET` as a user runs it: the URL it prints, while it forwards."""
-    command = [kube.kubectl_bin, "emr", "ui", target, "-n", namespace, "--timeout", "240"]
-    process = subprocess.Popen(
-        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=plugin_env(kube)
-    )
-    try:
-        assert process.stdout is not None
-        line = process.stdout.readline()
-        url = line.rsplit(": ", 1)[-1].strip()
-        if not url.startswith("http://"):
-            process.kill()
-            raise AssertionError(
-                f"kubectl emr ui {target} printed no URL: {line!r} {process.communicate()[1]}"
-            )
-        yield url
-    finally:
-        process.terminate()
-        process.wait(timeout=20)
-
-
 def _get_json(url: str) -> Any:
     with urllib.request.urlopen(url, timeout=30) as response:
         return json.load(response)
 
 
 def test_a_finished_steps_spark_ui_is_served_by_the_history_server_after_the_cluster_terminated(
-    demo_run: DemoRun, kube: Kube, browser: WebDriver
+    demo_run: DemoRun, kube: Kube, browser: WebDriver, tmp_path: Path
 ) -> None:
     sales = demo_run.steps["sales"]
     application = sales["status"]["attempts"][-1]["applicationId"]
@@ -312,7 +288,8 @@ def test_a_finished_steps_spark_ui_is_served_by_the_history_server_after_the_clu
     assert failed.get("applicationId"), "a failed application is named too"
     assert demo_run.steps["fails"]["status"]["failureDetails"]["message"].startswith("ValueError")
     started = time.monotonic()
-    with spark_ui(kube, sales["metadata"]["name"], demo_run.namespace) as url:
+    ui = ("ui", sales["metadata"]["name"], "-n", demo_run.namespace, "--timeout", "240")
+    with kubectl_emr_forward(kube, *ui, log=tmp_path / "kubectl-emr-ui.log") as url:
         assert url.endswith(f"/history/{application}/jobs/")
         base = url.split("/history/")[0]
         # The listing is the history server's first scan of the event logs: poll until it names the app.

@@ -18,7 +18,6 @@ import secrets
 import subprocess
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -32,7 +31,7 @@ from support import emr
 from support.browser import screenshot, wait_for
 from support.kube import Kube, wait_until
 from support.operator import OperatorProcess
-from support.plugin import plugin_env
+from support.plugin import kubectl_emr_forward
 from support.s3 import LocalS3, list_keys, put_bytes
 from support.walkthrough import create_s3_secret, s3_spec
 
@@ -74,29 +73,6 @@ def expected_totals() -> dict[str, Decimal]:
                     row["amount"]
                 )
     return totals
-
-
-@contextmanager
-def notebook_url(kube: Kube, namespace: str, log: Path) -> Iterator[str]:
-    """`kubectl emr notebook NAME`: the URL it prints, while it forwards; its stderr (kubectl's errors, the
-    plugin's restarts of the forward) goes to `log`."""
-    command = [kube.kubectl_bin, "emr", "notebook", NOTEBOOK, "-n", namespace]
-    with log.open("w") as err:
-        process = subprocess.Popen(
-            command, stdout=subprocess.PIPE, stderr=err, text=True, env=plugin_env(kube)
-        )
-        try:
-            assert process.stdout is not None
-            line = process.stdout.readline()
-            url = line.rsplit(": ", 1)[-1].strip()
-            if not url.startswith("http://"):
-                process.kill()
-                process.wait()
-                raise AssertionError(f"kubectl emr notebook printed no URL: {line!r} {log.read_text()}")
-            yield url
-        finally:
-            process.terminate()
-            process.wait(timeout=20)
 
 
 def why(kube: Kube, namespace: str, log: Path) -> str:
@@ -189,7 +165,7 @@ def test_a_notebook_runs_spark_on_its_cluster_and_keeps_it_busy(
             f"{err}\n{notebook_state(kube, namespace)}\n{emr.diagnose(kube, namespace)}"
         ) from None
     log = tmp_path / "kubectl-emr-notebook.log"
-    with notebook_url(kube, namespace, log) as url:
+    with kubectl_emr_forward(kube, "notebook", NOTEBOOK, "-n", namespace, log=log) as url:
         browser.get(f"{url}?token={token}")
         wait_for(
             browser,

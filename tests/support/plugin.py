@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from support.kube import Kube
@@ -28,3 +30,28 @@ def kubectl_emr(kube: Kube, *args: str, check: bool = True) -> subprocess.Comple
     if check:
         assert proc.returncode == 0, f"kubectl emr {' '.join(args)}: {proc.stderr}"
     return proc
+
+
+@contextmanager
+def kubectl_emr_forward(kube: Kube, *args: str, log: Path) -> Iterator[str]:
+    """`kubectl emr ui|notebook ...` as a user runs it: the URL it prints, while it forwards. Its stderr
+    (kubectl's errors, the plugin's restarts of the forward) goes to `log`, a file rather than a pipe nobody
+    reads, so a long forward can't block on it. Raises AssertionError naming the command when no URL comes."""
+    command = [kube.kubectl_bin, "emr", *args]
+    with log.open("w") as err:
+        process = subprocess.Popen(
+            command, stdout=subprocess.PIPE, stderr=err, text=True, env=plugin_env(kube)
+        )
+        try:
+            assert process.stdout is not None
+            line = process.stdout.readline()
+            url = line.rsplit(": ", 1)[-1].strip()
+            if not url.startswith("http://"):
+                process.kill()
+                process.wait()
+                said = log.read_text()
+                raise AssertionError(f"kubectl emr {' '.join(args)} printed no URL: {line!r} {said}")
+            yield url
+        finally:
+            process.terminate()
+            process.wait(timeout=20)
