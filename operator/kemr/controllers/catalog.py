@@ -23,7 +23,6 @@ from pydantic import ValidationError
 from kemr.api import CLUSTER_FINAL_STATES
 from kemr.api.catalog import CatalogState, DataCatalogSpec, DataCatalogStatus
 from kemr.api.constants import API_VERSION, CATALOG_KIND, CLUSTER_KIND, LABEL_CATALOG
-from kemr.apply.events import post_event
 from kemr.apply.ssa import apply_children, create, merge_patch, patch_status, status_patch
 from kemr.builders.catalog import build_catalog_children, build_database_secret
 from kemr.resolve.catalog import ResolvedCatalog, resolve_catalog
@@ -113,7 +112,7 @@ async def reconcile_catalog(ctx: Context, namespace: str, name: str) -> float | 
         ctx.store.upsert(CATALOG_KIND, {"apiVersion": API_VERSION, "kind": CATALOG_KIND, **updated})
         owner = {**owner, "metadata": updated["metadata"]}  # its resourceVersion, for the finalizer's patch
     for event in decision.events:
-        await post_event(ctx.kube, owner, event.type, event.reason, event.message)
+        await ctx.events.record(owner, event.type, event.reason, event.message)
     if decision.release_finalizer:
         await _set_finalizer(ctx, owner, present=False)
         return None
@@ -201,4 +200,4 @@ async def _write_invalid(
     status = previous.model_copy(update={**update, "state": previous.state or CatalogState.CREATING})
     if patch := status_patch(previous.to_dict(), status.to_dict()):
         await patch_status(ctx.kube, owner, patch)
-        await post_event(ctx.kube, owner, "Warning", "InvalidSpec", message)
+        await ctx.events.record(owner, "Warning", "InvalidSpec", message)

@@ -37,7 +37,6 @@ from kemr.api.constants import (
     STEP_KIND,
 )
 from kemr.api.notebook import EMRNotebookStatus
-from kemr.apply.events import post_event
 from kemr.apply.ssa import (
     ApplyResult,
     Prepared,
@@ -259,6 +258,14 @@ async def observe(
             # The notebooks' statuses are up to KERNELS_POLL_SECONDS old: a cell started since must count.
             reports = [r for n in notebooks if (r := await kernels_now(ctx, n)) is not None]
             busy, last = with_fresh_kernels(busy, last, reports)
+            log.info(
+                "%s/%s: idle timeout due; its notebooks' kernels read now: %s → busy=%s, last activity %s",
+                namespace,
+                name,
+                [r.error or r.kernels for r in reports],
+                busy,
+                last,
+            )
             observed = dataclasses.replace(observed, notebook_busy=busy, notebook_last_activity=last)
     if spec.catalog is not None:  # the DataCatalog it waits for
         catalog = ctx.store.get(CATALOG_KIND, namespace, spec.catalog.name)
@@ -344,7 +351,7 @@ async def write_status(
         updated = await patch_status(ctx.kube, owner, patch)
         ctx.store.upsert(CLUSTER_KIND, {"apiVersion": API_VERSION, "kind": CLUSTER_KIND, **updated})
     for event in decision.events:
-        await post_event(ctx.kube, owner, event.type, event.reason, event.message)
+        await ctx.events.record(owner, event.type, event.reason, event.message)
 
 
 def _export_metrics(ctx: Context, namespace: str, name: str, spec: EMRClusterSpec, plan: ClusterPlan) -> None:
@@ -433,7 +440,7 @@ async def _write_stalled(
     owner = {"apiVersion": API_VERSION, "kind": CLUSTER_KIND, "metadata": body["metadata"]}
     if status.to_dict() != previous.to_dict():
         await patch_status(ctx.kube, owner, status.to_dict())
-        await post_event(ctx.kube, owner, "Warning", "InvalidSpec", message)
+        await ctx.events.record(owner, "Warning", "InvalidSpec", message)
 
 
 def _count_states(ctx: Context, namespace: str) -> None:

@@ -13,7 +13,6 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from kemr.api.constants import LABEL_ROLE
-from kemr.apply.events import post_event
 from kemr.apply.ssa import delete, server_side_apply, with_owner_and_hash
 from kemr.builders.history import (
     HISTORY_REQUESTED_ANNOTATION,
@@ -66,7 +65,7 @@ async def _say(ctx: Context, owner: Mapping[str, Any], reason: str, message: str
     key, said = owner["metadata"]["uid"], f"{reason}: {message}"
     if ctx.history_events.get(key) != said:
         ctx.history_events[key] = said
-        await post_event(ctx.kube, owner, "Warning", reason, message)
+        await ctx.events.record(owner, "Warning", reason, message)
 
 
 async def reconcile_history(

@@ -29,7 +29,6 @@ from kemr.api.notebook import (
     NotebookStateChangeReason,
 )
 from kemr.api.notebook import NotebookStateChangeReasonCode as Code
-from kemr.apply.events import post_event
 from kemr.apply.ssa import apply_children, patch_status, status_patch
 from kemr.builders.notebook import build_notebook_deployment
 from kemr.controllers.cluster import owned_by, parse_spec, resolved_cluster
@@ -115,7 +114,7 @@ async def reconcile_notebook(ctx: Context, namespace: str, name: str) -> float |
         updated = await patch_status(ctx.kube, owner, patch)
         ctx.store.upsert(NOTEBOOK_KIND, {"apiVersion": API_VERSION, "kind": NOTEBOOK_KIND, **updated})
     for event in decision.events:
-        await post_event(ctx.kube, owner, event.type, event.reason, event.message)
+        await ctx.events.record(owner, event.type, event.reason, event.message)
     waits = [decision.requeue_after, APPLY_RETRY_SECONDS if error else None]
     return min((w for w in waits if w is not None), default=None)
 
@@ -182,4 +181,4 @@ async def _write_invalid(
     )
     if patch := status_patch(previous.to_dict(), status.to_dict()):
         await patch_status(ctx.kube, owner, patch)
-        await post_event(ctx.kube, owner, "Warning", "InvalidSpec", message)
+        await ctx.events.record(owner, "Warning", "InvalidSpec", message)

@@ -38,6 +38,7 @@ from kemr.api.constants import (
     VERSION,
 )
 from kemr.apply.desired import DesiredChildren
+from kemr.apply.events import EventRecorder
 from kemr.apply.ssa import Fingerprints
 from kemr.config import OperatorConfig, load_config
 from kemr.controllers.catalog import clusters_using
@@ -50,6 +51,7 @@ from kemr.runtime.informer import Informer
 from kemr.runtime.kinds import kind_named
 from kemr.runtime.leader import LeaderElector
 from kemr.runtime.queue import WorkQueue
+from kemr.runtime.ratelimit import TokenBucket
 from kemr.runtime.store import Store
 
 log = logging.getLogger("kemr")
@@ -58,6 +60,7 @@ log = logging.getLogger("kemr")
 # the pods and volume claims it observes.
 CHILD_KINDS = (*APPLIED_KINDS, "Pod", "PersistentVolumeClaim")
 SAFETY_RESYNC_SECONDS = 300.0  # level-triggered safety net; child events are the main path
+EVENTS_DRAIN_SECONDS = 5.0  # on shutdown, the queued Events get this long to be posted
 MAX_BACKOFF_SECONDS = 60.0
 
 FINAL_STEP_STATES = frozenset(s.value for s in STEP_FINAL_STATES)
@@ -110,6 +113,12 @@ class Context:
     history_events: dict[str, str] = field(default_factory=dict)
     # DataCatalogs' database Secrets known to exist: (namespace, name).
     catalog_secrets: set[tuple[str, str]] = field(default_factory=set)
+    # Events on kemr's objects: posted at once through `kube` unless `startup` replaces it with a recorder
+    # posting in the background under its own rate limit.
+    events: EventRecorder = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.events = EventRecorder(self.kube)
 
 
 def reconcilers() -> dict[str, Reconciler]:
@@ -226,6 +235,8 @@ async def startup(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) ->
     settings.scanning.disabled = bool(options.namespaces)
     kube = await KubeClient.connect(options.kubeconfig, options.qps, options.burst)
     ctx = Context(kube=kube, store=Store(), queue=WorkQueue[WorkKey](), config=load_config(), options=options)
+    ctx.events = EventRecorder(kube.with_limiter(TokenBucket(options.qps, options.burst)))
+    ctx.tasks += ctx.events.start()
     memo["ctx"] = ctx
     if options.webhook:  # every replica answers admission reviews, a standby too
         in_use = partial(clusters_using, ctx)
@@ -272,6 +283,7 @@ async def cleanup(memo: kopf.Memo, **_: Any) -> None:
     ctx: Context | None = memo.get("ctx")
     if ctx is None:
         return
+    await ctx.events.drain(EVENTS_DRAIN_SECONDS)
     for task in ctx.tasks:
         task.cancel()
     await asyncio.gather(*ctx.tasks, return_exceptions=True)

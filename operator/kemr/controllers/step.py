@@ -18,7 +18,6 @@ from pydantic import ValidationError
 
 from kemr.api import ClusterState, EMRClusterSpec, EMRStepSpec, EMRStepStatus, StepState
 from kemr.api.constants import API_VERSION, CLUSTER_KIND, DRIVER_FINALIZER, LABEL_STEP, STEP_KIND
-from kemr.apply.events import post_event
 from kemr.apply.ssa import create, delete, merge_patch, patch_status, status_patch
 from kemr.builders.driver import build_driver_pod
 from kemr.controllers.cluster import parse_time, resolved_cluster
@@ -125,7 +124,7 @@ async def reconcile_step(ctx: Context, namespace: str, name: str) -> float | Non
     await release_drivers(ctx, namespace, name, body["metadata"]["uid"], decision.status)
     owner = {"apiVersion": API_VERSION, "kind": STEP_KIND, "metadata": body["metadata"]}
     for event in decision.events:  # outside the lock: the queue of the cluster's other steps moves on
-        await post_event(ctx.kube, owner, event.type, event.reason, event.message)
+        await ctx.events.record(owner, event.type, event.reason, event.message)
     _observe_metrics(ctx, namespace, previous, decision)
     return decision.requeue_after
 

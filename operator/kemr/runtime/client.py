@@ -82,6 +82,11 @@ class KubeClient:
         authorizes each call by that user's RBAC, e.g. `system:serviceaccount:team-a:emr`."""
         return KubeClient(self._api, self._limiter, impersonate=username)
 
+    def with_limiter(self, limiter: TokenBucket) -> KubeClient:
+        """The same connection and identity under another rate limit (e.g. the Event recorder's: as
+        controller-runtime's, its requests never wait for the reconciles' tokens, nor take theirs)."""
+        return KubeClient(self._api, limiter, impersonate=self._impersonate)
+
     @classmethod
     async def connect(cls, kubeconfig: str | None, qps: float, burst: int) -> KubeClient:
         """From a kubeconfig file, or the in-cluster service account when `kubeconfig` is None."""
