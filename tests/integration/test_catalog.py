@@ -38,9 +38,15 @@ def test_a_cluster_waits_for_its_catalog_saying_why_then_starts(
         lambda: missing in _reason(kube, namespace, "etl"), 60, "the cluster to name its missing catalog"
     )
     assert cluster(kube, namespace, "etl")["status"]["state"] == "STARTING"
-    events = kube.items("events", "-n", namespace, "--field-selector", "involvedObject.name=etl")
-    said = [e for e in events if e.get("reason") == "DependencyNotReady" and missing in e.get("message", "")]
-    assert said, "a Warning Event says the same"
+    wait_until(  # Events are posted in the background (apply/events.py): seconds after the status
+        lambda: [
+            e
+            for e in kube.items("events", "-n", namespace, "--field-selector", "involvedObject.name=etl")
+            if e.get("reason") == "DependencyNotReady" and missing in e.get("message", "")
+        ],
+        10,
+        "a Warning Event saying the same",
+    )
 
     kube.apply(_catalog(), namespace=namespace)  # on kwok nodes its pods are Ready at once
     catalog = wait_until(

@@ -164,8 +164,14 @@ def test_operator_detected_error_stalls_only_that_cluster(
     assert "spark.master" in cond["message"]
     wait_for_state(kube, namespace, "good", "WAITING")
     assert not children(kube, namespace, "bad", "statefulsets,deployments"), "an invalid spec builds nothing"
-    events = kube.items("events", "-n", namespace, "--field-selector", "involvedObject.name=bad")
-    assert any(e["reason"] == "InvalidSpec" and e["type"] == "Warning" for e in events)
+    wait_until(  # Events are posted in the background (apply/events.py): seconds after the status
+        lambda: any(
+            e["reason"] == "InvalidSpec" and e["type"] == "Warning"
+            for e in kube.items("events", "-n", namespace, "--field-selector", "involvedObject.name=bad")
+        ),
+        10,
+        "a Warning Event InvalidSpec",
+    )
 
 
 def test_delete_removes_every_child(operator: OperatorProcess, kube: Kube, namespace: str) -> None:

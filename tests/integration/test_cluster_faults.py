@@ -44,10 +44,16 @@ def test_a_master_no_node_can_fit_is_explained_then_ends_with_instance_failure(
     print(f"unschedulable master explained {explained:.1f} s after the apply")
     assert cluster(kube, namespace, "huge")["status"]["state"] == "STARTING"
     assert "pod huge-master-0: not scheduled" in _message(kube, namespace, "huge")
-    events = kube.items(
-        "events", "-n", namespace, "--field-selector", "involvedObject.name=huge,type=Warning"
+    wait_until(  # Events are posted in the background (apply/events.py): seconds after the status
+        lambda: any(
+            e["reason"] == "ProvisioningProblem"
+            for e in kube.items(
+                "events", "-n", namespace, "--field-selector", "involvedObject.name=huge,type=Warning"
+            )
+        ),
+        10,
+        "a Warning Event ProvisioningProblem",
     )
-    assert any(e["reason"] == "ProvisioningProblem" for e in events)
 
     ended = wait_for_state(kube, namespace, "huge", "TERMINATED_WITH_ERRORS", timeout=150)
     reason = ended["status"]["stateChangeReason"]
@@ -82,10 +88,13 @@ def test_a_child_the_apiserver_refuses_shows_as_synced_false_with_its_words_then
     assert condition["reason"] == "Forbidden"
     assert condition["message"].startswith("applying NetworkPolicy fenced")
     assert "exceeded quota: no-policies" in condition["message"]
-    events = kube.items(
-        "events", "-n", namespace, "--field-selector", "involvedObject.name=fenced,reason=ApplyFailed"
+    events = wait_until(  # Events are posted in the background (apply/events.py): seconds after the status
+        lambda: kube.items(
+            "events", "-n", namespace, "--field-selector", "involvedObject.name=fenced,reason=ApplyFailed"
+        ),
+        10,
+        "a Warning Event ApplyFailed",
     )
-    assert events
     assert "exceeded quota" in events[0]["message"]
 
     kube.run("delete", "resourcequota", "no-policies", "-n", namespace)

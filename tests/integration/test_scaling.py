@@ -65,6 +65,16 @@ def _events(kube: Kube, namespace: str, reason: str) -> list[str]:
     return [e.get("message", "") for e in events]
 
 
+def _wait_for_event(kube: Kube, namespace: str, reason: str, saying: str) -> None:
+    """An Event `reason` whose message contains `saying`, within seconds: Events are posted in the
+    background (apply/events.py), just after the status that the test saw."""
+
+    def found() -> bool:
+        return any(saying in m for m in _events(kube, namespace, reason))
+
+    wait_until(found, 10, f"an Event {reason} {saying!r}")
+
+
 class ReplicaSampler:
     """Samples a Deployment's spec.replicas in the background: the most it ever asked for."""
 
@@ -134,8 +144,8 @@ def test_pending_work_grows_the_task_group_and_it_shrinks_back_when_done(
         )
     assert max(sampler.seen) == 4, f"never past maxReplicas: {sampler.seen}"
     assert _group_status(kube, namespace, "grow", "spot")["reason"] == "ScaleDown"
-    assert any("→ 4:" in m for m in _events(kube, namespace, "ScaleUp"))
-    assert any("4 → 1" in m for m in _events(kube, namespace, "ScaleDown"))
+    _wait_for_event(kube, namespace, "ScaleUp", "→ 4:")
+    _wait_for_event(kube, namespace, "ScaleDown", "4 → 1")
     assert 'kemr_task_group_desired_replicas{cluster="grow",group="spot"' in operator.metrics()
     print(f"task group grew in {grew_in:.1f} s")
 
@@ -164,7 +174,7 @@ def test_a_spot_group_falls_back_to_on_demand_and_returns_to_spot(
         status = _group_status(kube, namespace, "fall", "spot")
         assert status["onDemandFallback"] == 2
         assert status["capacityType"] == "on-demand"
-        assert any("2 pod(s) on on-demand" in m for m in _events(kube, namespace, "SpotFallback"))
+        _wait_for_event(kube, namespace, "SpotFallback", "2 pod(s) on on-demand")
 
     # The pool is back: the spot pods (pending all along) are scheduled and the stand-ins go.
     def back_on_spot() -> bool:
@@ -179,7 +189,7 @@ def test_a_spot_group_falls_back_to_on_demand_and_returns_to_spot(
     wait_until(back_on_spot, 30, "2 task pods on spot and no on-demand stand-in left")
     status = _group_status(kube, namespace, "fall", "spot")
     assert (status["onDemandFallback"], status["capacityType"]) == (0, "spot")
-    assert _events(kube, namespace, "SpotRestored")
+    _wait_for_event(kube, namespace, "SpotRestored", "")
 
 
 @pytest.mark.timeout(240)
@@ -259,7 +269,7 @@ def test_a_core_group_shrinks_only_after_its_datanodes_are_decommissioned(
         20,
         "the decommission finished in status",
     )
-    assert any("shrink-core-core-2" in m for m in _events(kube, namespace, "DecommissionWaiting"))
+    _wait_for_event(kube, namespace, "DecommissionWaiting", "shrink-core-core-2")
 
 
 def _statefulset_replicas(kube: Kube, namespace: str, name: str) -> int:
