@@ -108,6 +108,13 @@ def body_text(browser: WebDriver) -> str:
     return browser.find_element(By.TAG_NAME, "body").text
 
 
+def kernel_idle(browser: WebDriver) -> bool:
+    """Whether JupyterLab's status bar shows the notebook's kernel Idle ("Python 3 (ipykernel) | Idle"):
+    started, its SparkSession made (kemr's startup file), and connected."""
+    bar = browser.find_elements(By.ID, "jp-main-statusbar")
+    return bool(bar) and "| Idle" in bar[0].text
+
+
 @pytest.fixture(scope="module")
 def attached(
     kube: Kube, s3: LocalS3, notebook_image: None, real_node_operator: OperatorProcess
@@ -152,12 +159,6 @@ def notebook_state(kube: Kube, namespace: str) -> dict[str, Any]:
     return obj.get("status") or {}
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="flaky (2 of 4 runs, issue 18 open): the cluster sometimes ends for idle timeout while the"
-    " first kernel starts, before the first cell is sent; the notebook is then detached and the page loses"
-    " its server",
-)
 def test_a_notebook_runs_spark_on_its_cluster_and_keeps_it_busy(
     attached: dict[str, Any], kube: Kube, browser: WebDriver, tmp_path: Path
 ) -> None:
@@ -183,12 +184,10 @@ def test_a_notebook_runs_spark_on_its_cluster_and_keeps_it_busy(
         screenshot(browser, "notebook-launcher")
         card = browser.find_element(By.CSS_SELECTOR, '.jp-LauncherCard[data-category="Notebook"]')
         card.click()
-        wait_for(
-            browser,
-            lambda d: "Idle" in body_text(d) or d.find_elements(By.CSS_SELECTOR, ".jp-Notebook"),
-            120,
-            "a new notebook",
-        )
+        # As a user does, run the first cell once the kernel shows Idle: JupyterLab drops a cell run before
+        # its session has a kernel (the prompt stays "[ ]", nothing is sent), and the kernel would then sit
+        # idle until the cluster's idle timeout rightly ended the cluster.
+        wait_for(browser, kernel_idle, 300, "the new notebook's kernel Idle in the status bar")
         code = (
             "from pyspark.sql import functions as F; "
             f"df = spark.read.option('header', True).csv('s3a://{bucket}/input/orders.csv'); "
