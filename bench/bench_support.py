@@ -3,9 +3,15 @@
 from __future__ import annotations
 
 import json
+import os
+import re
+import signal
+import subprocess
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 from kubernetes import client, watch
@@ -84,3 +90,39 @@ def watch_objects(
             errors.append(f"{what}: {str(err).splitlines()[0][:120]}")
             rv = None
             stop.wait(1.0)
+
+
+def metric_sum(text: str, name: str, by: str) -> dict[str, float]:
+    """A Prometheus counter's samples summed by one label."""
+    out: dict[str, float] = {}
+    for m in re.finditer(rf"^{name}\{{(.*)\}} (\S+)$", text, re.MULTILINE):
+        labels = dict(re.findall(r'(\w+)="([^"]*)"', m[1]))
+        key = labels.get(by, "").upper()
+        out[key] = out.get(key, 0.0) + float(m[2])
+    return out
+
+
+@contextmanager
+def py_spy(pid: int, out: Path) -> Iterator[list[str]]:
+    """Samples process `pid` with py-spy (100 Hz, only the thread holding the GIL: the process's own work)
+    through the block, into `out` in py-spy's raw format (a collapsed stack and its count per line, as flame
+    graph tools read it; bench/profile_top.py prints its top functions). Yields a list that holds py-spy's
+    error afterwards if it failed."""
+    spy = Path(__file__).resolve().parents[1] / ".venv" / "bin" / "py-spy"
+    command = [str(spy), "record", "-p", str(pid), "-r", "100", "--gil", "--format", "raw", "-o", str(out)]
+    recorder = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    errors: list[str] = []
+    try:
+        yield errors
+    finally:
+        recorder.send_signal(signal.SIGINT)  # py-spy writes its file on Ctrl-C
+        _, err = recorder.communicate(timeout=60)
+        if recorder.returncode not in (0, -signal.SIGINT) or not out.exists():
+            errors.append(err.strip()[-300:])
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU of the process so far (/proc/PID/stat utime, stime)."""
+    stat = Path(f"/proc/{pid}/stat").read_text()
+    fields = stat[stat.rindex(")") + 2 :].split()  # from field 3 (state) on: the name may hold spaces
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")

@@ -23,7 +23,6 @@ import platform
 import re
 import secrets
 import shlex
-import signal
 import subprocess
 import sys
 import tempfile
@@ -50,7 +49,7 @@ from kemr.resolve import resolve_cluster
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests"))
-from bench_support import as_dict, percentile, watch_objects  # noqa: E402
+from bench_support import as_dict, cpu_seconds, metric_sum, percentile, py_spy, watch_objects  # noqa: E402
 
 from support.operator import OperatorProcess, free_port  # noqa: E402
 
@@ -160,16 +159,6 @@ class Operator(Protocol):
         ...
 
     def stop(self) -> None: ...
-
-
-def metric_sum(text: str, name: str, by: str) -> dict[str, float]:
-    """A Prometheus counter's samples summed by one label."""
-    out: dict[str, float] = {}
-    for m in re.finditer(rf"^{name}\{{(.*)\}} (\S+)$", text, re.MULTILINE):
-        labels = dict(re.findall(r'(\w+)="([^"]*)"', m[1]))
-        key = labels.get(by, "").upper()
-        out[key] = out.get(key, 0.0) + float(m[2])
-    return out
 
 
 class Kemr:
@@ -283,13 +272,6 @@ class Subject:
 
 
 # --- measuring ----------------------------------------------------------------------------------------------
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU of the process so far (/proc/PID/stat utime, stime)."""
-    stat = Path(f"/proc/{pid}/stat").read_text()
-    fields = stat[stat.rindex(")") + 2 :].split()  # from field 3 (state) on: the name may hold spaces
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def peak_rss_mib(pid: int) -> float:
@@ -418,19 +400,12 @@ class Run:
             yield
             return
         out = self.profile_dir / f"kemr-{label.replace(' ', '-')}.txt"
-        spy = REPO / ".venv" / "bin" / "py-spy"
-        command = [str(spy), "record", "-p", str(pid), "-r", "100", "--gil", "--format", "raw"]
-        command += ["-o", str(out)]
-        recorder = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-        try:
+        with py_spy(pid, out) as errors:
             yield
-        finally:
-            recorder.send_signal(signal.SIGINT)  # py-spy writes its file on Ctrl-C
-            _, err = recorder.communicate(timeout=60)
-            if recorder.returncode not in (0, -signal.SIGINT) or not out.exists():
-                self.warnings.append(f"py-spy of {label!r} failed: {err.strip()[-300:]}")
-            else:
-                print(f"{self.subject.title}: {label}: profile {out}", flush=True)
+        if errors:
+            self.warnings.append(f"py-spy of {label!r} failed: {errors[0]}")
+        else:
+            print(f"{self.subject.title}: {label}: profile {out}", flush=True)
 
 
 def delete_clusters(subject: Subject, ns: str, timeout: float, check: Callable[[], None]) -> bool:
