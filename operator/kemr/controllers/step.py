@@ -7,6 +7,7 @@ attempt, and a finished driver pod is kept so its result is never lost.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from collections.abc import Mapping
@@ -27,6 +28,7 @@ from kemr.resolve import ResolvedCluster, ResolveError
 from kemr.runtime.client import ApiError
 from kemr.runtime.kinds import kind_named
 from kemr.status.step import (
+    SLOT_STATES,
     TERMINATING_CLUSTER,
     Action,
     ClusterView,
@@ -108,18 +110,27 @@ async def reconcile_step(ctx: Context, namespace: str, name: str) -> float | Non
     except ValidationError as err:  # the CRD schema should have refused it
         log.warning("EMRStep %s/%s does not parse: %s", namespace, name, err)
         return None
-    # One decision at a time per cluster: the step queue (stepConcurrency, order) is decided from the store,
-    # which every status write below updates at once (read-your-writes within this process).
     if ctx.store.get(CLUSTER_KIND, namespace, spec.cluster_ref.name) is None and await _exists(
         ctx, CLUSTER_KIND, namespace, spec.cluster_ref.name
     ):
         return CACHE_LAG_RECHECK_SECONDS  # not in the watch cache yet: never judge a step on a cache miss
-    async with ctx.locks[(namespace, spec.cluster_ref.name)]:
+    # One decision at a time per cluster: the step queue (stepConcurrency, order) is decided from the store.
+    # The decision is written after the lock is released, so the cluster's steps are written (and their
+    # driver pods created) side by side; a step being started holds its slot meanwhile by a claim, which the
+    # other decisions count as RUNNING until the write is in the store (read-your-writes). A write that frees
+    # a slot (a step ending) is seen once it lands: until then the slot looks taken, never the reverse.
+    cluster_key = (namespace, spec.cluster_ref.name)
+    claims = ctx.step_claims[cluster_key]
+    async with ctx.locks[cluster_key]:
         body = ctx.store.get(STEP_KIND, namespace, name) or body
         previous = EMRStepStatus.model_validate(body.get("status") or {})
-        recorded = await _decide_and_record(ctx, body, spec)
-    # Outside the lock: the decision (an attempt, its slot) is recorded in the apiserver and the store, so the
-    # cluster's other steps may be decided while this one's driver pod is created.
+        decided = _decide(ctx, body, spec, claims)
+        if previous.state not in SLOT_STATES and decided.decision.status.state in SLOT_STATES:
+            claims.add(name)
+    try:
+        recorded = await _record(ctx, body, previous, decided)
+    finally:
+        claims.discard(name)
     decision = await _act_and_record_refusal(ctx, body, spec, recorded)
     await release_drivers(ctx, namespace, name, body["metadata"]["uid"], decision.status)
     owner = {"apiVersion": API_VERSION, "kind": STEP_KIND, "metadata": body["metadata"]}
@@ -138,10 +149,12 @@ class Recorded:
     now: datetime
     resolved: ResolvedCluster | None
     cluster_spec: EMRClusterSpec | None
+    finished: bool = False  # its driver pod has ended: the decision records the result
 
 
-async def _decide_and_record(ctx: Context, body: Mapping[str, Any], spec: EMRStepSpec) -> Recorded:
-    """Decides the step from the store and writes its status (under the cluster's step lock)."""
+def _decide(ctx: Context, body: Mapping[str, Any], spec: EMRStepSpec, claims: set[str]) -> Recorded:
+    """Decides the step from the store (under the cluster's step lock; no I/O). `claims`: the cluster's
+    steps being started by other reconciles (they hold slots). `version` is the step's current one."""
     meta = body["metadata"]
     namespace, name = meta["namespace"], meta["name"]
     now = datetime.now(UTC).replace(microsecond=0)
@@ -160,7 +173,7 @@ async def _decide_and_record(ctx: Context, body: Mapping[str, Any], spec: EMRSte
         previous,
         parse_time(meta.get("creationTimestamp")) or now,
         cluster,
-        may_start=name in startable(steps, cluster.step_concurrency),
+        may_start=name in startable(steps, cluster.step_concurrency, claims),
         cancelled_by=cancelled_by(body, steps),
         pod=driver_view(pod),
         issues=step_issues(spec, cluster_spec),
@@ -168,10 +181,18 @@ async def _decide_and_record(ctx: Context, body: Mapping[str, Any], spec: EMRSte
         start_timeout=ctx.config.driver_start_timeout_seconds,
         revision=meta.get("resourceVersion"),
     )
-    owner = {"apiVersion": API_VERSION, "kind": STEP_KIND, "metadata": meta}
     finished = pod is not None and (pod.get("status") or {}).get("phase") in ("Succeeded", "Failed")
-    version = await _write_status(ctx, owner, previous, decision, meta["resourceVersion"], finished)
-    return Recorded(decision, version, now, resolved, cluster_spec)
+    return Recorded(decision, meta["resourceVersion"], now, resolved, cluster_spec, finished)
+
+
+async def _record(
+    ctx: Context, body: Mapping[str, Any], previous: EMRStepStatus, decided: Recorded
+) -> Recorded:
+    """Writes the decided status (from `previous`, under optimistic concurrency at the decided version);
+    the result carries the step's resourceVersion after the write."""
+    owner = {"apiVersion": API_VERSION, "kind": STEP_KIND, "metadata": body["metadata"]}
+    version = await _write_status(ctx, owner, previous, decided.decision, decided.version, decided.finished)
+    return dataclasses.replace(decided, version=version)
 
 
 async def _act_and_record_refusal(
