@@ -19,7 +19,7 @@ import secrets
 import sys
 import tempfile
 import time
-from contextlib import nullcontext
+from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -102,7 +102,9 @@ def main() -> None:
         assert operator.proc is not None
         pid = operator.proc.pid
         cpu = cpu_seconds(pid)
-        profile = py_spy(pid, args.profile) if args.profile else nullcontext([])
+        profile: AbstractContextManager[list[str]] = (
+            py_spy(pid, args.profile) if args.profile else nullcontext([])
+        )
         with profile as errors:
             applied: dict[str, float] = {}
             started = time.monotonic()
