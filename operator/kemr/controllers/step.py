@@ -142,7 +142,8 @@ async def reconcile_step(ctx: Context, namespace: str, name: str) -> float | Non
 
 @dataclass(frozen=True)
 class Recorded:
-    """A step's decision as written to its status, with what carrying it out needs."""
+    """A step's decision, with what carrying it out needs: `_decide`'s (to be written, `version` the one it
+    was decided on), then `_record`'s (as written, `version` the one after the write)."""
 
     decision: StepDecision
     version: str  # the step's resourceVersion after the write
