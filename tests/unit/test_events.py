@@ -48,20 +48,25 @@ def test_once_started_record_returns_before_the_post_and_drain_posts_them() -> N
     assert (queued, posted) == (0, 6)
 
 
+async def _started(api: FakeApi, size: int, *batches: list[str]) -> None:
+    """A recorder started with one worker and a queue of `size`: each batch's reasons recorded, then
+    drained."""
+    recorder = EventRecorder(api)
+    tasks = recorder.start(workers=1, size=size)
+    for batch in batches:
+        for reason in batch:
+            await recorder.record(OWNER, "Normal", reason, "m")
+        await recorder.drain(timeout=5)
+        api.refuse.clear()  # a refusal set up by the test applies to the first batch only
+    for task in tasks:
+        task.cancel()
+
+
 def test_a_full_queue_drops_the_event_and_logs_it(caplog: pytest.LogCaptureFixture) -> None:
     api = FakeApi()
-
-    async def run() -> None:
-        recorder = EventRecorder(api)
-        tasks = recorder.start(workers=1, size=1)
-        await recorder.record(OWNER, "Normal", "First", "m")  # queued; the worker hasn't run yet
-        await recorder.record(OWNER, "Normal", "Second", "m")  # the queue is full
-        await recorder.drain(timeout=5)
-        for task in tasks:
-            task.cancel()
-
     with caplog.at_level(logging.WARNING):
-        asyncio.run(run())
+        # the first is queued and the worker hasn't run yet: the queue (1) is full for the second
+        asyncio.run(_started(api, 1, ["First", "Second"]))
     assert [e["reason"] for e in events(api)] == ["First"]
     assert "dropped Second on ns/load" in caplog.text
 
@@ -71,19 +76,7 @@ def test_a_refused_event_is_logged_and_the_worker_goes_on(caplog: pytest.LogCapt
 
     api = FakeApi()
     api.refuse["/api/v1/namespaces/ns/events"] = ApiError(403, "Forbidden", "events is forbidden")
-
-    async def run() -> None:
-        recorder = EventRecorder(api)
-        tasks = recorder.start(workers=1)
-        await recorder.record(OWNER, "Warning", "Refused", "m")
-        await recorder.drain(timeout=5)
-        del api.refuse["/api/v1/namespaces/ns/events"]
-        await recorder.record(OWNER, "Normal", "Posted", "m")
-        await recorder.drain(timeout=5)
-        for task in tasks:
-            task.cancel()
-
     with caplog.at_level(logging.WARNING):
-        asyncio.run(run())
+        asyncio.run(_started(api, 1000, ["Refused"], ["Posted"]))
     assert [e["reason"] for e in events(api)] == ["Posted"]
     assert "could not record event Refused" in caplog.text

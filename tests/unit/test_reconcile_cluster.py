@@ -8,12 +8,10 @@ import copy
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from kemr.config import OperatorConfig
 from kemr.controllers.cluster import reconcile_cluster
-from kemr.controllers.run import Context, Options
+from kemr.controllers.run import Context
 from kemr.runtime.client import ApiError
-from kemr.runtime.queue import WorkQueue
-from kemr.runtime.store import Store
+from support.contexts import fake_context
 from support.emr import cluster_manifest
 from support.fake_api import FakeApi
 
@@ -22,13 +20,7 @@ CLUSTERS = "/apis/kemr.io/v1alpha1/namespaces/ns/emrclusters"
 
 def _context() -> tuple[Context, FakeApi]:
     api = FakeApi()
-    ctx = Context(
-        kube=api,
-        store=Store(),
-        queue=WorkQueue(),
-        config=OperatorConfig(),
-        options=Options(namespaces=[], kubeconfig=None),
-    )
+    ctx = fake_context(api)
     manifest = cluster_manifest("etl")
     manifest["metadata"]["namespace"] = "ns"
     ctx.store.upsert("EMRCluster", api.put(manifest, "emrclusters", base="/apis/kemr.io/v1alpha1"))

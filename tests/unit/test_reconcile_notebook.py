@@ -12,14 +12,12 @@ from typing import Any
 import pytest
 
 from kemr.api.notebook import NotebookKernels
-from kemr.config import OperatorConfig
 from kemr.controllers import probes
 from kemr.controllers.kernels import kernels_now
 from kemr.controllers.notebook import reconcile_notebook
-from kemr.controllers.run import Context, Options
-from kemr.runtime.queue import WorkQueue
-from kemr.runtime.store import Store
+from kemr.controllers.run import Context
 from kemr.status.notebook import KERNELS_POLL_SECONDS, KernelsReport
+from support.contexts import fake_context
 from support.emr import cluster_manifest
 from support.fake_api import FakeApi
 
@@ -36,13 +34,7 @@ def _context(
     cluster_state: str | None = "WAITING", secret: bool = True, **spec: Any
 ) -> tuple[Context, FakeApi]:
     api = FakeApi()
-    ctx = Context(
-        kube=api,
-        store=Store(),
-        queue=WorkQueue(),
-        config=OperatorConfig(),
-        options=Options(namespaces=[], kubeconfig=None),
-    )
+    ctx = fake_context(api)
     cluster = cluster_manifest("etl")
     cluster["metadata"]["namespace"] = "ns"
     if cluster_state:

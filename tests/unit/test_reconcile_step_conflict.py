@@ -8,12 +8,9 @@ import copy
 
 import pytest
 
-from kemr.config import OperatorConfig
-from kemr.controllers.run import Context, Options
 from kemr.controllers.step import reconcile_step
 from kemr.runtime.client import ApiError
-from kemr.runtime.queue import WorkQueue
-from kemr.runtime.store import Store
+from support.contexts import fake_context
 from support.emr import step_manifest
 from support.fake_api import FakeApi
 
@@ -22,13 +19,7 @@ KEMR = "/apis/kemr.io/v1alpha1"
 
 def test_a_conflict_refreshes_the_step_and_the_retry_goes_through() -> None:
     api = FakeApi()
-    ctx = Context(
-        kube=api,
-        store=Store(),
-        queue=WorkQueue(),
-        config=OperatorConfig(),
-        options=Options(namespaces=[], kubeconfig=None),
-    )
+    ctx = fake_context(api)
     manifest = step_manifest("orphan", "nowhere")
     manifest["metadata"]["namespace"] = "ns"
     stored = api.put(manifest, "emrsteps", base=KEMR)

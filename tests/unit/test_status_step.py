@@ -153,17 +153,6 @@ def test_queue_starts_the_oldest_pending_steps_up_to_the_concurrency() -> None:
     assert startable(steps, 4) == {"b", "c", "d"}
 
 
-def test_a_claimed_step_holds_its_slot_before_its_start_is_in_the_store() -> None:
-    # controllers/step.py claims a step it is starting while its status write is on its way
-    steps = [
-        _step("a", "2026-11-22T12:00:01Z", "RUNNING"),
-        _step("b", "2026-11-22T12:00:02Z"),
-        _step("c", "2026-11-22T12:00:03Z"),
-    ]
-    assert startable(steps, 2, claimed={"b"}) == set()
-    assert startable(steps, 3, claimed={"b"}) == {"c"}
-
-
 def test_cancel_and_wait_cancels_only_steps_pending_at_the_failure() -> None:
     failed = _step(
         "x", "2026-11-22T12:00:00Z", "FAILED", actionOnFailure="CANCEL_AND_WAIT", ended="2026-11-22T12:05:00Z"

@@ -214,7 +214,6 @@ def _forget(ctx: Context, namespace: str, name: str) -> None:
     ctx.last_full_apply.pop((namespace, name), None)
     ctx.resolutions.forget(namespace, name)
     ctx.desired.forget(namespace, name)
-    ctx.step_claims.pop((namespace, name), None)
 
 
 async def observe(

@@ -113,9 +113,6 @@ class Context:
     history_events: dict[str, str] = field(default_factory=dict)
     # DataCatalogs' database Secrets known to exist: (namespace, name).
     catalog_secrets: set[tuple[str, str]] = field(default_factory=set)
-    # Per EMRCluster (namespace, name): its steps being started whose status write is on its way
-    # (controllers/step.py): they hold a slot of its stepConcurrency.
-    step_claims: defaultdict[tuple[str, str], set[str]] = field(default_factory=lambda: defaultdict(set))
     # Events on kemr's objects: posted at once through `kube` unless `startup` replaces it with a recorder
     # posting in the background under its own rate limit.
     events: EventRecorder = field(init=False)

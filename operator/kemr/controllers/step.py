@@ -28,7 +28,6 @@ from kemr.resolve import ResolvedCluster, ResolveError
 from kemr.runtime.client import ApiError
 from kemr.runtime.kinds import kind_named
 from kemr.status.step import (
-    SLOT_STATES,
     TERMINATING_CLUSTER,
     Action,
     ClusterView,
@@ -116,21 +115,14 @@ async def reconcile_step(ctx: Context, namespace: str, name: str) -> float | Non
         return CACHE_LAG_RECHECK_SECONDS  # not in the watch cache yet: never judge a step on a cache miss
     # One decision at a time per cluster: the step queue (stepConcurrency, order) is decided from the store.
     # The decision is written after the lock is released, so the cluster's steps are written (and their
-    # driver pods created) side by side; a step being started holds its slot meanwhile by a claim, which the
-    # other decisions count as RUNNING until the write is in the store (read-your-writes). A write that frees
-    # a slot (a step ending) is seen once it lands: until then the slot looks taken, never the reverse.
-    cluster_key = (namespace, spec.cluster_ref.name)
-    claims = ctx.step_claims[cluster_key]
-    async with ctx.locks[cluster_key]:
+    # driver pods created) side by side. That never over-starts: steps start oldest first, so a step whose
+    # start is still on its way is PENDING in the store among the oldest, and fills one of the slots the
+    # other decisions count; a write that frees a slot is seen once it lands (until then it looks taken).
+    async with ctx.locks[(namespace, spec.cluster_ref.name)]:
         body = ctx.store.get(STEP_KIND, namespace, name) or body
         previous = EMRStepStatus.model_validate(body.get("status") or {})
-        decided = _decide(ctx, body, spec, claims)
-        if previous.state not in SLOT_STATES and decided.decision.status.state in SLOT_STATES:
-            claims.add(name)
-    try:
-        recorded = await _record(ctx, body, previous, decided)
-    finally:
-        claims.discard(name)
+        decided = _decide(ctx, body, spec)
+    recorded = await _record(ctx, body, previous, decided)
     decision = await _act_and_record_refusal(ctx, body, spec, recorded)
     await release_drivers(ctx, namespace, name, body["metadata"]["uid"], decision.status)
     owner = {"apiVersion": API_VERSION, "kind": STEP_KIND, "metadata": body["metadata"]}
@@ -153,9 +145,9 @@ class Recorded:
     finished: bool = False  # its driver pod has ended: the decision records the result
 
 
-def _decide(ctx: Context, body: Mapping[str, Any], spec: EMRStepSpec, claims: set[str]) -> Recorded:
-    """Decides the step from the store (under the cluster's step lock; no I/O). `claims`: the cluster's
-    steps being started by other reconciles (they hold slots). `version` is the step's current one."""
+def _decide(ctx: Context, body: Mapping[str, Any], spec: EMRStepSpec) -> Recorded:
+    """Decides the step from the store (under the cluster's step lock; no I/O); `version` is the step's
+    current one."""
     meta = body["metadata"]
     namespace, name = meta["namespace"], meta["name"]
     now = datetime.now(UTC).replace(microsecond=0)
@@ -174,7 +166,7 @@ def _decide(ctx: Context, body: Mapping[str, Any], spec: EMRStepSpec, claims: se
         previous,
         parse_time(meta.get("creationTimestamp")) or now,
         cluster,
-        may_start=name in startable(steps, cluster.step_concurrency, claims),
+        may_start=name in startable(steps, cluster.step_concurrency),
         cancelled_by=cancelled_by(body, steps),
         pod=driver_view(pod),
         issues=step_issues(spec, cluster_spec),

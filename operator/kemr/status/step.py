@@ -5,7 +5,7 @@ what it observed and carries out the one action decided here."""
 from __future__ import annotations
 
 import re
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import Enum
@@ -702,15 +702,10 @@ def step_order_key(step: Mapping[str, Any]) -> tuple[str, int, int, str]:
     return (meta.get("creationTimestamp", ""), index, stored, meta["name"])
 
 
-def startable(
-    steps: Sequence[Mapping[str, Any]], concurrency: int, claimed: Collection[str] = ()
-) -> set[str]:
-    """Names of the PENDING steps that may start now: the oldest ones, up to stepConcurrency running.
-    `claimed`: steps whose start is being written (controllers/step.py): they hold a slot already."""
+def startable(steps: Sequence[Mapping[str, Any]], concurrency: int) -> set[str]:
+    """Names of the PENDING steps that may start now: the oldest ones, up to stepConcurrency running."""
 
     def state(s: Mapping[str, Any]) -> str:
-        if s["metadata"]["name"] in claimed:
-            return StepState.RUNNING.value
         return (s.get("status") or {}).get("state") or StepState.PENDING.value
 
     active = sum(1 for s in steps if state(s) in {st.value for st in SLOT_STATES})
